@@ -86,7 +86,10 @@ def _encoding_error(path, name) -> ReviewError:
 
 def _read(path, name, embase):
     with open(path, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
+        first = fh.readline()
+        fh.seek(0)
+        delimiter = "\t" if first.count("\t") > first.count(",") else ","
+        reader = csv.DictReader(fh, delimiter=delimiter)
         header = reader.fieldnames or []
         lower = {h.strip().lower(): h for h in header if h}
         is_embase = embase if embase is not None else bool(EMBASE_MARKERS & set(lower))
