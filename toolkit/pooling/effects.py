@@ -12,40 +12,8 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ReviewError
+from .registry import MEASURES, Measure  # noqa: F401  (re-exported)
 
-
-@dataclass(frozen=True)
-class Measure:
-    """One outcome measure: the columns (roles) it reads and the scale it reports on."""
-
-    name: str
-    label: str
-    roles: tuple[str, ...]            # required inputs, e.g. ("events", "total")
-    optional: tuple[str, ...] = ()    # inputs with a default (the MC correlation r)
-    proportion: bool = False          # back-transform estimates to the proportion scale
-    description: str = ""
-
-
-MEASURES: dict[str, Measure] = {
-    m.name: m
-    for m in (
-        Measure("PR", "proportion", ("events", "total"), proportion=True,
-                description="raw proportion x/n, vi = p(1-p)/n"),
-        Measure("PLO", "proportion (logit)", ("events", "total"), proportion=True,
-                description="log odds log(p/(1-p)), vi = 1/x + 1/(n-x); back-transformed by "
-                            "the inverse logit"),
-        Measure("PFT", "proportion (Freeman-Tukey)", ("events", "total"), proportion=True,
-                description="Freeman-Tukey double arcsine, vi = 1/(4n+2); back-transformed with "
-                            "the harmonic mean of n"),
-        Measure("MN", "mean", ("mean", "sd", "n"), description="single-group mean, vi = sd^2/n"),
-        Measure("MC", "mean change (pre - post)",
-                ("mean_pre", "sd_pre", "mean_post", "sd_post", "n"), optional=("r",),
-                description="raw mean change m_pre - m_post, vi = (sd_pre^2 + sd_post^2 - "
-                            "2 r sd_pre sd_post)/n"),
-        Measure("GEN", "generic effect", ("yi", "vi"), description="effect sizes yi with "
-                                                                   "sampling variances vi given"),
-    )
-}
 
 #: Roles whose values must be non-negative (counts, sizes, SDs, variances).
 NON_NEGATIVE = {"events", "total", "sd", "n", "sd_pre", "sd_post", "vi"}

@@ -12,16 +12,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from ..errors import ReviewError
-
-#: Estimators of tau^2 (FE = fixed effect, tau^2 = 0). REML is the default, as in metafor.
-METHODS: dict[str, str] = {
-    "REML": "restricted maximum likelihood (Fisher scoring)",
-    "DL": "DerSimonian-Laird (method of moments)",
-    "PM": "Paule-Mandel (generalised Q equals its degrees of freedom)",
-    "ML": "maximum likelihood (Fisher scoring)",
-    "FE": "fixed effect (common effect, tau^2 = 0)",
-}
-TESTS = ("z", "knha")
+from .registry import METHODS, TESTS
 
 # metafor's control defaults (rma.uni): our numbers must equal metafor's, and metafor reports the
 # iterate at which these are met, so the same stopping rules are used (see docs/pooling.md).
