@@ -260,8 +260,9 @@ def rma(yi, vi, X=None, *, method: str = "REML", test: str = "z", level: float =
         raise ReviewError("level must lie between 0 and 100 (a percentage)")
     if k < 1 or (method != "FE" and k < 2):
         raise ReviewError(f"a random-effects model needs at least 2 studies (got {k})")
-    if k <= p - 1 or (k < p):
-        raise ReviewError(f"{k} studies are too few for {p} coefficients")
+    if p > k or (method != "FE" and tau2 is None and p + 1 > k):
+        raise ReviewError(f"{k} studies are too few for {p} coefficients"
+                          f"{'' if method == 'FE' else ' and tau^2'}")
     if not (np.all(np.isfinite(y)) and np.all(np.isfinite(v))):
         raise ReviewError("effect sizes and variances must be finite numbers")
     if np.any(v < 0):
@@ -279,11 +280,13 @@ def rma(yi, vi, X=None, *, method: str = "REML", test: str = "z", level: float =
     # FE-weighted quantities: residual heterogeneity QE and the typical within-study variance.
     w0 = 1.0 / v
     beta0, A0inv = _gls(y, X, w0)
-    QE = float(np.sum(w0 * (y - X @ beta0) ** 2))
-    QEp = float(stats.chi2.sf(QE, df)) if df > 0 else float("nan")
-    if method == "FE":
-        I2 = max(0.0, 100 * (QE - df) / QE) if QE > 0 and df > 0 else 0.0
-        H2 = QE / df if df > 0 else float("nan")
+    QE = max(0.0, float(np.sum(w0 * (y - X @ beta0) ** 2)))
+    QEp = float(stats.chi2.sf(QE, df)) if df > 0 else 1.0
+    if df == 0:                  # saturated model (e.g. one study): metafor's conventions
+        QE, I2, H2 = 0.0, 0.0, 1.0
+    elif method == "FE":
+        I2 = max(0.0, 100 * (QE - df) / QE) if QE > 0 else 0.0
+        H2 = QE / df
     else:
         trP, _ = _traces(X, w0, A0inv)
         vt = df / trP if trP > 0 else 0.0
@@ -295,7 +298,8 @@ def rma(yi, vi, X=None, *, method: str = "REML", test: str = "z", level: float =
     if test == "knha":
         if df < 1:
             raise ReviewError("Knapp-Hartung needs more studies than coefficients")
-        s2w = float(np.sum(w * (y - X @ beta) ** 2)) / df
+        rss = float(np.sum(w * (y - X @ beta) ** 2))
+        s2w = 0.0 if rss <= _EPS else rss / df   # all yi equal: metafor sets the factor to 0
         vb = vb * s2w
         crit = float(stats.t.ppf(1 - (1 - level / 100) / 2, df))
     else:
@@ -311,7 +315,10 @@ def rma(yi, vi, X=None, *, method: str = "REML", test: str = "z", level: float =
     # Omnibus test of the moderators (all but the intercept; the intercept alone if p == 1).
     btt = np.arange(1, p) if p > 1 else np.arange(0, 1)
     b = beta[btt]
-    QM = float(b @ np.linalg.solve(vb[np.ix_(btt, btt)], b))
+    try:
+        QM = float(b @ np.linalg.solve(vb[np.ix_(btt, btt)], b))
+    except np.linalg.LinAlgError:   # a zero Knapp-Hartung factor: no test possible
+        QM = float("nan")
     m = len(btt)
     if test == "knha":
         QM /= m

@@ -29,8 +29,8 @@ def subgroups(yi, vi, groups, *, method: str = "REML", test: str = "z",
     differences is Q_between = sum w_g (b_g - b_FE)^2 with w_g = 1/se_g^2, df = G - 1.
     """
     yi, vi = np.asarray(yi, dtype=float), np.asarray(vi, dtype=float)
-    labels = np.asarray([str(g) for g in groups])
-    names = sorted(set(labels))
+    labels = np.asarray([str(g) for g in groups], dtype=object)
+    names = sorted({str(g) for g in labels})
     fits, index = [], []
     for g in names:
         idx = np.flatnonzero(labels == g)
