@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -188,3 +189,26 @@ def test_design_matrix_dummy_coding():
     X, names = design_matrix(mods)
     assert names == ["intercept", "dose", "armb", "armc"]
     assert X[:, 2].tolist() == [1, 0, 0, 0] and X[:, 3].tolist() == [0, 0, 1, 0]
+
+
+def test_factor_moderator_equals_text_moderator():
+    df = pd.DataFrame({"yi": [0.1, 0.4, 0.3, 0.9, 0.7, 0.2], "vi": [0.1, 0.2, 0.1, 0.3, 0.2, 0.1],
+                       "code": [1, 2, 10, 2, 10, 1]})
+    as_factor = pool_table(df, "GEN", yi="yi", vi="vi", moderators=["factor(code)"])["metareg"]
+    df["label"] = df["code"].map({1: "a", 2: "b", 10: "c"})
+    as_text = pool_table(df, "GEN", yi="yi", vi="vi", moderators=["label"])["metareg"]
+    # levels sorted numerically as R's factor: 1 (reference), 2, 10
+    assert [c["name"] for c in as_factor["coefficients"]] == ["intercept", "code2", "code10"]
+    for a, b in zip(as_factor["coefficients"], as_text["coefficients"]):
+        assert a["estimate"] == pytest.approx(b["estimate"], rel=1e-12)
+    numeric = pool_table(df, "GEN", yi="yi", vi="vi", moderators=["code"])["metareg"]
+    assert len(numeric["coefficients"]) == 2
+
+
+def test_level_as_fraction_or_percent():
+    df = pd.read_csv(Path(__file__).parent / "data" / "metafor" / "bcg.csv")
+    a = pool_table(df, "GEN", yi="yi", vi="vi", level=0.9)
+    b = pool_table(df, "GEN", yi="yi", vi="vi", level=90)
+    assert a["ci_low"] == b["ci_low"] and a["level"] == 90
+    c = pool_table(df, "GEN", yi="yi", vi="vi")
+    assert c["ci_low"] < b["ci_low"]

@@ -150,6 +150,9 @@ def pool_table(df: pd.DataFrame, measure: str, *, events=None, total=None, mean=
     "pi_low", "pi_high", "est_model_scale", "se", "tau2", "I2", "Q", "Q_p", ...), "studies",
     and with ``by`` "subgroups", "Q_between", "Q_between_p"; with moderators "metareg".
     """
+    level = float(level)
+    if 0 < level < 1:          # 0.95 means 95%, as metafor accepts both
+        level *= 100
     method = str(method).upper()
     if method not in METHODS:
         raise ReviewError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -226,17 +229,23 @@ def pool_table(df: pd.DataFrame, measure: str, *, events=None, total=None, mean=
 
     moderators = list(moderators or ())
     if moderators:
+        # "factor(COL)" treats a numeric column as categorical, as in an R formula
+        forced = [m[7:-1].strip() for m in moderators
+                  if m.startswith("factor(") and m.endswith(")")]
+        moderators = [m[7:-1].strip() if m.startswith("factor(") and m.endswith(")") else m
+                      for m in moderators]
         for col in moderators:
             if col not in df.columns:
                 raise ReviewError(f"no column {col!r} (--moderator)", file=file, column=col)
             for pos in np.flatnonzero(df[col].isna().to_numpy()):
                 raise ReviewError("moderator is empty", file=file,
                                   record=_where(df, pos, study), column=col)
-        mr = metareg(es.yi, es.vi, df[moderators], method=method, test=test, level=level)
+        mr = metareg(es.yi, es.vi, df[moderators], method=method, test=test, level=level,
+                     categorical=forced)
         f = mr.fit
         out["metareg"] = {
             "moderators": moderators,
-            "categorical": [c for c in moderators if is_categorical(df[c])],
+            "categorical": [c for c in moderators if c in forced or is_categorical(df[c])],
             "coefficients": [
                 {"name": nm, "estimate": _num(b), "se": _num(s), "z" if test == "z" else "t":
                  _num(z), "p": _num(pv), "ci_low": _num(lo), "ci_high": _num(hi)}

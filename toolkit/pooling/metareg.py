@@ -27,19 +27,29 @@ def is_categorical(values: pd.Series) -> bool:
     return pd.to_numeric(values, errors="coerce").isna().any()
 
 
-def design_matrix(mods: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+def _levels(values: pd.Series) -> list[str]:
+    """Sorted levels as R's ``factor``: numerically if all are numbers, else alphabetically."""
+    levels = list(values.astype(str).unique())
+    nums = pd.to_numeric(pd.Series(levels), errors="coerce")
+    if not nums.isna().any():
+        return [lv for _, lv in sorted(zip(nums, levels))]
+    return sorted(levels)
+
+
+def design_matrix(mods: pd.DataFrame, categorical=()) -> tuple[np.ndarray, list[str]]:
     """The model matrix of an intercept and the moderators, with metafor's term names.
 
-    Numeric moderators enter as they are. Categorical ones get treatment (dummy) coding with
-    the first level in sorted order as reference, as R's ``factor``; a dummy is named column
-    name + level (``allocrandom``), as R's ``model.matrix``.
+    Numeric moderators enter as they are. Categorical ones (text columns, and the columns named
+    in ``categorical``) get treatment (dummy) coding with the first level in sorted order as
+    reference, as R's ``factor``; a dummy is named column name + level (``allocrandom``), as R's
+    ``model.matrix``.
     """
     k = len(mods)
     cols, names = [np.ones(k)], ["intercept"]
     for name in mods.columns:
         values = mods[name]
-        if is_categorical(values):
-            levels = sorted(values.astype(str).unique())
+        if name in categorical or is_categorical(values):
+            levels = _levels(values)
             if len(levels) < 2:
                 raise ReviewError(f"moderator {name!r} has a single level ({levels[0]!r})",
                                   column=name)
@@ -56,10 +66,10 @@ def design_matrix(mods: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
 
 
 def metareg(yi, vi, mods: pd.DataFrame, *, method: str = "REML", test: str = "z",
-            level: float = 95) -> MetaRegression:
+            level: float = 95, categorical=()) -> MetaRegression:
     """Fit ``yi ~ moderators`` with residual heterogeneity ``tau2`` (``method``), and metafor's
     R^2 = max(0, (tau2_plain - tau2) / tau2_plain) * 100 against the intercept-only model."""
-    X, names = design_matrix(mods)
+    X, names = design_matrix(mods, categorical)
     if len(yi) < X.shape[1] + (0 if method == "FE" else 1):
         raise ReviewError(f"{len(yi)} studies are too few for {X.shape[1]} coefficients "
                           "and tau^2")
