@@ -47,8 +47,9 @@ def _rows(result: dict):
     else:
         rows.extend(("study", s) for s in studies)
         rows.append(("blank",))
-    label = "Fixed-effect model" if result["method"] == "FE" else \
-        f"Random-effects model ({result['method']}{', HK' if result['test'] == 'knha' else ''})"
+    hk = ", Knapp-Hartung" if result["test"] == "knha" else ""
+    label = f"FE model{hk.replace(', ', ' (')}{')' if hk else ''}" if result["method"] == "FE" \
+        else f"RE model ({result['method']}{hk})"
     rows.append(("diamond", result, label, "black"))
     if result.get("pi_low") is not None:
         rows.append(("pi", result))
