@@ -234,3 +234,12 @@ def test_svg_is_deterministic_and_shows_the_counts(tmp_path):
 def test_png_is_written(tmp_path):
     path = prisma.draw_png(COUNTS, tmp_path / "p.png", dpi=50)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_diagram_keeps_counts_whole_and_dollars_literal(tmp_path):
+    long_reason = "a very long exclusion reason that goes on and on so that it must wrap"
+    counts = dict(COUNTS, reports_excluded_reasons={long_reason: 9, "cost in $ only": 6})
+    text = prisma.draw_svg(counts, tmp_path / "w.svg").read_text(encoding="utf-8")
+    lines = re.findall(r">([^<>]*)</text>", text) or re.findall(r"<!-- (.*?) -->", text)
+    assert any(line.rstrip().endswith("(n = 9)") for line in lines)  # never "(n =" / "9)"
+    assert "cost in $ only (n = 6)" in text

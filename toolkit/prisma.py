@@ -346,12 +346,18 @@ _BAND_GAP = 0.38
 _YELLOW, _GREY, _BLUE = "#ffd966", "#e6e6e6", "#c5d9f1"
 
 
+_NBSP = "\u00a0"
+
+
 def _n(value: int) -> str:
-    return f"(n = {value:,})"
+    # non-breaking spaces keep "(n = 12)" on one line when the text is wrapped
+    return f"(n{_NBSP}={_NBSP}{value:,})"
 
 
 def _wrap(line: str, indent: str = "") -> list[str]:
-    return textwrap.wrap(line, _WRAP, initial_indent=indent, subsequent_indent=indent + "  ") or [""]
+    lines = textwrap.wrap(line, _WRAP, initial_indent=indent, subsequent_indent=indent + "  ",
+                          break_on_hyphens=False) or [""]
+    return [x.replace(_NBSP, " ") for x in lines]
 
 
 def _lines(*parts: str, indent_rest: bool = False) -> str:
@@ -496,6 +502,7 @@ def build_figure(counts: Mapping):
         ax.add_patch(FancyBboxPatch((x, y0), w, h, boxstyle=style, facecolor=face,
                                     edgecolor="black", linewidth=0.9))
         tx = x + _PAD if left else x + w / 2
+        text = text.replace("$", r"\$")  # a literal dollar, not matplotlib mathtext
         ax.text(tx, y0 + h / 2, text, ha="left" if left else "center", va="center",
                 fontsize=_FONT_SIZE, fontweight="bold" if bold else "normal",
                 linespacing=1.25, multialignment="left" if left else "center")
