@@ -184,6 +184,8 @@ def test_linked_reports_delta_allows_more_reports_than_records():
     ({"identified_by_database": {"PubMed, NLM": 90}}, "must not contain"),
     ({"reports_excluded_reasons": {"wrong; intervention": 15}}, "must not contain"),
     ({"records_screend": 68}, "unknown PRISMA count key"),
+    ({"reports_excluded_reasons": None}, "must be a mapping"),
+    ({"new_studies_included": True}, "whole number"),
 ])
 def test_bad_counts_are_rejected(change, message):
     with pytest.raises(ReviewError, match=message):

@@ -123,6 +123,9 @@ def normalise_counts(counts: Mapping) -> dict:
     for key in COUNT_KEYS:
         value = out[key]
         if key in _MAPPING_KEYS:
+            if value is None and key in REQUIRED_KEYS:
+                raise ReviewError(f"PRISMA count {key} must be a mapping of name -> count, "
+                                  "got None")
             out[key] = None if value is None else _named_counts(value, key)
         elif key == "linked_reports_delta":
             if isinstance(value, bool) or not isinstance(value, int):
