@@ -160,6 +160,43 @@ def export_cmd(ctx, fmt, out_path, as_json):
         writer(review, sys.stdout)
 
 
+@cli.group("search")
+def search_group():
+    """Search bibliographic databases."""
+
+
+@search_group.command("pubmed")
+@click.argument("query", required=False)
+@click.option("--mindate", help="Earliest publication date (YYYY, YYYY/MM or YYYY/MM/DD).")
+@click.option("--maxdate", help="Latest publication date.")
+@click.option("--email", envvar="NCBI_EMAIL", help="Your e-mail, sent to NCBI as they ask.")
+@click.option("--api-key", envvar="NCBI_API_KEY", help="NCBI API key (10 requests/s not 3).")
+@click.option("--batch-size", default=500, show_default=True, type=int,
+              help="Records per efetch request.")
+@click.option("--resume", is_flag=True, help="Continue the latest unfinished search.")
+@json_option
+@click.pass_context
+def search_pubmed_cmd(ctx, query, mindate, maxdate, email, api_key, batch_size, resume,
+                      as_json):
+    """Search PubMed (E-utilities, history server) and save every record found."""
+    from .progress import counter
+    from .search.pubmed import search_pubmed
+
+    review = get_review(ctx, "search pubmed")
+    with counter("fetching PubMed records", quiet=as_json) as tick:
+        out = search_pubmed(review, query, mindate=mindate, maxdate=maxdate,
+                            batch_size=batch_size, email=email, api_key=api_key, resume=resume,
+                            progress=lambda done, total: tick(done))
+    if out["missing_pmids"]:
+        click.echo(f"review: warning: retrieved {out['retrieved']} of {out['count']}; "
+                   f"missing PMIDs: {', '.join(out['missing_pmids'][:50])}"
+                   + (" ..." if len(out["missing_pmids"]) > 50 else ""), err=True)
+    emit(out, as_json, lambda d: (
+        f"PubMed: {d['query']}\n  count {d['count']}, retrieved {d['retrieved']}, "
+        f"added {d['added']}, already present {d['already_present']} "
+        f"({d['requests']} requests, {d['parts']} date part(s))"))
+
+
 # --- end of foundation commands ---------------------------------------------------------------
 
 

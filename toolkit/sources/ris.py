@@ -12,7 +12,6 @@ from ..errors import ReviewError
 from . import RawRecord
 from .text import open_text
 
-_TAG = re.compile(r"^([A-Z][A-Z0-9])  -( (.*))?$")
 
 
 def _first(v):
@@ -51,9 +50,46 @@ def ris_fields(rec: dict) -> dict:
     }
 
 
+_MAPPING = rispy.config.TAG_KEY_MAPPING
+_LIST_TAGS = frozenset(rispy.config.LIST_TYPE_TAGS)
+_DELIMITED = rispy.config.DELIMITED_TAG_MAPPING
+
+
 def _parse_record(lines: list[str]) -> dict:
-    rec = rispy.RisParser().parse_lines(iter(lines + ["ER  - "]))
-    return rec[0] if rec else {}
+    """One record's tag lines -> rispy's record dict (rispy's tag names and list tags; unknown
+    tags under ``unknown_tag``), without rispy's per-line parser, which is too slow for large
+    exports. A line without a tag continues the previous tag's value, as in rispy."""
+    rec: dict = {}
+    last = None
+    for line in lines:
+        if line[2:5] == "  -" and line[:2].isupper() and line[0].isalpha():
+            tag, value = line[:2], line[6:].strip()
+        else:
+            if last is not None and line.strip():
+                _append(rec, last, line.strip())
+            continue
+        last = tag
+        name = _MAPPING.get(tag)
+        if name is None:
+            rec.setdefault("unknown_tag", {}).setdefault(tag, []).append(value)
+            continue
+        if tag in _DELIMITED:
+            value = [v.strip() for v in value.split(_DELIMITED[tag])]
+        if tag in _LIST_TAGS:
+            rec.setdefault(name, []).extend(value if isinstance(value, list) else [value])
+        else:
+            rec.setdefault(name, value)
+    return rec
+
+
+def _append(rec: dict, tag: str, text: str) -> None:
+    name = _MAPPING.get(tag)
+    if name is None:
+        rec["unknown_tag"][tag][-1] += " " + text
+    elif isinstance(rec.get(name), list):
+        rec[name][-1] += " " + text
+    else:
+        rec[name] = f"{rec[name]} {text}"
 
 
 def read(path) -> Iterator[RawRecord]:
@@ -64,8 +100,8 @@ def read(path) -> Iterator[RawRecord]:
     with open_text(path) as lines:
         for lineno, line in lines:
             line = line.rstrip("\r\n")
-            m = _TAG.match(line)
-            tag = m.group(1) if m else None
+            tag = line[:2] if (line[2:5] == "  -" and line[:1].isalpha() and
+                               line[:2].isupper()) else None
             if current is None:
                 if tag == "TY":
                     current, start_line = [line], lineno
@@ -83,7 +119,7 @@ def read(path) -> Iterator[RawRecord]:
                 rec = _parse_record(current)
                 fields = ris_fields(rec)
                 db = rec.get("name_of_database")
-                yield RawRecord(fields=fields, raw=_jsonable(rec),
+                yield RawRecord(fields=fields, raw=rec,
                                 where=f"record {n} (line {start_line})", source=db)
                 current = None
             elif tag == "TY":
@@ -99,10 +135,4 @@ def read(path) -> Iterator[RawRecord]:
         raise ReviewError("no RIS records (no 'TY  - ' line)", file=name)
 
 
-def _jsonable(rec: dict) -> dict:
-    out = {}
-    for k, v in rec.items():
-        if k == "unknown_tag":
-            v = {t: list(vals) for t, vals in v.items()}
-        out[k] = v
-    return out
+
