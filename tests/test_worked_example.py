@@ -25,7 +25,7 @@ RESULTS = ROOT / "queries" / "results"
 SNAPSHOT = RESULTS / "search_snapshot_sources.csv"
 EVIDENCE = ROOT / "extraction" / "data" / "outcomes_evidence.csv"
 EXTRACTED = ROOT / "extraction" / "data" / "cryoablation_extracted.csv"
-SAMPLES = ROOT / "tests" / "data" / "worked"
+SAMPLES = ROOT / "tests" / "data" / "formats"  # real efetch samples (SOURCES.md there)
 
 # The extraction form's field names as given in the brief (independent of the build script).
 FORM_FIELDS = {
