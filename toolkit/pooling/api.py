@@ -129,7 +129,8 @@ def pool_table(df: pd.DataFrame, measure: str, *, events=None, total=None, mean=
                n=None, mean_pre=None, sd_pre=None, mean_post=None, sd_post=None, r=None,
                yi=None, vi=None, study=None, method: str = "REML", knha: bool = False,
                level: float = 95, by: str | None = None, moderators: Iterable[str] = (),
-               file=None) -> dict:
+               file=None, moderator: str | None = None, test: str | None = None,
+               forest=None, title: str | None = None) -> dict:
     """Pool the studies in ``df`` and return the result dict printed by ``review pool --json``.
 
     Parameters
@@ -143,6 +144,8 @@ def pool_table(df: pd.DataFrame, measure: str, *, events=None, total=None, mean=
     level : confidence level in percent.  by : subgroup column.
     moderators : meta-regression moderator columns (numeric, or categorical = text).
     file : shown in error messages.
+    moderator : one moderator (added to ``moderators``).  test : ``"knha"`` = ``knha=True``.
+    forest : draw a forest plot to this path (.png/.svg/.pdf), titled ``title``.
 
     Returns
     -------
@@ -150,6 +153,13 @@ def pool_table(df: pd.DataFrame, measure: str, *, events=None, total=None, mean=
     "pi_low", "pi_high", "est_model_scale", "se", "tau2", "I2", "Q", "Q_p", ...), "studies",
     and with ``by`` "subgroups", "Q_between", "Q_between_p"; with moderators "metareg".
     """
+    if test is not None:
+        if str(test).lower() not in ("z", "knha"):
+            raise ReviewError(f"unknown test {test!r}; choose z or knha")
+        knha = knha or str(test).lower() == "knha"
+    if isinstance(moderators, str):
+        moderators = [moderators]
+    moderators = list(moderators or ()) + ([moderator] if moderator else [])
     level = float(level)
     if 0 < level < 1:          # 0.95 means 95%, as metafor accepts both
         level *= 100
@@ -261,6 +271,11 @@ def pool_table(df: pd.DataFrame, measure: str, *, events=None, total=None, mean=
             "QE_p": _num(f.QEp),
             "R2": _num(mr.R2),
         }
+    if forest is not None:
+        from .forest import forest_plot
+
+        forest_plot(out, forest, title=title)
+        out["forest"] = str(forest)
     return out
 
 
