@@ -157,3 +157,14 @@ def test_study_rows_have_weights_summing_to_100():
     first = res["studies"][0]
     assert first["study"] == "Aronson 1948"
     assert first["ci_low"] < first["estimate"] < first["ci_high"]
+
+
+def test_moderator_mixing_numbers_and_text_is_an_error():
+    df = pd.read_csv(DATA / "bcg.csv", dtype=str)
+    df.loc[4, "ablat"] = "n/a"
+    with pytest.raises(ReviewError, match=r"row 5 \(study 'Frimodt-Moller et al 1973'\).*"
+                                          r"'ablat'.*not a number"):
+        pool_table(df, "GEN", yi="yi", vi="vi", study="study", moderators=["ablat"])
+    df.loc[4, "ablat"] = None
+    with pytest.raises(ReviewError, match=r"row 5 .*'ablat'.*empty"):
+        pool_table(df, "GEN", yi="yi", vi="vi", study="study", moderators=["ablat"])

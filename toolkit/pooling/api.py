@@ -250,6 +250,13 @@ def pool_table(df: pd.DataFrame, measure: str, *, events=None, total=None, mean=
             for pos in np.flatnonzero(df[col].isna().to_numpy()):
                 raise ReviewError("moderator is empty", file=file,
                                   record=_where(df, pos, study), column=col)
+            nums = pd.to_numeric(df[col], errors="coerce")
+            if col not in forced and nums.notna().any() and nums.isna().any():
+                pos = int(np.flatnonzero(nums.isna().to_numpy())[0])
+                raise ReviewError(f"moderator is not a number ({df[col].iloc[pos]!r}) while "
+                                  f"other rows are; fix the cell, or use factor({col}) to treat "
+                                  "the column as categorical", file=file,
+                                  record=_where(df, pos, study), column=col)
         mr = metareg(es.yi, es.vi, df[moderators], method=method, test=test, level=level,
                      categorical=forced)
         f = mr.fit
