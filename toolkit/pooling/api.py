@@ -14,7 +14,8 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import ReviewError
-from .effects import MEASURES, NON_NEGATIVE, EffectSizes, back_transform, escalc, study_back_transform
+from .effects import (MEASURES, NON_NEGATIVE, EffectSizes, back_transform, escalc,
+                      study_back_transform)
 from .metareg import is_categorical, metareg
 from .models import METHODS, predict, rma
 from .subgroups import subgroups

@@ -73,7 +73,8 @@ def forest_plot(result: dict, path, *, title: str | None = None, digits: int | N
                          "font.family": "DejaVu Sans", "path.simplify": False}):
         fig = plt.figure(figsize=(A4_WIDTH_IN, height), dpi=150)
         gs = fig.add_gridspec(1, 3, width_ratios=[2.3, 3.0, 2.3], wspace=0.02,
-                              left=0.01, right=0.99, top=1 - (1.5 if title else 0.5) * _ROW_IN / height,
+                              left=0.01, right=0.99,
+                              top=1 - (1.5 if title else 0.5) * _ROW_IN / height,
                               bottom=3.0 * _ROW_IN / height)
         ax_l, ax, ax_r = (fig.add_subplot(gs[0, i]) for i in range(3))
         for a in (ax_l, ax_r):
