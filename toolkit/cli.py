@@ -234,7 +234,8 @@ def _pool_human(d: dict) -> str:
              f"{' + Knapp-Hartung' if d['test'] == 'knha' else ''}, k = {d['k']}"
              f"{' (proportion scale)' if d['scale'] == 'proportion' else ''}",
              f"  estimate {f(d['estimate'])}  {d['level']:g}% CI [{f(d['ci_low'])}, "
-             f"{f(d['ci_high'])}]  PI [{f(d['pi_low'])}, {f(d['pi_high'])}]",
+             f"{f(d['ci_high'])}]" + ("" if d["pi_low"] is None else
+                                      f"  PI [{f(d['pi_low'])}, {f(d['pi_high'])}]"),
              f"  model scale {f(d['est_model_scale'])} (SE {f(d['se'])})",
              f"  tau2 = {f(d['tau2'])}, I2 = {f(d['I2'], 3)}%, Q = {f(d['Q'])} "
              f"(df = {d['Q_df']}, p = {f(d['Q_p'], 3)})"]

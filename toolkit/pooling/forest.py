@@ -146,7 +146,8 @@ def forest_plot(result: dict, path, *, title: str | None = None, digits: int | N
         xlabel = {"PR": "Proportion", "PLO": "Proportion", "PFT": "Proportion", "MN": "Mean",
                   "MC": "Mean change (pre \u2212 post)"}.get(result["measure"], "Effect size")
         ax.set_xlabel(xlabel, fontsize=8)
-        het = (f"Heterogeneity: \u03c4\u00b2 = {_fmt(result['tau2'], 4)}, "
+        tau = "" if result["method"] == "FE" else f"\u03c4\u00b2 = {_fmt(result['tau2'], 4)}, "
+        het = (f"Heterogeneity: {tau}"
                f"I\u00b2 = {_fmt(result['I2'], 1)}%, Q = {_fmt(result['Q'], 2)} "
                f"(df = {result['Q_df']}, p {_pfmt(result['Q_p'])})")
         if result.get("Q_between") is not None:
