@@ -88,7 +88,10 @@ def test_mc_needs_valid_r():
     with pytest.raises(ReviewError, match="between -1 and 1"):
         pool_table(df, "MC", r=1.5, **cols)
     out = pool_table(df, "MC", r="0.5", **cols)
-    assert out["r"] == 0.5
+    assert out["r"] == 0.5 and {s["r"] for s in out["studies"]} == {0.5}
+    per_study = pool_table(df, "MC", r="r", **cols)
+    assert per_study["r"] == "r"
+    assert [s["r"] for s in per_study["studies"]] == df["r"].tolist()
 
 
 def test_cli_error_is_one_line_and_nothing_printed(tmp_path):

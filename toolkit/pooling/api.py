@@ -299,7 +299,10 @@ def _study_rows(es: EffectSizes, fit, labels, measure):
         vals = [y, y - z * s, y + z * s]
         if back is not None:
             vals = [float(np.asarray(back(np.array([v]), i))[0]) for v in vals]
-        rows.append({"study": lab, "yi": _num(y), "vi": _num(es.vi[i]),
-                     "estimate": _num(vals[0]), "ci_low": _num(vals[1]),
-                     "ci_high": _num(vals[2]), "weight": _num(fit.weights[i])})
+        row = {"study": lab, "yi": _num(y), "vi": _num(es.vi[i]), "estimate": _num(vals[0]),
+               "ci_low": _num(vals[1]), "ci_high": _num(vals[2]),
+               "weight": _num(fit.weights[i])}
+        if es.r is not None:            # MC: the pre/post correlation used for this study
+            row["r"] = _num(es.r[i])
+        rows.append(row)
     return rows
