@@ -234,7 +234,8 @@ def _pool_human(d: dict) -> str:
              f"{' + Knapp-Hartung' if d['test'] == 'knha' else ''}, k = {d['k']}"
              f"{' (proportion scale)' if d['scale'] == 'proportion' else ''}",
              f"  estimate {f(d['estimate'])}  {d['level']:g}% CI [{f(d['ci_low'])}, "
-             f"{f(d['ci_high'])}]  PI [{f(d['pi_low'])}, {f(d['pi_high'])}]",
+             f"{f(d['ci_high'])}]" + ("" if d["pi_low"] is None else
+                                      f"  PI [{f(d['pi_low'])}, {f(d['pi_high'])}]"),
              f"  model scale {f(d['est_model_scale'])} (SE {f(d['se'])})",
              f"  tau2 = {f(d['tau2'])}, I2 = {f(d['I2'], 3)}%, Q = {f(d['Q'])} "
              f"(df = {d['Q_df']}, p = {f(d['Q_p'], 3)})"]
@@ -300,7 +301,7 @@ def pool_cmd(ctx, file, outcome, measure, r, study, method, knha, level, by, mod
     import pandas as pd
 
     from .pooling.api import pool_table
-    from .pooling.forest import FORMATS, forest_plot
+    from .pooling.forest import FORMATS
 
     if (file is None) == (outcome is None):
         raise ReviewError("give either FILE.csv or --outcome NAME")
@@ -312,11 +313,11 @@ def pool_cmd(ctx, file, outcome, measure, r, study, method, knha, level, by, mod
         df = pd.read_csv(file, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ReviewError(f"cannot read CSV: {exc}", file=file)
+    # the forest plot is drawn inside pool_table, before anything is printed: a failure
+    # leaves no half output
     out = pool_table(df, measure, study=study, method=method, knha=knha, level=level, by=by,
-                     moderators=moderators, r=r, file=file, **columns)
-    if forest:   # drawn before anything is printed: a failure leaves no half output
-        forest_plot(out, forest, title=os.path.basename(file))
-        out["forest"] = forest
+                     moderators=moderators, r=r, file=file, forest=forest,
+                     title=os.path.basename(file), **columns)
     emit(out, as_json, _pool_human)
 
 
