@@ -106,7 +106,8 @@ def resolve_record(review: Review, ref, *, kind: str | None = None) -> int | Non
     """The record id that ``ref`` names, or None.
 
     ``kind`` is 'record_id', 'source_id', 'pmid' or 'doi'; without it, ``ref`` may be a record
-    id (digits), ``pmid:N``, ``doi:10....``, or a source id.
+    id (digits; when no record has that id, a source id or PMID of those digits), ``pmid:N``,
+    ``doi:10....``, or a source id.
     """
     text = str(ref).strip()
     if not text:
@@ -114,7 +115,12 @@ def resolve_record(review: Review, ref, *, kind: str | None = None) -> int | Non
     if kind is None:
         low = text.lower()
         if text.isdigit():
-            kind = "record_id"
+            # A record id; else (an accession number or PMID typed bare) a source id or PMID.
+            for k in ("record_id", "source_id", "pmid"):
+                rid = resolve_record(review, text, kind=k)
+                if rid is not None:
+                    return rid
+            return None
         elif low.startswith("pmid:"):
             kind, text = "pmid", text[5:]
         elif low.startswith("doi:") or low.startswith("10."):
