@@ -154,6 +154,18 @@ def test_import_long_csv(review, tmp_path):
     assert final[("1", "pain_pre", "")]["value"] == {"mean": 6.8, "sd": 2.2}
 
 
+def test_import_keeps_source_and_derivation(review, tmp_path):
+    form = find_form(review, None)
+    path = tmp_path / "values.csv"
+    path.write_text("study,field,value,unit,source_url,quote,derived,note\n"
+                    "3,major_complications,0/14,patients,https://example.org/a,"
+                    "There were no complications.,0 from 'no complications',abstract\n")
+    import_values_csv(review, path, form, extractor="ann")
+    row = next(review.db.query("select source, quote, note, extractor from extraction_values"))
+    assert row == {"source": "https://example.org/a", "quote": "There were no complications.",
+                   "note": "abstract; derived: 0 from 'no complications'", "extractor": "ann"}
+
+
 def test_import_reports_every_invalid_cell_and_writes_nothing(review, tmp_path):
     form = find_form(review, None)
     path = tmp_path / "values.csv"

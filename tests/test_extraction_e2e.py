@@ -150,10 +150,10 @@ def test_title_abstract_to_pooling_table(review_dir):
     rec_csv = review_dir / "records.csv"
     ok("export", "--out", rec_csv)
     recs = pd.read_csv(rec_csv, dtype=str)
-    if "study" in recs.columns:  # `review export` with column providers
-        by_src = recs.set_index("source_id")
-        assert by_src.loc["9000002", "study"] == "StudyA"
-        assert by_src.loc["9000005", "fulltext_reason"] == "review or case report"
+    by_src = recs.set_index("source_id")
+    assert by_src.loc["9000002", "study"] == "StudyA"
+    assert by_src.loc["9000005", "fulltext_reason"] == "review or case report"
+    assert pd.isna(by_src.loc["9000008", "fulltext_status"])  # excluded at title/abstract
 
 
 def _ok(result):

@@ -75,6 +75,25 @@ def test_included_and_maybed_records_move_to_full_text(tmp_path):
     r.close()
 
 
+def test_a_merged_duplicate_is_not_a_second_report(review):
+    """Deduplication copies a decision to a new duplicate; full text counts the paper once and
+    a reference to the duplicate names its primary record."""
+    db = review.db
+    if "clusters" not in db.table_names():  # the dedup stage's tables, as it defines them
+        db.execute("create table clusters (id integer primary key, primary_id integer, "
+                   "run_id integer, origin text, created_at text, undone_at text, undone_by text)")
+        db.execute("create table cluster_members (cluster_id integer, record_id integer, "
+                   "role text, rule text, added_at text, primary key (cluster_id, record_id))")
+    with review.atomic():
+        db["clusters"].insert({"id": 1, "primary_id": 1, "origin": "auto", "created_at": "x"})
+        db["cluster_members"].insert_all([
+            {"cluster_id": 1, "record_id": 1, "role": "primary", "added_at": "x"},
+            {"cluster_id": 1, "record_id": 2, "role": "duplicate", "added_at": "x"}])
+    assert ft.fulltext_reports(review) == [1, 3, 4, 5, 6, 7]
+    assert ft.resolve_record(review, "pmid:1002") == 1
+    assert ft.fulltext_counts(review)["reports_sought"] == 6
+
+
 def test_counts_follow_decisions(review):
     decide(review, 1, "assessed", "include")
     decide(review, 2, "assessed", "include")

@@ -218,8 +218,15 @@ def search_pubmed_cmd(ctx, query, mindate, maxdate, email, api_key, batch_size, 
 # Full text and extraction (issue 6): `review fulltext`, `review link`, `review extract`
 # ============================================================================================
 
-def _ask(message: str) -> str:
-    return click.prompt(message, default="", show_default=False, prompt_suffix=": ")
+def _ask(message: str) -> str | None:
+    """One line from the terminal; None at the end of input (the prompt loops quit then)."""
+    try:
+        return click.prompt(message, default="", show_default=False, prompt_suffix=": ")
+    except click.exceptions.Abort:
+        if sys.stdin is not None and not sys.stdin.isatty():
+            click.echo("")
+            return None
+        raise
 
 
 def _reasons(review, criteria):
@@ -278,8 +285,9 @@ def fulltext_cmd(ctx, reviewer, criteria, import_file, record_ref, decision, rea
     else:
         if decision or reason or resolve:
             raise ReviewError("--decision/--reason/--resolve need --record")
-        reasons = _reasons(review, criteria)
-        out = ft.run_fulltext(review, reviewer, reasons, ask=_ask, echo=click.echo)
+        crit = ft.load_criteria(criteria or ft.default_criteria_path(review))
+        out = ft.run_fulltext(review, reviewer, crit["fulltext_reasons"], ask=_ask,
+                              echo=click.echo, criteria=crit)
         out.update(counts=ft.fulltext_counts(review))
     review.close()
     emit(out, as_json, lambda d: "\n".join(f"{k}: {v}" for k, v in d.items()))
@@ -402,7 +410,7 @@ def extract_cmd(ctx, study, form_name, extractor, import_file, compare, resolve,
                     click.echo(f"  {i}. {e}: {d['values'][e] if d['values'][e] is not None else '(none)'}")
                 while True:
                     text = _ask("value (a number picks that extractor's; Enter skips; q quits)")
-                    text = text.strip()
+                    text = "q" if text is None else text.strip()
                     if text.lower() == "q" or not text:
                         break
                     if text.isdigit() and 1 <= int(text) <= len(names):
@@ -411,7 +419,7 @@ def extract_cmd(ctx, study, form_name, extractor, import_file, compare, resolve,
                             click.echo("  that extractor has no value; type one")
                             continue
                         text = picked
-                    why = _ask("note (why; Enter: none)").strip() or None
+                    why = (_ask("note (why; Enter: none)") or "").strip() or None
                     try:
                         with review.atomic():
                             cmp.resolve(review, form, d["study"], d["field"], text, extractor,

@@ -35,7 +35,7 @@ from .store import Review, default_actor, now_iso
 STATUSES = ("sought", "not_retrieved", "assessed")
 DECISIONS = ("include", "exclude")
 IMPORT_COLUMNS = ("record_id", "source_id", "pmid", "doi", "status", "decision", "reason",
-                  "reviewer", "note")
+                  "reviewer", "note", "source")
 
 
 # -- criteria ------------------------------------------------------------------------------------
@@ -97,14 +97,28 @@ def match_reason(reason: str, reasons: list[str]) -> str | None:
 
 # -- reports -------------------------------------------------------------------------------------
 
+def duplicate_primaries(review: Review) -> dict[int, int]:
+    """{duplicate record id: its primary record id} from deduplication's live clusters
+    (empty when deduplication has not run or its tables do not exist)."""
+    if "cluster_members" not in review.db.table_names():
+        return {}
+    return {r["record_id"]: r["primary_id"] for r in review.db.query(
+        "select m.record_id, c.primary_id from cluster_members m join clusters c "
+        "on c.id = m.cluster_id where c.undone_at is null and m.role = 'duplicate'")}
+
+
 def fulltext_reports(review: Review) -> list[int]:
-    """Record ids at the full-text stage (title/abstract 'include' or 'maybe'), ascending."""
-    return sorted(rid for rid, d in final_decisions(review).items() if d in ("include", "maybe"))
+    """Record ids at the full-text stage, ascending: final title/abstract decision 'include'
+    or 'maybe', and not a duplicate merged into another record."""
+    dupes = duplicate_primaries(review)
+    return sorted(rid for rid, d in final_decisions(review).items()
+                  if d in ("include", "maybe") and rid not in dupes)
 
 
 def resolve_record(review: Review, ref, *, kind: str | None = None) -> int | None:
     """The record id that ``ref`` names, or None.
 
+    A record merged into another by deduplication resolves to that primary record.
     ``kind`` is 'record_id', 'source_id', 'pmid' or 'doi'; without it, ``ref`` may be a record
     id (digits; when no record has that id, a source id or PMID of those digits), ``pmid:N``,
     ``doi:10....``, or a source id.
@@ -140,7 +154,8 @@ def resolve_record(review: Review, ref, *, kind: str | None = None) -> int | Non
     else:
         rows = list(review.db.query("select id from records where source_id = ? order by id",
                                     [text]))
-    ids = [r["id"] for r in rows]
+    dupes = duplicate_primaries(review)
+    ids = sorted({dupes.get(r["id"], r["id"]) for r in rows})  # a duplicate names its primary
     if len(ids) > 1:
         # Several copies (e.g. PubMed and Embase) of one paper: the one at full text, if unique.
         at_ft = set(fulltext_reports(review))
@@ -164,42 +179,50 @@ def require_report(review: Review, ref, **where) -> int:
 
 # -- decisions -----------------------------------------------------------------------------------
 
+class DecisionError(ValueError):
+    """An invalid full-text decision; ``column`` is the CSV column at fault."""
+
+    def __init__(self, message: str, column: str):
+        super().__init__(message)
+        self.column = column
+
+
 def check_decision(status: str, decision: str | None, reason: str | None,
                    reasons: list[str] | None) -> tuple[str, str | None, str | None]:
     """Validate one full-text decision; returns (status, decision, canonical reason).
 
-    Raises ValueError with the reason in words (callers add the place)."""
+    Raises DecisionError with the reason in words and the column at fault."""
     status = (status or "").strip().lower().replace("-", "_").replace(" ", "_")
     if not status and decision:
         status = "assessed"
     if status not in STATUSES:
-        raise ValueError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+        raise DecisionError(f"status {status!r} is not one of {', '.join(STATUSES)}", "status")
     decision = (decision or "").strip().lower() or None
     reason = (reason or "").strip() or None
     if status != "assessed":
         if decision or reason:
-            raise ValueError(f"a report that is {status} has no decision or reason")
+            raise DecisionError(f"a report that is {status} has no decision or reason", "decision")
         return status, None, None
     if decision not in DECISIONS:
-        raise ValueError(f"decision {decision!r} is not include or exclude")
+        raise DecisionError(f"decision {decision!r} is not include or exclude", "decision")
     if decision == "include":
         if reason:
-            raise ValueError("an included report takes no exclusion reason")
+            raise DecisionError("an included report takes no exclusion reason", "reason")
         return status, decision, None
     if not reason:
-        raise ValueError("an excluded report needs a reason")
+        raise DecisionError("an excluded report needs a reason", "reason")
     if reasons is None:
-        raise ValueError("no list of reasons (criteria file) to check the reason against")
+        raise DecisionError("no list of reasons (criteria file) to check the reason against", "reason")
     canonical = match_reason(reason, reasons)
     if canonical is None:
-        raise ValueError(f"reason {reason!r} is not in the review's fulltext_reasons")
+        raise DecisionError(f"reason {reason!r} is not in the review's fulltext_reasons", "reason")
     return status, decision, canonical
 
 
 def record_fulltext(review: Review, record_id: int, status: str, decision: str | None = None,
                     reason: str | None = None, *, reviewer: str | None = None,
                     reasons: list[str] | None = None, note: str | None = None,
-                    origin: str = "human") -> int:
+                    origin: str = "human", source: str | None = None) -> int:
     """Save one full-text decision (caller holds the transaction); returns its row id."""
     try:
         status, decision, reason = check_decision(status, decision, reason, reasons)
@@ -209,7 +232,7 @@ def record_fulltext(review: Review, record_id: int, status: str, decision: str |
     row_id = review.db["ft_decisions"].insert({
         "record_id": record_id, "reviewer": reviewer, "status": status, "decision": decision,
         "reason": reason, "origin": origin, "decided_at": now_iso(), "note": note,
-        "undone_at": None,
+        "source": source, "undone_at": None,
     }).last_pk
     review.log("fulltext_decision", {"record_id": record_id, "status": status,
                                      "decision": decision, "reason": reason, "origin": origin,
@@ -402,8 +425,9 @@ def import_fulltext_csv(review: Review, path: str | Path, *, reasons: list[str] 
         rid = None
         for col in id_cols:
             if (row.get(col) or "").strip():
-                try:
-                    rid = resolve_record(review, row[col], kind=col)
+                try:  # record_id may hold any reference (id, accession, pmid:, doi:)
+                    rid = resolve_record(review, row[col],
+                                         kind=None if col == "record_id" else col)
                 except ReviewError as exc:
                     errors.append((line, col, exc.bare_message))
                     rid = False
@@ -423,11 +447,8 @@ def import_fulltext_csv(review: Review, path: str | Path, *, reasons: list[str] 
         try:
             status, decision, reason = check_decision(row.get("status"), row.get("decision"),
                                                       row.get("reason"), reasons)
-        except ValueError as exc:
-            msg = str(exc)
-            col = ("reason" if "reason" in msg and "status" not in msg else
-                   "decision" if msg.startswith("decision") else "status")
-            errors.append((line, col, msg))
+        except DecisionError as exc:
+            errors.append((line, exc.column, str(exc)))
             continue
         if rid and who:
             if (rid, who) in seen:
@@ -435,16 +456,17 @@ def import_fulltext_csv(review: Review, path: str | Path, *, reasons: list[str] 
                                                  f"{seen[(rid, who)]}"))
                 continue
             seen[(rid, who)] = line
-            todo.append((rid, status, decision, reason, who, (row.get("note") or "").strip()
-                         or None))
+            todo.append((rid, status, decision, reason, who,
+                         (row.get("note") or "").strip() or None,
+                         (row.get("source") or "").strip() or None))
     if errors:
         raise_cell_errors(path, errors)
     with review.atomic():
-        for rid, status, decision, reason, who, note in todo:
+        for rid, status, decision, reason, who, note, source in todo:
             review.db["ft_decisions"].insert({
                 "record_id": rid, "reviewer": who, "status": status, "decision": decision,
                 "reason": reason, "origin": "import", "decided_at": now_iso(), "note": note,
-                "undone_at": None})
+                "source": source, "undone_at": None})
         review.log("fulltext_import", {"file": str(path), "rows": len(todo)})
     return {"imported": len(todo), "file": str(path)}
 
@@ -480,7 +502,8 @@ def raise_cell_errors(path, errors: list[tuple[int, str, str]]):
 # -- terminal prompts ----------------------------------------------------------------------------
 
 FT_KEYS = ("i = include, e = exclude (then a reason), x = full text not retrieved, "
-           "n = add a note, s = skip, u = undo your last decision, q = quit, ? = help")
+           "n = add a note, s = skip, u = undo your last decision, c = show the criteria, "
+           "q = quit (end of input too), ? = help")
 
 
 def pending_for(review: Review, reviewer: str) -> list[int]:
@@ -506,8 +529,11 @@ def _show(review: Review, rid: int, echo) -> None:
         echo("  " + (text[:600] + " ..." if len(text) > 600 else text))
 
 
-def run_fulltext(review: Review, reviewer: str, reasons: list[str], *, ask, echo) -> dict:
+def run_fulltext(review: Review, reviewer: str, reasons: list[str], *, ask, echo,
+                 criteria: dict | None = None) -> dict:
     """Ask for a full-text decision on each pending report; each saved at once.
+
+    ``ask(prompt)`` returns a line, or None at the end of input (taken as quit).
     Returns {'decided': n, 'quit': bool}."""
     queue = pending_for(review, reviewer)
     decided, note, skipped = 0, None, set()
@@ -519,8 +545,16 @@ def run_fulltext(review: Review, reviewer: str, reasons: list[str], *, ask, echo
             return {"decided": decided, "quit": False}
         rid = queue[0]
         _show(review, rid, echo)
-        key = ask("decision [i/e/x/n/s/u/q/?]").strip().lower()
-        if key == "?":
+        key = ask("decision [i/e/x/n/s/u/c/q/?]")
+        key = "q" if key is None else key.strip().lower()[:1]
+        if key == "c":
+            for section in ("question", "inclusion", "exclusion", "fulltext_reasons"):
+                items = (criteria or {}).get(section)
+                if items:
+                    echo(f"{section}:")
+                    for item in ([items] if isinstance(items, str) else items):
+                        echo(f"  - {item}")
+        elif key == "?":
             echo(FT_KEYS)
             for i, r in enumerate(reasons, 1):
                 echo(f"  {i}. {r}")
@@ -529,7 +563,7 @@ def run_fulltext(review: Review, reviewer: str, reasons: list[str], *, ask, echo
         elif key == "s":
             skipped.add(rid)
         elif key == "n":
-            note = ask("note").strip() or None
+            note = (ask("note") or "").strip() or None
         elif key == "u":
             with review.atomic():
                 undone = undo_last(review, reviewer)
@@ -549,8 +583,10 @@ def run_fulltext(review: Review, reviewer: str, reasons: list[str], *, ask, echo
                 for i, r in enumerate(reasons, 1):
                     echo(f"  {i}. {r}")
                 while reason is None:
-                    text = ask("reason (number or text)").strip()
-                    reason = match_reason(text, reasons)
+                    text = ask("reason (number or text)")
+                    if text is None:
+                        return {"decided": decided, "quit": True}
+                    reason = match_reason(text.strip(), reasons)
                     if reason is None:
                         echo(f"  {text!r} is not one of the reasons above")
             with review.atomic():

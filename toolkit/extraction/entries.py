@@ -16,7 +16,11 @@ from ..store import Review, now_iso
 from .forms import Form, register_form
 from .values import NOT_REPORTED, format_value, from_row, parse_value, to_json
 
-IMPORT_COLUMNS = ("study", "field", "value", "instance", "extractor", "quote", "page", "note")
+IMPORT_COLUMNS = ("study", "field", "value", "instance", "extractor", "quote", "page", "source",
+                  "source_url", "note", "unit", "derived")
+# `source_url` is another name for `source`; `unit` is informational (the form's unit rules);
+# `derived` (how a value was worked out from the source, e.g. "0: 'no complications'") is kept
+# in the note.
 
 
 def check_instance(field: dict, instance: str | None) -> str:
@@ -35,7 +39,7 @@ def check_instance(field: dict, instance: str | None) -> str:
 def save_value(review: Review, form: Form, study: str, field_name: str, text, extractor: str,
                *, instance: str | None = None, quote: str | None = None,
                page: str | None = None, origin: str = "entry", note: str | None = None,
-               log: bool = True) -> int:
+               source: str | None = None, log: bool = True) -> int:
     """Validate and save one value (caller holds the transaction); returns the row id.
 
     ``study`` must be a study label (see :func:`toolkit.fulltext.resolve_study`)."""
@@ -65,7 +69,7 @@ def save_value(review: Review, form: Form, study: str, field_name: str, text, ex
         "status": "not_reported" if value is NOT_REPORTED else "reported",
         "value": to_json(value), "raw": str(text).strip(), "quote": quote or None,
         "page": (str(page).strip() or None) if page is not None else None,
-        "origin": origin, "note": note, "entered_at": now_iso(), "superseded_at": None,
+        "source": source or None, "origin": origin, "note": note, "entered_at": now_iso(), "superseded_at": None,
     }).last_pk
     if log:
         review.log(f"extraction_{origin}", {"id": row_id, "study": study, "form": form.name,
@@ -181,15 +185,19 @@ def import_values_csv(review: Review, path: str | Path, form: Form,
                                           f"row {seen[key]}"))
             continue
         seen[key] = line
+        note = "; ".join(x for x in ((row.get("note") or "").strip(),
+                                     ("derived: " + row["derived"].strip())
+                                     if (row.get("derived") or "").strip() else "") if x)
+        source = (row.get("source") or row.get("source_url") or "").strip() or None
         todo.append((study, fname, row["value"], who, instance, row.get("quote"),
-                     row.get("page"), row.get("note")))
+                     row.get("page"), note or None, source))
     if errors:
         raise_cell_errors(path, errors)
     with review.atomic():
-        for study, fname, text, who, instance, quote, page, note in todo:
+        for study, fname, text, who, instance, quote, page, note, source in todo:
             save_value(review, form, study, fname, text, who, instance=instance,
                        quote=(quote or "").strip() or None, page=page, origin="import",
-                       note=(note or "").strip() or None, log=False)
+                       note=note, source=source, log=False)
         review.log("extraction_import", {"file": str(path), "form": form.name,
                                          "rows": len(todo)})
     return {"imported": len(todo), "studies": len({t[0] for t in todo}), "file": str(path)}

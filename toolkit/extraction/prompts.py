@@ -1,7 +1,8 @@
 """Terminal entry of extracted values, field by field.
 
 Keys at each field: a value (validated at once; an invalid one is explained and asked
-again), ``NR`` = not reported, Enter = skip (keep what is there), ``?`` = help, ``q`` = quit.
+again), ``NR`` = not reported, Enter = skip (keep what is there), ``?`` = help, ``q`` = quit
+(the end of input too).
 After each value an optional source quote and page are asked (Enter skips). Each value is
 saved in its own transaction the moment it is accepted, so quitting or a crash loses nothing
 already entered.
@@ -41,7 +42,9 @@ def describe(field: dict) -> str:
 def run_entry(review: Review, form: Form, study: str, extractor: str, *,
               ask: Callable[[str], str], echo: Callable[[str], None],
               ask_source: bool = True) -> dict:
-    """Prompt for every field of ``form`` for ``study``; returns {'saved': n, 'quit': bool}."""
+    """Prompt for every field of ``form`` for ``study``; returns {'saved': n, 'quit': bool}.
+
+    ``ask(prompt)`` returns a line, or None at the end of input (taken as quit)."""
     current = {(r["field"], r["instance"]): r for r in live_rows(review, form.name, study)
                if r["extractor"] == extractor and r["origin"] != "resolution"}
     instances: dict[str, list[str]] = {}
@@ -56,7 +59,7 @@ def run_entry(review: Review, form: Form, study: str, extractor: str, *,
                 known = sorted({k[1] for k in current if k[1]})
                 hint = f" [{', '.join(known)}]" if known else ""
                 text = ask(f"{level}s for this study, comma-separated{hint} (Enter: none)")
-                if text.strip().lower() == "q":
+                if text is None or text.strip().lower() == "q":
                     return {"saved": saved, "quit": True}
                 instances[level] = ([t.strip() for t in text.split(",") if t.strip()]
                                     or known)
@@ -66,7 +69,10 @@ def run_entry(review: Review, form: Form, study: str, extractor: str, *,
             while True:
                 old = current.get((field["name"], inst))
                 shown = f" (now: {old['raw']})" if old else ""
-                text = ask(f"{field['label']}{where} <{describe(field)}>{shown}").strip()
+                text = ask(f"{field['label']}{where} <{describe(field)}>{shown}")
+                if text is None:
+                    return {"saved": saved, "quit": True}
+                text = text.strip()
                 if text == "?":
                     echo(field.get("help") or "(no help for this field)")
                     echo(HELP)
@@ -85,9 +91,9 @@ def run_entry(review: Review, form: Form, study: str, extractor: str, *,
                     continue
                 quote = page = None
                 if ask_source:
-                    quote = ask("  source quote (Enter: none)").strip() or None
+                    quote = (ask("  source quote (Enter: none)") or "").strip() or None
                     if quote:
-                        page = ask("  page (Enter: none)").strip() or None
+                        page = (ask("  page (Enter: none)") or "").strip() or None
                 try:
                     with review.atomic():
                         save_value(review, form, study, field["name"], text, extractor,

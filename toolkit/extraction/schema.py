@@ -30,6 +30,7 @@ def _extraction_001(db) -> None:
             origin text not null default 'human',   -- human | import | resolution
             decided_at text not null,
             note text,
+            source text,                     -- where the decision is documented (import)
             undone_at text,
             check ((status = 'assessed') = (decision is not null)),
             check ((decision = 'exclude') = (reason is not null))
@@ -70,6 +71,7 @@ def _extraction_001(db) -> None:
             value text,                      -- canonical JSON of the parsed value (null if not reported)
             raw text not null,               -- what was typed / imported
             quote text, page text,
+            source text,                     -- the document the value is from (URL, citation)
             origin text not null,            -- entry | import | resolution
             note text,
             entered_at text not null,
