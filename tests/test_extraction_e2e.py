@@ -182,6 +182,21 @@ def test_export_pools_with_review_pool(review_dir):
     assert res["k"] == 3
     assert res["estimate"] == pytest.approx(1 / (1 + np.exp(-est)), rel=1e-6)
 
+    # Pain: mean change with an assumed pre/post correlation of 0.5. StudyA reported SDs;
+    # StudyB's SDs come from SEs (SD = SE*sqrt(n)).
+    code, out, err = run_cli(review_dir / "review.db", "pool", review_dir / "pain.csv",
+                             "--measure", "MC", "--mean-pre", "mean_pre", "--sd-pre", "sd_pre",
+                             "--mean-post", "mean_post", "--sd-post", "sd_post", "--n", "n",
+                             "--r", "0.5", "--study", "study", "--method", "FE", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    n = np.array([14, 10])
+    sd_pre, sd_post = np.array([1.7, 0.7 * np.sqrt(10)]), np.array([1.8, 0.8 * np.sqrt(10)])
+    yi = np.array([6.2 - 1.9, 6.8 - 2.4])
+    vi = (sd_pre**2 + sd_post**2 - 2 * 0.5 * sd_pre * sd_post) / n
+    assert res["k"] == 2
+    assert res["estimate"] == pytest.approx(np.sum(yi / vi) / np.sum(1 / vi), rel=1e-6)
+
 
 def test_real_entry_point_and_errors_change_nothing(review_dir):
     """`python -m toolkit.cli` as a user runs it: a bad import is one error line, exit 1,
