@@ -178,9 +178,9 @@ def test_export_pools_with_review_pool(review_dir):
     res = json.loads(out)
     x, n = np.array([23, 30, 6]), np.array([28, 31, 10])
     yi, vi = np.log(x / (n - x)), 1 / x + 1 / (n - x)
-    est = np.sum(yi / vi) / np.sum(1 / vi)
+    est_lc = np.sum(yi / vi) / np.sum(1 / vi)
     assert res["k"] == 3
-    assert res["estimate"] == pytest.approx(1 / (1 + np.exp(-est)), rel=1e-6)
+    assert res["estimate"] == pytest.approx(1 / (1 + np.exp(-est_lc)), rel=1e-6)
 
     # Pain: mean change with an assumed pre/post correlation of 0.5. StudyA reported SDs;
     # StudyB's SDs come from SEs (SD = SE*sqrt(n)).
@@ -196,6 +196,17 @@ def test_export_pools_with_review_pool(review_dir):
     vi = (sd_pre**2 + sd_post**2 - 2 * 0.5 * sd_pre * sd_post) / n
     assert res["k"] == 2
     assert res["estimate"] == pytest.approx(np.sum(yi / vi) / np.sum(1 / vi), rel=1e-6)
+
+    # The same from the store, as `review pool --outcome local_control` will do it.
+    from toolkit.extraction.export import outcome_table
+    from toolkit.pooling.api import pool_table
+
+    r = open_review(review_dir / "review.db")
+    table = outcome_table(r, "local_control")
+    r.close()
+    res2 = pool_table(table, table.attrs["default_measure"], method="FE",
+                      **table.attrs["pool_kwargs"])
+    assert res2["estimate"] == pytest.approx(1 / (1 + np.exp(-est_lc)), rel=1e-6)
 
 
 def test_real_entry_point_and_errors_change_nothing(review_dir):

@@ -33,6 +33,15 @@ from .entries import final_values
 from .forms import Form, stored_form, stored_forms
 from .values import NOT_REPORTED
 
+# Keyword arguments of toolkit.pooling's pool_table for each measure's columns, and the
+# measure `review pool` uses by default for it.
+POOL_KWARGS = {
+    "proportion": {"events": "events", "total": "total", "study": "study"},
+    "mean": {"mean": "mean", "sd": "sd", "n": "n", "study": "study"},
+    "mean_change": {"mean_pre": "mean_pre", "sd_pre": "sd_pre", "mean_post": "mean_post",
+                    "sd_post": "sd_post", "n": "n", "study": "study"},
+}
+DEFAULT_MEASURE = {"proportion": "PLO", "mean": "MN", "mean_change": "MC"}
 POOL_ARGS = {
     "proportion": "--measure PLO --events events --total total --study study",
     "mean": "--measure MN --mean mean --sd sd --n n --study study",
@@ -166,7 +175,12 @@ def export_table(review: Review, outcome: str | None = None, form=None) -> pd.Da
 def outcome_table(review: Review, outcome: str, form=None) -> pd.DataFrame:
     """One row per study (x instance for arm/timepoint-level outcomes) in the column names
     ``review pool`` takes; studies lacking a needed value are left out and listed in
-    ``df.attrs['notes']``. ``df.attrs`` also has 'measure', 'form' and 'pool_args'."""
+    ``df.attrs['notes']``.
+
+    ``df.attrs`` also has 'measure' (proportion, mean, mean_change), 'default_measure' (PLO,
+    MN, MC), 'pool_kwargs' (the column keyword arguments of ``toolkit.pooling``'s
+    ``pool_table``; for mean_change without an ``r`` field the caller supplies ``r``),
+    'pool_args' (the same as ``review pool`` flags), 'form' and 'outcome'."""
     form = _form_for(review, form, outcome)
     if outcome not in form.outcomes:
         raise ReviewError(f"form {form.name} has no outcome {outcome!r} (outcomes: "
@@ -259,8 +273,10 @@ def outcome_table(review: Review, outcome: str, form=None) -> pd.DataFrame:
                         + (["timepoint"] if "timepoint" in spec else []) + ["sd_derivation"]),
     }[measure] + list(spec["covariates"])
     df = _tidy(rows, columns)
+    kwargs = dict(POOL_KWARGS[measure], **({"r": "r"} if "r" in spec else {}))
     df.attrs.update(measure=measure, form=form.name, outcome=outcome, notes=notes,
-                    pool_args=POOL_ARGS[measure].format(r="r" if "r" in spec else "0.5"))
+                    pool_args=POOL_ARGS[measure].format(r="r" if "r" in spec else "0.5"),
+                    pool_kwargs=kwargs, default_measure=DEFAULT_MEASURE[measure])
     return df
 
 
