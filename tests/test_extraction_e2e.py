@@ -235,6 +235,9 @@ def test_real_entry_point_and_errors_change_nothing(review_dir):
                         (["extract", "--resolve", "StudyA", "--field", "age", "--value", "old"],
                          "column 'age'"),
                         (["extract", "--form", "nope", "StudyA"], "no form 'nope'"),
+                        (["extract", "StudyA", "--compare"], "STUDY goes with"),
+                        (["extract", "--compare", "--value", "3"], "go with --resolve"),
+                        (["extract", "--outcome", "age"], "--outcome goes with --export"),
                         (["link", "1", "--study", "StudyB"], "has extracted values")]:
         code, out, err = run_cli(db, *args)
         assert code == 1 and where in err, (args, err)

@@ -307,7 +307,7 @@ def link_cmd(ctx, report, study, as_json):
     with review.atomic():
         label = ft.link_report(review, report, study)
     rid = ft.resolve_record(review, report)
-    links = ft._links(review)
+    links = ft.report_links(review)
     members = [r for r in ft.fulltext_reports(review) if ft.study_of(review, r, links) == label]
     review.close()
     emit({"report": rid, "study": label, "reports": members}, as_json,
@@ -352,6 +352,11 @@ def extract_cmd(ctx, study, form_name, extractor, import_file, compare, resolve,
         raise ReviewError(f"choose one of {', '.join(modes)}")
     if outcome and not export_file:
         raise ReviewError("--outcome goes with --export FILE.csv")
+    if study and (import_file or compare or export_file):
+        raise ReviewError("STUDY goes with field-by-field entry or --resolve, not with "
+                          f"{modes[0]}")
+    if (field_name or value is not None or note) and not resolve:
+        raise ReviewError("--field/--value/--note go with --resolve")
     review = get_review(ctx, "extract")
     extractor = extractor or default_actor()
     if export_file:

@@ -280,7 +280,8 @@ def final_fulltext(review: Review) -> dict[int, dict]:
 
 # -- studies -------------------------------------------------------------------------------------
 
-def _links(review: Review) -> dict[int, str]:
+def report_links(review: Review) -> dict[int, str]:
+    """{record id: the study label or report id it is linked to} (``ft_study_links``)."""
     return {r["record_id"]: r["study"] for r in review.db.query(
         "select record_id, study from ft_study_links")}
 
@@ -290,7 +291,7 @@ def study_of(review: Review, record_id: int, links: dict[int, str] | None = None
 
     A link to a label (``Smith2016``) names the study; a link to another report (its record id)
     means "the same study as that report", so it follows that report if it is relinked."""
-    links = _links(review) if links is None else links
+    links = report_links(review) if links is None else links
     label, seen = str(record_id), set()
     while label.isdigit() and int(label) in links and label not in seen:
         seen.add(label)
@@ -323,7 +324,7 @@ def link_report(review: Review, report, study: str, *, actor: str | None = None)
         review.db["ft_study_links"].upsert({"record_id": rid, "study": target,
                                             "linked_by": actor or default_actor(),
                                             "linked_at": now_iso()}, pk="record_id")
-    links = _links(review)
+    links = report_links(review)
     still = any(study_of(review, r, links) == old for r in fulltext_reports(review))
     has_values = review.db.execute(
         "select count(*) from extraction_values where study = ?", [old]).fetchone()[0]
@@ -338,7 +339,7 @@ def link_report(review: Review, report, study: str, *, actor: str | None = None)
 
 def included_studies(review: Review) -> dict[str, list[int]]:
     """{study label: [included report ids]} for every study with an included report."""
-    links = _links(review)
+    links = report_links(review)
     out: dict[str, list[int]] = {}
     for rid, d in final_fulltext(review).items():
         if d["decision"] == "include":

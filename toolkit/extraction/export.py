@@ -26,7 +26,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..errors import ReviewError
-from ..fulltext import _links, final_fulltext, included_studies, study_of
+from ..fulltext import final_fulltext, included_studies, report_links, study_of
 from ..store import Review
 from .derived import percent_from_n_of_N, sd_of
 from .entries import final_values
@@ -294,7 +294,7 @@ def record_columns(review: Review):
     """Column provider for ``review export``: full-text status, decision, reason and study of
     every report at the full-text stage."""
     cols = ["fulltext_status", "fulltext_decision", "fulltext_reason", "study"]
-    values, links = {}, _links(review)
+    values, links = {}, report_links(review)
     for rid, d in final_fulltext(review).items():
         values[rid] = {"fulltext_status": d["status"], "fulltext_decision": d["decision"],
                        "fulltext_reason": d["reason"], "study": study_of(review, rid, links)}
