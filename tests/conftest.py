@@ -13,7 +13,7 @@ def fake_eutils(monkeypatch):
         url = fake.start()
         servers.append(fake)
         monkeypatch.setenv("REVIEW_EUTILS_URL", url)
-        monkeypatch.setenv("REVIEW_EUTILS_TIMEOUT", "0.5")
+        monkeypatch.setenv("REVIEW_EUTILS_TIMEOUT", "2")
         monkeypatch.setenv("REVIEW_EUTILS_BACKOFF", "0.05")
         return fake
 

@@ -64,7 +64,7 @@ def _parse_date(s: str | None, default: dt.date) -> dt.date:
 
 
 class FakeEutils:
-    def __init__(self, n_records: int = 1200, hang_seconds: float = 3.0, **corpus_kw):
+    def __init__(self, n_records: int = 1200, hang_seconds: float = 4.0, **corpus_kw):
         self.corpus = build_corpus(n_records, **corpus_kw)
         # PubMed sorts search results most recent first.
         self.corpus.sort(key=lambda r: (r[1], r[0]), reverse=True)

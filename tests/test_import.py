@@ -209,3 +209,24 @@ def test_audit_log_is_append_only(db):
 
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         r.db.execute("delete from events")
+
+
+def test_ris_parsing_matches_rispy_with_crlf_and_continuation_lines(tmp_path):
+    """Our framing must give exactly rispy's records (continuation lines, CRLF, blank lines)."""
+    import rispy
+
+    from toolkit.sources import ris
+
+    text = ("TY  - JOUR\r\nT1  - A long title that\r\n   continues here\r\nAU  - Smith, J\r\n"
+            "AU  - Doe, A\r\nKW  - one\r\nKW  - two\r\nN2  - Abstract line one\r\n"
+            "line two of the abstract\r\nZZ  - custom\r\nER  - \r\n\r\n"
+            "TY  - CONF\r\nT1  - Second\r\nPY  - 2020\r\nER  -\r\n")
+    f = tmp_path / "crlf.ris"
+    f.write_bytes(text.encode("utf-8"))
+    ours = [r.raw for r in ris.read(f)]
+    ref = rispy.loads(text.replace("\r\n", "\n"))
+    for r in ref:
+        if "unknown_tag" in r:
+            r["unknown_tag"] = {k: list(v) for k, v in r["unknown_tag"].items()}
+    assert ours == [dict(r) for r in ref]
+    assert ours[0]["primary_title"] == "A long title that continues here"

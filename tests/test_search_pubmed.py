@@ -83,7 +83,7 @@ def test_count_above_10000_is_split_by_date(tmp_path, fake_eutils):
     db = tmp_path / "r.db"
     create_review(db).close()
     res = run_cli(db, "search", "pubmed", "big topic", "--json", "--api-key", "k",
-                  "--batch-size", "5000")
+                  "--batch-size", "2500")
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert out["count"] == 10_450 and out["retrieved"] == 10_450 and out["parts"] >= 2

@@ -21,13 +21,20 @@ def _text(el) -> str | None:
     return text or None
 
 
-def _year(article_el) -> str | None:
-    for path in (".//JournalIssue/PubDate/Year", ".//JournalIssue/PubDate/MedlineDate",
-                 ".//ArticleDate/Year", ".//Book/PubDate/Year", ".//PubDate/Year"):
-        t = _text(article_el.find(path))
+def _year(art, cit) -> str | None:
+    """Publication year: journal issue date, else MedlineDate text, else electronic date."""
+    for el, path in ((art, "Journal/JournalIssue/PubDate/Year"),
+                     (art, "Journal/JournalIssue/PubDate/MedlineDate"),
+                     (art, "ArticleDate/Year"), (cit, "Book/PubDate/Year")):
+        t = _text(el.find(path))
         if t:
             return t
     return None
+
+
+# Compiled XPath returning strings: list fields are read in C, not element by element.
+_KEYWORDS = etree.XPath("KeywordList/Keyword/text() | "
+                        "MeshHeadingList/MeshHeading/DescriptorName/text()")
 
 
 def parse_article(el) -> dict:
@@ -67,8 +74,7 @@ def parse_article(el) -> dict:
                 doi = _text(e)
     title = _text(art.find("ArticleTitle")) or _text(art.find("BookTitle")) \
         or _text(art.find("VernacularTitle"))
-    keywords = [_text(k) for k in cit.findall("KeywordList/Keyword")]
-    keywords += [_text(m) for m in cit.findall("MeshHeadingList/MeshHeading/DescriptorName")]
+    keywords = [k.strip() for k in _KEYWORDS(cit)]
     return {
         "source_id": pmid,
         "pmid": pmid,
@@ -79,7 +85,7 @@ def parse_article(el) -> dict:
         "journal": _text(art.find("Journal/Title")) or _text(art.find("Journal/ISOAbbreviation")),
         "journal_abbrev": _text(art.find("Journal/ISOAbbreviation"))
         or _text(cit.find("MedlineJournalInfo/MedlineTA")),
-        "year": _year(el),
+        "year": _year(art, cit),
         "volume": _text(art.find("Journal/JournalIssue/Volume")),
         "issue": _text(art.find("Journal/JournalIssue/Issue")),
         "pages": _text(art.find("Pagination/MedlinePgn")),
