@@ -221,9 +221,10 @@ def test_prompts_validate_each_value_and_save_it_at_once(review):
     code, out, err = run_cli(db, "extract", "pmid:1002", "--extractor", "ann", "--json",
                              input=keys)
     assert code == 0, err
-    assert "invalid: 'cohort' is not one of retrospective, prospective" in out
-    assert "saved design = retrospective" in out
-    res = json.loads(out.strip().splitlines()[-1])
+    # With --json the prompts go to stderr and stdout is one JSON object.
+    assert "invalid: 'cohort' is not one of retrospective, prospective" in err
+    assert "saved design = retrospective" in err
+    res = json.loads(out)
     assert res == {"saved": 2, "quit": True, "study": "1", "form": "cryoablation",
                    "extractor": "ann"}
     r = open_review(db)

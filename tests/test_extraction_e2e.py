@@ -98,7 +98,7 @@ def test_title_abstract_to_pooling_table(review_dir):
                       "9000007,not_retrieved,,,ann,library could not obtain it\n")
     ok("fulltext", "--import", ft_csv)
     out = ok("fulltext", "--reviewer", "ann", "--json", input="e\n1\n")  # record 6: RFA
-    counts = json.loads(out.strip().splitlines()[-1])["counts"]
+    counts = json.loads(out)["counts"]
     assert counts["reports_excluded"] == 2
     ok("link", "2", "--study", "1")
     ok("link", "1", "--study", "StudyA")
@@ -123,7 +123,7 @@ def test_title_abstract_to_pooling_table(review_dir):
     # Resolve one by the prompt (pick ann's value) and one by the command line.
     out = ok("extract", "--resolve", "--extractor", "cat", "--json",
              input="1\nann copied it from the text\nq\n")  # StudyA female -> 9; quit
-    assert json.loads(out.strip().splitlines()[-1]) == {"resolved": 1}
+    assert json.loads(out) == {"resolved": 1}
     ok("extract", "--resolve", "StudyB", "--field", "local_control", "--value", "6/10",
        "--extractor", "cat", "--note", "table 3 says 6 of 10")
     assert json.loads(ok("extract", "--compare", "--json"))["unresolved"] == 0

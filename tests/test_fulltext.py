@@ -250,8 +250,8 @@ def test_prompts_decide_report_by_report(review):
     keys = "i\nn\nconference abstract only\ne\n2\nx\ns\ne\nnope\nnot metastases\nu\nq\n"
     code, out, err = run_cli(db, "fulltext", "--reviewer", "ann", "--json", input=keys)
     assert code == 0, err
-    assert "'nope' is not one of the reasons" in out
-    result = json.loads(out.strip().splitlines()[-1])
+    assert "'nope' is not one of the reasons" in err  # prompts on stderr with --json
+    result = json.loads(out)
     assert result["quit"] is True and result["decided"] == 3
     c = result["counts"]
     assert (c["reports_included"], c["reports_excluded"], c["reports_not_retrieved"]) == (1, 1, 1)

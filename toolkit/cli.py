@@ -218,15 +218,24 @@ def search_pubmed_cmd(ctx, query, mindate, maxdate, email, api_key, batch_size, 
 # Full text and extraction (issue 6): `review fulltext`, `review link`, `review extract`
 # ============================================================================================
 
-def _ask(message: str) -> str | None:
-    """One line from the terminal; None at the end of input (the prompt loops quit then)."""
-    try:
-        return click.prompt(message, default="", show_default=False, prompt_suffix=": ")
-    except click.exceptions.Abort:
-        if sys.stdin is not None and not sys.stdin.isatty():
-            click.echo("")
-            return None
-        raise
+def _terminal(err: bool):
+    """(ask, say) for prompt loops; on stderr when stdout carries --json.
+
+    ``ask(prompt)`` returns one line, or None at the end of piped input (loops quit then)."""
+    def ask(message: str) -> str | None:
+        try:
+            return click.prompt(message, default="", show_default=False, prompt_suffix=": ",
+                                err=err)
+        except click.exceptions.Abort:
+            if sys.stdin is not None and not sys.stdin.isatty():
+                click.echo("", err=err)
+                return None
+            raise
+
+    def say(text: str) -> None:
+        click.echo(text, err=err)
+
+    return ask, say
 
 
 def _reasons(review, criteria):
@@ -286,8 +295,9 @@ def fulltext_cmd(ctx, reviewer, criteria, import_file, record_ref, decision, rea
         if decision or reason or resolve:
             raise ReviewError("--decision/--reason/--resolve need --record")
         crit = ft.load_criteria(criteria or ft.default_criteria_path(review))
-        out = ft.run_fulltext(review, reviewer, crit["fulltext_reasons"], ask=_ask,
-                              echo=click.echo, criteria=crit)
+        ask, say = _terminal(as_json)
+        out = ft.run_fulltext(review, reviewer, crit["fulltext_reasons"], ask=ask, echo=say,
+                              criteria=crit)
         out.update(counts=ft.fulltext_counts(review))
     review.close()
     emit(out, as_json, lambda d: "\n".join(f"{k}: {v}" for k, v in d.items()))
@@ -359,6 +369,7 @@ def extract_cmd(ctx, study, form_name, extractor, import_file, compare, resolve,
         raise ReviewError("--field/--value/--note go with --resolve")
     review = get_review(ctx, "extract")
     extractor = extractor or default_actor()
+    ask, say = _terminal(as_json)
     if export_file:
         form = None
         if form_name:
@@ -409,28 +420,28 @@ def extract_cmd(ctx, study, form_name, extractor, import_file, compare, resolve,
             out = {"resolved": 0}
             for d in cmp.disagreements(review, form):
                 inst = f" [{d['instance']}]" if d["instance"] else ""
-                click.echo(f"study {d['study']} {d['field']}{inst}:")
+                say(f"study {d['study']} {d['field']}{inst}:")
                 names = list(d["values"])
                 for i, e in enumerate(names, 1):
-                    click.echo(f"  {i}. {e}: {d['values'][e] if d['values'][e] is not None else '(none)'}")
+                    say(f"  {i}. {e}: {d['values'][e] if d['values'][e] is not None else '(none)'}")
                 while True:
-                    text = _ask("value (a number picks that extractor's; Enter skips; q quits)")
+                    text = ask("value (a number picks that extractor's; Enter skips; q quits)")
                     text = "q" if text is None else text.strip()
                     if text.lower() == "q" or not text:
                         break
                     if text.isdigit() and 1 <= int(text) <= len(names):
                         picked = d["values"][names[int(text) - 1]]
                         if picked is None:
-                            click.echo("  that extractor has no value; type one")
+                            say("  that extractor has no value; type one")
                             continue
                         text = picked
-                    why = (_ask("note (why; Enter: none)") or "").strip() or None
+                    why = (ask("note (why; Enter: none)") or "").strip() or None
                     try:
                         with review.atomic():
                             cmp.resolve(review, form, d["study"], d["field"], text, extractor,
                                         instance=d["instance"] or None, note=why)
                     except ReviewError as exc:
-                        click.echo(f"  invalid: {exc.bare_message}")
+                        say(f"  invalid: {exc.bare_message}")
                         continue
                     out["resolved"] += 1
                     break
@@ -444,7 +455,7 @@ def extract_cmd(ctx, study, form_name, extractor, import_file, compare, resolve,
         if label is None:
             raise ReviewError(f"{study!r} is not an included study (include its report at full "
                               "text first)")
-        out = run_entry(review, form, label, extractor, ask=_ask, echo=click.echo,
+        out = run_entry(review, form, label, extractor, ask=ask, echo=say,
                         ask_source=not no_source)
         out.update(study=label, form=form.name, extractor=extractor)
     review.close()
