@@ -146,6 +146,12 @@ def test_title_abstract_to_pooling_table(review_dir):
                         "--json"))
     assert out["left_out"] == ["study StudyB: left out: age not reported"]
 
+    # `review status` reports both stages.
+    status = json.loads(ok("status", "--json"))["stages"]
+    assert status["full text"].startswith("7 reports: 4 included (3 studies), 2 excluded")
+    assert status["extraction"] == ("form cryoablation: 3 studies, 2 extractors, "
+                                    "0 unresolved disagreements")
+
     # The record export carries the full-text columns.
     rec_csv = review_dir / "records.csv"
     ok("export", "--out", rec_csv)

@@ -599,3 +599,14 @@ def run_fulltext(review: Review, reviewer: str, reasons: list[str], *, ask, echo
                  f"{' (' + reason + ')' if reason else ''}")
         else:
             echo(f"  unknown key {key!r}. {FT_KEYS}")
+
+
+def status(review: Review) -> dict:
+    """The line `review status` shows for the full-text stage ({} before it starts)."""
+    if not review.db.execute("select count(*) from ft_decisions").fetchone()[0]:
+        return {}
+    c = fulltext_counts(review)
+    return {"full text": f"{c['reports_sought']} reports: {c['reports_included']} included "
+                         f"({c['studies_included']} studies), {c['reports_excluded']} excluded, "
+                         f"{c['reports_not_retrieved']} not retrieved, {c['reports_pending']} "
+                         f"pending, {c['reports_conflict']} in conflict"}

@@ -299,3 +299,23 @@ def record_columns(review: Review):
         values[rid] = {"fulltext_status": d["status"], "fulltext_decision": d["decision"],
                        "fulltext_reason": d["reason"], "study": study_of(review, rid, links)}
     return cols, values
+
+
+def status(review: Review) -> dict:
+    """The line `review status` shows for extraction ({} before any value is entered)."""
+    from .compare import disagreements
+
+    if not review.db.execute("select count(*) from extraction_values").fetchone()[0]:
+        return {}
+    parts = []
+    for form in stored_forms(review):
+        studies = {r[0] for r in review.db.execute(
+            "select distinct study from extraction_values where form = ? and "
+            "superseded_at is null", [form.name])}
+        extractors = {r[0] for r in review.db.execute(
+            "select distinct extractor from extraction_values where form = ? and "
+            "superseded_at is null and origin != 'resolution'", [form.name])}
+        open_ = len(disagreements(review, form))
+        parts.append(f"form {form.name}: {len(studies)} studies, {len(extractors)} extractors, "
+                     f"{open_} unresolved disagreements")
+    return {"extraction": "; ".join(parts)}
