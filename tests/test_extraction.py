@@ -373,3 +373,50 @@ def test_link_after_extraction_may_not_orphan_values(review):
         with review.atomic():
             ft.link_report(review, "3", "1")
     assert snapshot(review.path) == before
+
+
+def test_prompts_ask_arms_once_and_each_arm_value(tmp_path):
+    r = build_review(tmp_path)
+    (tmp_path / "extraction" / "forms" / "arms.yaml").write_text(
+        "fields:\n"
+        "  - {name: design, type: text}\n"
+        "  - {name: n, type: integer, level: arm}\n"
+        "  - {name: pain, type: mean (SD), level: arm, n_field: n}\n")
+    with r.atomic():
+        ft.record_fulltext(r, 1, "assessed", "include", reviewer="ann")
+    db = r.path
+    r.close()
+    keys = "RCT\ncryo, rfa\n20\n22\n3.1 (1.2)\nNR\n"  # end of input after the last field
+    code, out, err = run_cli(db, "extract", "1", "--form", "arms", "--no-source",
+                             "--extractor", "ann", input=keys)
+    assert code == 0, err
+    assert "saved: 5" in out and "quit: False" in out
+    r = open_review(db)
+    form = find_form(r, "arms")
+    final = {k: v["value"] for k, v in final_values(r, form).items()}
+    assert final == {("1", "design", ""): "RCT", ("1", "n", "cryo"): 20,
+                     ("1", "n", "rfa"): 22, ("1", "pain", "cryo"): {"mean": 3.1, "sd": 1.2},
+                     ("1", "pain", "rfa"): NOT_REPORTED}
+    r.close()
+
+
+def test_interactive_resolve_takes_a_typed_value(review):
+    form = find_form(review, None)
+    put(review, form, "3", "tumours", "46", "ann")
+    put(review, form, "3", "tumours", "41", "bob")
+    db = review.path
+    review.close()
+    # #3 names no extractor; 0 is a typed value refused by the range; 45 is taken.
+    code, out, err = run_cli(db, "extract", "--resolve", "--extractor", "cat",
+                             input="#3\n0\n45\nrecounted from table 1\n")
+    assert code == 0, err
+    assert "#1 ann: 46" in out and "#2 bob: 41" in out
+    assert "no extractor #3" in out
+    assert "invalid: '0': value 0 is below the allowed minimum 1" in out
+    assert "resolved: 1" in out
+    r = open_review(db)
+    row = next(r.db.query("select raw, extractor, origin, note from extraction_values "
+                          "where origin = 'resolution'"))
+    assert row == {"raw": "45", "extractor": "cat", "origin": "resolution",
+                   "note": "recounted from table 1"}
+    r.close()

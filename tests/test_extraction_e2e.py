@@ -122,7 +122,7 @@ def test_title_abstract_to_pooling_table(review_dir):
     ]
     # Resolve one by the prompt (pick ann's value) and one by the command line.
     out = ok("extract", "--resolve", "--extractor", "cat", "--json",
-             input="1\nann copied it from the text\nq\n")  # StudyA female -> 9; quit
+             input="#1\nann copied it from the text\nq\n")  # StudyA female -> 9; quit
     assert json.loads(out) == {"resolved": 1}
     ok("extract", "--resolve", "StudyB", "--field", "local_control", "--value", "6/10",
        "--extractor", "cat", "--note", "table 3 says 6 of 10")

@@ -417,36 +417,7 @@ def extract_cmd(ctx, study, form_name, extractor, import_file, compare, resolve,
                             instance=instance, note=note)
             out = {"study": study, "field": field_name, "value": value, "resolved_by": extractor}
         else:
-            out = {"resolved": 0}
-            for d in cmp.disagreements(review, form):
-                inst = f" [{d['instance']}]" if d["instance"] else ""
-                say(f"study {d['study']} {d['field']}{inst}:")
-                names = list(d["values"])
-                for i, e in enumerate(names, 1):
-                    say(f"  {i}. {e}: {d['values'][e] if d['values'][e] is not None else '(none)'}")
-                while True:
-                    text = ask("value (a number picks that extractor's; Enter skips; q quits)")
-                    text = "q" if text is None else text.strip()
-                    if text.lower() == "q" or not text:
-                        break
-                    if text.isdigit() and 1 <= int(text) <= len(names):
-                        picked = d["values"][names[int(text) - 1]]
-                        if picked is None:
-                            say("  that extractor has no value; type one")
-                            continue
-                        text = picked
-                    why = (ask("note (why; Enter: none)") or "").strip() or None
-                    try:
-                        with review.atomic():
-                            cmp.resolve(review, form, d["study"], d["field"], text, extractor,
-                                        instance=d["instance"] or None, note=why)
-                    except ReviewError as exc:
-                        say(f"  invalid: {exc.bare_message}")
-                        continue
-                    out["resolved"] += 1
-                    break
-                if text.lower() == "q":
-                    break
+            out = cmp.run_resolve(review, form, extractor, ask=ask, echo=say)
     else:
         if not study:
             raise ReviewError("name the STUDY to extract (or use --import/--compare/--resolve/"

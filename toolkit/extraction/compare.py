@@ -7,7 +7,7 @@ from ..fulltext import included_studies, resolve_study, study_sort_key
 from ..store import Review
 from .entries import live_rows, save_value, values_equal
 from .forms import Form
-from .values import format_value
+from .values import format_value, parse_value
 
 
 def disagreements(review: Review, form: Form, *, include_resolved: bool = False) -> list[dict]:
@@ -58,3 +58,48 @@ def resolve(review: Review, form: Form, study_ref: str, field: str, text: str,
         raise ReviewError(f"{study_ref!r} is not an included study", record=f"study {study_ref}")
     return save_value(review, form, study, field, text, adjudicator, instance=instance,
                       origin="resolution", note=note)
+
+
+def run_resolve(review: Review, form: Form, adjudicator: str, *, ask, echo) -> dict:
+    """Walk through the unresolved disagreements and record adjudicated values.
+
+    For each: ``#1``, ``#2``... takes that extractor's value; any other text is the value
+    itself (validated); Enter skips; ``q`` (or the end of input, ``ask`` returning None) quits.
+    A note (why) is asked after each valid value. Returns {'resolved': n}."""
+    resolved = 0
+    for d in disagreements(review, form):
+        inst = f" [{d['instance']}]" if d["instance"] else ""
+        echo(f"study {d['study']} {d['field']}{inst}:")
+        names = list(d["values"])
+        for i, e in enumerate(names, 1):
+            shown = d["values"][e] if d["values"][e] is not None else "(none)"
+            echo(f"  #{i} {e}: {shown}")
+        while True:
+            text = ask("value (#1, #2... takes that extractor's; or type it; Enter skips; "
+                       "q quits)")
+            if text is None or text.strip().lower() == "q":
+                return {"resolved": resolved}
+            text = text.strip()
+            if not text:
+                break
+            if text.startswith("#"):
+                pick = text[1:].strip()
+                if not (pick.isdigit() and 1 <= int(pick) <= len(names)):
+                    echo(f"  no extractor {text}")
+                    continue
+                text = d["values"][names[int(pick) - 1]]
+                if text is None:
+                    echo("  that extractor has no value; type one")
+                    continue
+            try:  # validate before asking why
+                parse_value(form.by_name[d["field"]], text)
+            except ValueError as exc:
+                echo(f"  invalid: {exc}")
+                continue
+            why = (ask("note (why; Enter: none)") or "").strip() or None
+            with review.atomic():
+                resolve(review, form, d["study"], d["field"], text, adjudicator,
+                        instance=d["instance"] or None, note=why)
+            resolved += 1
+            break
+    return {"resolved": resolved}
