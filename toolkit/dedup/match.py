@@ -40,8 +40,11 @@ def _pages(a: Norm, b: Norm) -> str:
     pa, pb = a.page_first, b.page_first
     if not pa or not pb:
         return "unknown"
-    if pa == pb or pa.startswith(pb) or pb.startswith(pa):
+    if pa == pb:
         return "same"
+    short, long_ = (pa, pb) if len(pa) < len(pb) else (pb, pa)
+    if long_.startswith(short) and short[-1].isdigit() and not long_[len(short)].isdigit():
+        return "same"  # "a116" ~ "a116e1088" (an abstract number appended)
     da, db = pa.lstrip("abcdefghijklmnopqrstuvwxyz"), pb.lstrip("abcdefghijklmnopqrstuvwxyz")
     if da and da == db:
         return "same"
@@ -88,23 +91,34 @@ def classify(a: Norm, b: Norm, title_sim: float | None = None) -> Decision:
     authors = _authors(a, b)
     short = len(a.title) < 40 or len(b.title) < 40  # "Editorial", "Heart failure": not unique
 
-    # 2. Shared identifiers.
+    journal_ok = journals_compatible(a.journal, b.journal)
+    # The same citation: volume and first page both known and equal, journal compatible.
+    citation = (pages == "same" and bool(a.volume) and a.volume == b.volume and journal_ok
+                and year_gap == 0)
+
+    # 2. Shared identifiers (which sources sometimes attach to the wrong record).
     if same_doi or same_pmid:
-        if ts >= TITLE_FLOOR:
+        if not journal_ok and pages == "differ":
+            return Decision(UNCERTAIN, "same-identifier-citation-differs", ts)
+        if ts >= TITLE_FLOOR or _title_contained(a.title, b.title):
             return Decision(DUPLICATE, "same-identifier", ts)
+        if ts < 60 and authors != "same":
+            # e.g. one DOI for a whole abstract supplement: different abstracts
+            return Decision(NOT, "same-identifier-unrelated", ts)
         return Decision(UNCERTAIN, "same-identifier-title-differs", ts)
     if a.doi and b.doi:
-        # Different DOIs: different papers, unless every other field agrees (a source's typo).
-        if ts >= 97 and pages == "same" and year_gap == 0 and authors == "same":
-            return Decision(UNCERTAIN, "doi-differs-rest-agrees", ts)
+        # Different DOIs: different papers, unless title, authors and the whole citation
+        # agree (then one DOI is wrong: two papers cannot share volume and pages).
+        if ts >= 97 and citation and authors == "same":
+            return Decision(DUPLICATE, "doi-differs-citation-agrees", ts)
         return Decision(NOT, "doi-differs", ts)
 
     # 3. Fuzzy agreement without a shared identifier.
-    journal_ok = journals_compatible(a.journal, b.journal)
     if ts >= 95 and authors != "differ" and pages != "differ" and not short:
         if journal_ok or pages == "same":
             return Decision(DUPLICATE, "title-authors-match", ts)
-        if authors == "same" and year_gap == 0 and not (a.conference and b.conference):
+        if (authors == "same" and year_gap == 0 and ts >= 98
+                and not (a.conference and b.conference)):
             return Decision(DUPLICATE, "title-authors-year-match", ts)
         return Decision(UNCERTAIN, "journal-differs", ts)
     if ts >= 90 and authors == "same" and pages == "same" and year_gap == 0:
@@ -113,11 +127,22 @@ def classify(a: Norm, b: Norm, title_sim: float | None = None) -> Decision:
             and journal_ok and a.volume and a.volume == b.volume
             and (authors == "same" or pages == "same" or a.issue == b.issue)):
         return Decision(DUPLICATE, "short-title-all-match", ts)
+    if authors == "same" and citation and _title_contained(a.title, b.title):
+        return Decision(DUPLICATE, "title-contained-citation-agrees", ts)
     if ts >= 95 and authors != "differ" and pages == "differ":
         return Decision(UNCERTAIN, "pages-differ", ts)
     if ts >= 85 and authors in ("same", "similar"):
         return Decision(UNCERTAIN, "title-similar", ts)
     return Decision(NOT, "title-differs", ts)
+
+
+def _title_contained(ta: str, tb: str) -> bool:
+    """One title (of 3+ words) is the other with words added: a subtitle dropped or a series
+    name prefixed ("Case 17-2012: ..." ~ "Case records of the MGH. Case 17-2012: ...")."""
+    short, long_ = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
+    if len(short.split()) < 3:
+        return False
+    return f" {short} " in f" {long_} " or fuzz.partial_ratio(short, long_) >= 97
 
 
 def score_pairs(norms: Sequence[Norm], pairs: np.ndarray, *, workers: int = -1

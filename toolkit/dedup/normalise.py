@@ -83,9 +83,20 @@ _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii":
           "x": 10, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "a": 1, "b": 2}
 
 
+# MEDLINE/Embase annotations appended to titles: "[Erratum appears in ...]", "[Japanese]".
+_TITLE_NOTES = re.compile(
+    r"\[\s*(?:(?:erratum|comment|retraction|retracted|update|republished|corrected|"
+    r"expression of concern|reprint|see|summary for)\b[^\]]*|(?:[a-z]+ )?(?:language|"
+    r"afrikaans|arabic|bulgarian|catalan|chinese|croatian|czech|danish|dutch|english|estonian|"
+    r"finnish|french|german|greek|hebrew|hungarian|icelandic|italian|japanese|korean|"
+    r"lithuanian|norwegian|persian|polish|portuguese|romanian|russian|serbian|slovak|"
+    r"slovenian|spanish|swedish|turkish|ukrainian)s?)\s*\]\.?", re.I)
+
+
 def title_key(title: str | None) -> str:
-    """The title as folded words; a trailing period, brackets and quotes do not matter."""
-    return ascii_fold(title or "")
+    """The title as folded words, without MEDLINE notes such as "[Erratum appears in ...]"
+    or "[Japanese]"; brackets, quotes and a trailing period do not matter."""
+    return ascii_fold(_TITLE_NOTES.sub(" ", title or ""))
 
 
 def notice_kind(key: str) -> str:
@@ -192,7 +203,7 @@ def journals_compatible(a: str, b: str) -> bool:
 
 
 _CONFERENCE = re.compile(r"\b(?:conference|congress|meeting|symposium|abstracts?|proceedings|"
-                         r"annual|workshop|poster)\b")
+                         r"annual|workshop|poster|meetingabstracts)\b")
 
 
 def is_conference(journal: str | None, volume: str | None, issue: str | None,
