@@ -73,5 +73,6 @@ def candidate_pairs(norms: Sequence[Norm], *, window: int = 10,
     if not pairs.size:
         return pairs.reshape(0, 2)
     n = len(norms)
-    code = np.unique(pairs[:, 0] * n + pairs[:, 1])
+    code = np.sort(pairs[:, 0] * n + pairs[:, 1])
+    code = code[np.concatenate(([True], code[1:] != code[:-1]))]
     return np.stack([code // n, code % n], axis=1)

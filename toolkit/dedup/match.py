@@ -157,7 +157,9 @@ def score_pairs(norms: Sequence[Norm], pairs: np.ndarray, *, workers: int = -1
     titles = [n.title for n in norms]
     qa = [titles[i] for i in pairs[:, 0]]
     qb = [titles[j] for j in pairs[:, 1]]
-    sims = process.cpdist(qa, qb, scorer=fuzz.ratio, workers=workers, dtype=np.float32)
+    # score_cutoff lets rapidfuzz stop early on hopeless pairs (they score 0)
+    sims = process.cpdist(qa, qb, scorer=fuzz.ratio, score_cutoff=TITLE_FLOOR, workers=workers,
+                          dtype=np.float32)
     doi = _codes([n.doi for n in norms])
     pmid = _codes([n.pmid for n in norms])
     ia, ib = pairs[:, 0], pairs[:, 1]
@@ -166,7 +168,7 @@ def score_pairs(norms: Sequence[Norm], pairs: np.ndarray, *, workers: int = -1
     out = []
     for k in keep:
         i, j = int(ia[k]), int(ib[k])
-        d = classify(norms[i], norms[j], float(sims[k]))
+        d = classify(norms[i], norms[j], float(sims[k]) if sims[k] else None)
         if d.decision != NOT or d.rule in HARD_NOT:
             out.append((i, j, d))
     return out

@@ -43,7 +43,10 @@ def fix_mojibake(text: str) -> str:
 
 
 _TAGS = re.compile(r"<[^>]{0,40}>")
-_LATEX = re.compile(r"\\[a-zA-Z]+\s*|[{}$^_~]")
+_LATEX = re.compile(r"\\(?:textit|textbf|textrm|emph|mathrm|mathit|mathbf|it|bf|rm)\b|[{}$^_~\\]")
+
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
 def ascii_fold(text: str) -> str:
@@ -51,18 +54,22 @@ def ascii_fold(text: str) -> str:
     diacritics dropped, Greek letters spelled out ("β" -> "beta")."""
     if not text:
         return ""
-    text = fix_mojibake(text)
-    text = html.unescape(_TAGS.sub(" ", text))
-    text = _LATEX.sub(" ", text)
-    text = "".join(_GREEK.get(ch, ch) for ch in text)
-    text = unicodedata.normalize("NFKD", text)
-    text = text.encode("ascii", "ignore").decode("ascii").lower()
-    return " ".join(re.findall(r"[a-z0-9]+", text))
+    if "<" in text:
+        text = _TAGS.sub(" ", text)
+    if "&" in text:
+        text = html.unescape(text)
+    if "\\" in text or "{" in text or "$" in text:
+        text = _LATEX.sub(" ", text)
+    if not text.isascii():
+        text = fix_mojibake(text).translate(_GREEK)
+        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return _NON_ALNUM.sub(" ", text.lower()).strip()
 
 
-_GREEK = {"α": " alpha ", "β": " beta ", "γ": " gamma ", "δ": " delta ", "κ": " kappa ",
-          "μ": " mu ", "ω": " omega ", "ε": " epsilon ", "θ": " theta ", "λ": " lambda ",
-          "σ": " sigma ", "τ": " tau ", "Δ": " delta ", "ß": "ss"}
+_GREEK = str.maketrans({
+    "α": " alpha ", "β": " beta ", "γ": " gamma ", "δ": " delta ", "κ": " kappa ",
+    "μ": " mu ", "ω": " omega ", "ε": " epsilon ", "θ": " theta ", "λ": " lambda ",
+    "σ": " sigma ", "τ": " tau ", "Δ": " delta ", "ß": "ss"})
 
 
 # --- title ------------------------------------------------------------------------------------
@@ -73,7 +80,7 @@ _NOTICE_PATTERNS = (
     ("erratum", re.compile(r"\b(?:errat(?:um|a)|corrigend(?:um|a)|correction(?:s)? (?:to|of|for)|"
                            r"^correction\b|author correction|publisher correction)\b")),
     ("retraction", re.compile(r"\b(?:retraction|retracted|expression of concern|withdrawn)\b")),
-    ("comment", re.compile(r"\b(?:comment(?:ary)? on|comments? to|in reply|reply to|^reply\b|"
+    ("comment", re.compile(r"\b(?:comment(?:ary)? on|comments? to|in reply|reply to|^reply\b|reply$|"
                            r"authors? reply|response to|in response|letter to the editor|"
                            r"re (?=[a-z]))")),
 )
@@ -151,6 +158,8 @@ def split_names(raw: str) -> list[str]:
                 return [str(v) for v in vals if v]
         except ValueError:
             pass
+    if " and " in raw and ";" not in raw and "," not in raw:
+        return [p for p in raw.split(" and ") if p.strip()]
     if ";" not in raw and "\n" not in raw and _RUN_TOGETHER.search(raw):
         return [p for p in _RUN_TOGETHER.split(raw) if p.strip()]
     if "\n" in raw:
