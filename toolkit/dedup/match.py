@@ -109,7 +109,7 @@ def classify(a: Norm, b: Norm, title_sim: float | None = None) -> Decision:
     if a.doi and b.doi:
         # Different DOIs: different papers, unless title, authors and the whole citation
         # agree (then one DOI is wrong: two papers cannot share volume and pages).
-        if ts >= 97 and citation and authors == "same":
+        if ts >= 97 and citation and authors != "differ":
             return Decision(DUPLICATE, "doi-differs-citation-agrees", ts)
         return Decision(NOT, "doi-differs", ts)
 
@@ -123,6 +123,11 @@ def classify(a: Norm, b: Norm, title_sim: float | None = None) -> Decision:
         return Decision(UNCERTAIN, "journal-differs", ts)
     if ts >= 90 and authors == "same" and pages == "same" and year_gap == 0:
         return Decision(DUPLICATE, "title-close-authors-pages-match", ts)
+    if ts >= 95 and citation and not short:
+        # the whole citation agrees: author lists that fail to match are a formatting problem
+        return Decision(DUPLICATE, "title-citation-match", ts)
+    if ts >= 85 and citation and authors == "same" and not short:
+        return Decision(DUPLICATE, "title-similar-citation-match", ts)
     if (short and ts >= 95 and authors != "differ" and pages != "differ" and year_gap == 0
             and journal_ok and a.volume and a.volume == b.volume
             and (authors == "same" or pages == "same" or a.issue == b.issue)):
