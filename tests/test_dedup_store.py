@@ -214,3 +214,38 @@ def test_cli_import_dedup_json_export(tmp_path):
     assert sum(int(r["is_duplicate"]) for r in rows) == out["duplicates_removed"]
     res = runner.invoke(cli, ["--db", db, "dedup", "--undo", "9999"])
     assert res.exit_code != 0 and "no cluster 9999" in str(res.exception or res.output)
+
+
+def test_same_input_gives_identical_clusters_and_export(tmp_path, monkeypatch):
+    monkeypatch.setenv("REVIEW_NOW", "2026-01-01T00:00:00+00:00")
+    from toolkit.export import write_csv
+    from toolkit.importing import import_file
+    outputs = []
+    for k in range(2):
+        r = create_review(tmp_path / f"r{k}.db")
+        import_file(r, DATA / "labelled_sample.csv")
+        api.deduplicate(r)
+        buf = io.StringIO()
+        write_csv(r, buf)
+        outputs.append((buf.getvalue(), list(r.db.query(
+            "select * from cluster_members order by cluster_id, record_id")),
+            list(r.db.query("select * from merged_fields order by cluster_id, field"))))
+        r.close()
+    assert outputs[0] == outputs[1]
+
+
+def test_new_record_linking_two_clusters_is_guarded_and_undo_is_remembered(review):
+    a = add(review, "PubMed", "1", **PAPER)
+    b = add(review, "Embase", "2", **PAPER)
+    api.deduplicate(review)
+    cid = api.cluster_of(review, a)
+    assert api.cluster_of(review, b) == cid
+    api.undo_cluster(review, cid)
+    # a third copy matches both, but a and b were declared different: it may join only one
+    c = add(review, "Scopus", "3", **PAPER)
+    out = api.deduplicate(review)
+    assert out["new_records"] == 1
+    ca, cb = api.cluster_of(review, a), api.cluster_of(review, b)
+    assert ca is None or cb is None or ca != cb
+    assert api.cluster_of(review, c) in {ca, cb} - {None}
+    assert out["duplicates_removed"] == 1
