@@ -249,3 +249,15 @@ def test_new_record_linking_two_clusters_is_guarded_and_undo_is_remembered(revie
     assert ca is None or cb is None or ca != cb
     assert api.cluster_of(review, c) in {ca, cb} - {None}
     assert out["duplicates_removed"] == 1
+
+
+def test_dedup_without_records_is_one_clear_error(tmp_path, capsys):
+    runner = CliRunner()
+    db = str(tmp_path / "r.db")
+    runner.invoke(cli, ["--db", db, "init"])
+    from toolkit.cli import main
+    with pytest.raises(SystemExit) as exc:
+        main(["--db", db, "dedup"])
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert err.strip() == "review: error: no records yet; run `review import FILE` first"

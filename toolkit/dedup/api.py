@@ -75,6 +75,8 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
     say = progress or (lambda msg: None)
     db = review.db
     rows = list(db.query(f"select {', '.join(_NORM_COLUMNS)} from records order by id"))
+    if not rows:
+        raise ReviewError("no records yet; run `review import FILE` first")
     seen = {r["record_id"] for r in db.query("select record_id from dedup_seen")}
     ids = np.fromiter((r["id"] for r in rows), dtype=np.int64, count=len(rows))
     index = {int(i): k for k, i in enumerate(ids)}
