@@ -14,8 +14,12 @@ from typing import Callable, Iterable, Sequence
 from .match import DUPLICATE, HARD_NOT, Decision, classify
 from .normalise import Norm
 
-_RULE_ORDER = {"same-identifier": 0, "title-close-authors-pages-match": 1,
-               "title-authors-match": 2, "short-title-all-match": 3}
+# Stronger evidence first, so a weak link meets an already-formed cluster and the guard.
+_RULE_ORDER = {"same-identifier": 0, "doi-differs-citation-agrees": 1,
+               "title-citation-match": 1, "title-close-authors-pages-match": 2,
+               "title-similar-citation-match": 2, "title-authors-match": 3,
+               "title-contained-citation-agrees": 3, "title-authors-year-match": 4,
+               "short-title-all-match": 5}
 
 
 class UnionFind:
@@ -100,7 +104,7 @@ def _contradiction(ga: list[int], gb: list[int], norms: Sequence[Norm], hard: se
         for y in gb:
             key = (x, y) if x < y else (y, x)
             if key in hard:
-                return "declared-not" if key not in hard or True else ""
+                return "contradiction"  # a hard-not pair or one a person declared not
     if len(ga) == 1 and len(gb) == 1:
         return ""  # the link itself was judged a duplicate
     for x in ga:
