@@ -204,6 +204,57 @@ def search_pubmed_cmd(ctx, query, mindate, maxdate, email, api_key, batch_size, 
 # Deduplication (issue 4): `review dedup`
 # ============================================================================================
 
+def _dedup_human(d: dict) -> str:
+    lines = [f"records: {d['records']}, clusters: {d['clusters']}, duplicates removed: "
+             f"{d['duplicates_removed']}, uncertain pairs open: {d['uncertain_pairs']}"]
+    if "new_records" in d:
+        lines.append(f"this run: {d['new_records']} new records compared, "
+                     f"{d.get('clusters_created', 0)} clusters created, "
+                     f"{d.get('clusters_extended', 0)} extended ({d['wall_s']} s)")
+    for h in d.get("inherited_decisions", []):
+        lines.append(f"  record {h['record_id']} duplicates screened record "
+                     f"{h['from_record_id']}: inherits '{h['decision']}'")
+    if d["uncertain_pairs"]:
+        lines.append("decide uncertain pairs with `review dedup --review`")
+    return "\n".join(lines)
+
+
+@cli.command("dedup")
+@click.option("--review", "manual", is_flag=True,
+              help="Decide uncertain pairs in the terminal: d(uplicate) / n(ot) / s(kip) / q(uit).")
+@click.option("--undo", "undo", type=int, metavar="CLUSTER",
+              help="Split cluster CLUSTER back into separate records.")
+@json_option
+@click.pass_context
+def dedup_cmd(ctx, manual, undo, as_json):
+    """Find duplicate records, merge them into clusters, queue uncertain pairs.
+
+    Rules: docs/dedup.md. Records are never deleted; each cluster keeps one primary record.
+    Run again after a new import: only new records are compared (against all).
+    """
+    from .dedup import api
+
+    if manual and undo is not None:
+        raise ReviewError("use either --review or --undo, not both")
+    review = get_review(ctx, "dedup")
+    if undo is not None:
+        out = api.undo_cluster(review, undo)
+        emit(out, as_json, lambda d: f"cluster {d['cluster_id']} undone: records "
+                                     f"{', '.join(map(str, d['records']))} are separate again")
+        return
+    if manual:
+        from .dedup.prompts import review_pairs
+
+        counts = review_pairs(review)
+        emit(counts, as_json, lambda d: f"duplicate {d['duplicate']}, not {d['not']}, "
+                                        f"skipped {d['skipped']}; {d['remaining']} still open")
+        return
+    say = (lambda msg: None) if as_json or not sys.stderr.isatty() else (
+        lambda msg: click.echo(f"dedup: {msg}", err=True))
+    out = api.deduplicate(review, progress=say)
+    emit(out, as_json, _dedup_human)
+
+
 # --- end of deduplication commands ------------------------------------------------------------
 
 
