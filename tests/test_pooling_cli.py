@@ -88,7 +88,10 @@ def test_mc_needs_valid_r():
     with pytest.raises(ReviewError, match="between -1 and 1"):
         pool_table(df, "MC", r=1.5, **cols)
     out = pool_table(df, "MC", r="0.5", **cols)
-    assert out["r"] == 0.5
+    assert out["r"] == 0.5 and {s["r"] for s in out["studies"]} == {0.5}
+    per_study = pool_table(df, "MC", r="r", **cols)
+    assert per_study["r"] == "r"
+    assert [s["r"] for s in per_study["studies"]] == df["r"].tolist()
 
 
 def test_cli_error_is_one_line_and_nothing_printed(tmp_path):
@@ -157,3 +160,14 @@ def test_study_rows_have_weights_summing_to_100():
     first = res["studies"][0]
     assert first["study"] == "Aronson 1948"
     assert first["ci_low"] < first["estimate"] < first["ci_high"]
+
+
+def test_moderator_mixing_numbers_and_text_is_an_error():
+    df = pd.read_csv(DATA / "bcg.csv", dtype=str)
+    df.loc[4, "ablat"] = "n/a"
+    with pytest.raises(ReviewError, match=r"row 5 \(study 'Frimodt-Moller et al 1973'\).*"
+                                          r"'ablat'.*not a number"):
+        pool_table(df, "GEN", yi="yi", vi="vi", study="study", moderators=["ablat"])
+    df.loc[4, "ablat"] = None
+    with pytest.raises(ReviewError, match=r"row 5 .*'ablat'.*empty"):
+        pool_table(df, "GEN", yi="yi", vi="vi", study="study", moderators=["ablat"])

@@ -196,3 +196,16 @@ def test_cli_required_json_keys():
                 "est_model_scale", "se", "tau2", "I2", "Q", "Q_p"]:
         assert key in out
     assert (out["measure"], out["method"], out["k"]) == ("PLO", "REML", 14)
+
+
+def test_pool_table_aliases_and_forest(tmp_path):
+    # moderator= / test= spellings give the same metafor numbers; forest= draws the plot
+    df = pd.read_csv(DATA / "bcg.csv")
+    out = pool_table(df, "GEN", yi="yi", vi="vi", moderator="ablat", test="knha",
+                     forest=tmp_path / "f.svg")
+    ref = pd.read_csv(DATA / "bcg_metareg_more_ref.csv")
+    ref = ref[ref["case"] == "bcg_metareg_ablat_REML_knha"]
+    got = {c["name"]: c for c in out["metareg"]["coefficients"]}
+    assert close(got["ablat"]["ci_low"], ref["ci_low"].iloc[1])
+    assert close(out["metareg"]["QM"], ref["QM"].iloc[0])
+    assert (tmp_path / "f.svg").stat().st_size > 1000 and out["forest"].endswith("f.svg")

@@ -204,6 +204,57 @@ def search_pubmed_cmd(ctx, query, mindate, maxdate, email, api_key, batch_size, 
 # Deduplication (issue 4): `review dedup`
 # ============================================================================================
 
+def _dedup_human(d: dict) -> str:
+    lines = [f"records: {d['records']}, clusters: {d['clusters']}, duplicates removed: "
+             f"{d['duplicates_removed']}, uncertain pairs open: {d['uncertain_pairs']}"]
+    if "new_records" in d:
+        lines.append(f"this run: {d['new_records']} new records compared, "
+                     f"{d.get('clusters_created', 0)} clusters created, "
+                     f"{d.get('clusters_extended', 0)} extended ({d['wall_s']} s)")
+    for h in d.get("inherited_decisions", []):
+        lines.append(f"  record {h['record_id']} duplicates screened record "
+                     f"{h['from_record_id']}: inherits '{h['decision']}'")
+    if d["uncertain_pairs"]:
+        lines.append("decide uncertain pairs with `review dedup --review`")
+    return "\n".join(lines)
+
+
+@cli.command("dedup")
+@click.option("--review", "manual", is_flag=True,
+              help="Decide uncertain pairs in the terminal: d(uplicate) / n(ot) / s(kip) / q(uit).")
+@click.option("--undo", "undo", type=int, metavar="CLUSTER",
+              help="Split cluster CLUSTER back into separate records.")
+@json_option
+@click.pass_context
+def dedup_cmd(ctx, manual, undo, as_json):
+    """Find duplicate records, merge them into clusters, queue uncertain pairs.
+
+    Rules: docs/dedup.md. Records are never deleted; each cluster keeps one primary record.
+    Run again after a new import: only new records are compared (against all).
+    """
+    from .dedup import api
+
+    if manual and undo is not None:
+        raise ReviewError("use either --review or --undo, not both")
+    review = get_review(ctx, "dedup")
+    if undo is not None:
+        out = api.undo_cluster(review, undo)
+        emit(out, as_json, lambda d: f"cluster {d['cluster_id']} undone: records "
+                                     f"{', '.join(map(str, d['records']))} are separate again")
+        return
+    if manual:
+        from .dedup.prompts import review_pairs
+
+        counts = review_pairs(review)
+        emit(counts, as_json, lambda d: f"duplicate {d['duplicate']}, not {d['not']}, "
+                                        f"skipped {d['skipped']}; {d['remaining']} still open")
+        return
+    say = (lambda msg: None) if as_json or not sys.stderr.isatty() else (
+        lambda msg: click.echo(f"dedup: {msg}", err=True))
+    out = api.deduplicate(review, progress=say)
+    emit(out, as_json, _dedup_human)
+
+
 # --- end of deduplication commands ------------------------------------------------------------
 
 
@@ -449,7 +500,8 @@ def _pool_human(d: dict) -> str:
              f"{' + Knapp-Hartung' if d['test'] == 'knha' else ''}, k = {d['k']}"
              f"{' (proportion scale)' if d['scale'] == 'proportion' else ''}",
              f"  estimate {f(d['estimate'])}  {d['level']:g}% CI [{f(d['ci_low'])}, "
-             f"{f(d['ci_high'])}]  PI [{f(d['pi_low'])}, {f(d['pi_high'])}]",
+             f"{f(d['ci_high'])}]" + ("" if d["pi_low"] is None else
+                                      f"  PI [{f(d['pi_low'])}, {f(d['pi_high'])}]"),
              f"  model scale {f(d['est_model_scale'])} (SE {f(d['se'])})",
              f"  tau2 = {f(d['tau2'])}, I2 = {f(d['I2'], 3)}%, Q = {f(d['Q'])} "
              f"(df = {d['Q_df']}, p = {f(d['Q_p'], 3)})"]
@@ -515,7 +567,7 @@ def pool_cmd(ctx, file, outcome, measure, r, study, method, knha, level, by, mod
     import pandas as pd
 
     from .pooling.api import pool_table
-    from .pooling.forest import FORMATS, forest_plot
+    from .pooling.forest import FORMATS
 
     if (file is None) == (outcome is None):
         raise ReviewError("give either FILE.csv or --outcome NAME")
@@ -527,11 +579,11 @@ def pool_cmd(ctx, file, outcome, measure, r, study, method, knha, level, by, mod
         df = pd.read_csv(file, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ReviewError(f"cannot read CSV: {exc}", file=file)
+    # the forest plot is drawn inside pool_table, before anything is printed: a failure
+    # leaves no half output
     out = pool_table(df, measure, study=study, method=method, knha=knha, level=level, by=by,
-                     moderators=moderators, r=r, file=file, **columns)
-    if forest:   # drawn before anything is printed: a failure leaves no half output
-        forest_plot(out, forest, title=os.path.basename(file))
-        out["forest"] = forest
+                     moderators=moderators, r=r, file=file, forest=forest,
+                     title=os.path.basename(file), **columns)
     emit(out, as_json, _pool_human)
 
 

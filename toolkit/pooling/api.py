@@ -14,7 +14,8 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import ReviewError
-from .effects import MEASURES, NON_NEGATIVE, EffectSizes, back_transform, escalc, study_back_transform
+from .effects import (MEASURES, NON_NEGATIVE, EffectSizes, back_transform, escalc,
+                      study_back_transform)
 from .metareg import is_categorical, metareg
 from .models import METHODS, predict, rma
 from .subgroups import subgroups
@@ -129,7 +130,8 @@ def pool_table(df: pd.DataFrame, measure: str, *, events=None, total=None, mean=
                n=None, mean_pre=None, sd_pre=None, mean_post=None, sd_post=None, r=None,
                yi=None, vi=None, study=None, method: str = "REML", knha: bool = False,
                level: float = 95, by: str | None = None, moderators: Iterable[str] = (),
-               file=None) -> dict:
+               file=None, moderator: str | None = None, test: str | None = None,
+               forest=None, title: str | None = None) -> dict:
     """Pool the studies in ``df`` and return the result dict printed by ``review pool --json``.
 
     Parameters
@@ -143,6 +145,8 @@ def pool_table(df: pd.DataFrame, measure: str, *, events=None, total=None, mean=
     level : confidence level in percent.  by : subgroup column.
     moderators : meta-regression moderator columns (numeric, or categorical = text).
     file : shown in error messages.
+    moderator : one moderator (added to ``moderators``).  test : ``"knha"`` = ``knha=True``.
+    forest : draw a forest plot to this path (.png/.svg/.pdf), titled ``title``.
 
     Returns
     -------
@@ -150,6 +154,13 @@ def pool_table(df: pd.DataFrame, measure: str, *, events=None, total=None, mean=
     "pi_low", "pi_high", "est_model_scale", "se", "tau2", "I2", "Q", "Q_p", ...), "studies",
     and with ``by`` "subgroups", "Q_between", "Q_between_p"; with moderators "metareg".
     """
+    if test is not None:
+        if str(test).lower() not in ("z", "knha"):
+            raise ReviewError(f"unknown test {test!r}; choose z or knha")
+        knha = knha or str(test).lower() == "knha"
+    if isinstance(moderators, str):
+        moderators = [moderators]
+    moderators = list(moderators or ()) + ([moderator] if moderator else [])
     level = float(level)
     if 0 < level < 1:          # 0.95 means 95%, as metafor accepts both
         level *= 100
@@ -240,6 +251,13 @@ def pool_table(df: pd.DataFrame, measure: str, *, events=None, total=None, mean=
             for pos in np.flatnonzero(df[col].isna().to_numpy()):
                 raise ReviewError("moderator is empty", file=file,
                                   record=_where(df, pos, study), column=col)
+            nums = pd.to_numeric(df[col], errors="coerce")
+            if col not in forced and nums.notna().any() and nums.isna().any():
+                pos = int(np.flatnonzero(nums.isna().to_numpy())[0])
+                raise ReviewError(f"moderator is not a number ({df[col].iloc[pos]!r}) while "
+                                  f"other rows are; fix the cell, or use factor({col}) to treat "
+                                  "the column as categorical", file=file,
+                                  record=_where(df, pos, study), column=col)
         mr = metareg(es.yi, es.vi, df[moderators], method=method, test=test, level=level,
                      categorical=forced)
         f = mr.fit
@@ -261,6 +279,11 @@ def pool_table(df: pd.DataFrame, measure: str, *, events=None, total=None, mean=
             "QE_p": _num(f.QEp),
             "R2": _num(mr.R2),
         }
+    if forest is not None:
+        from .forest import forest_plot
+
+        forest_plot(out, forest, title=title)
+        out["forest"] = str(forest)
     return out
 
 
@@ -276,7 +299,10 @@ def _study_rows(es: EffectSizes, fit, labels, measure):
         vals = [y, y - z * s, y + z * s]
         if back is not None:
             vals = [float(np.asarray(back(np.array([v]), i))[0]) for v in vals]
-        rows.append({"study": lab, "yi": _num(y), "vi": _num(es.vi[i]),
-                     "estimate": _num(vals[0]), "ci_low": _num(vals[1]),
-                     "ci_high": _num(vals[2]), "weight": _num(fit.weights[i])})
+        row = {"study": lab, "yi": _num(y), "vi": _num(es.vi[i]), "estimate": _num(vals[0]),
+               "ci_low": _num(vals[1]), "ci_high": _num(vals[2]),
+               "weight": _num(fit.weights[i])}
+        if es.r is not None:            # MC: the pre/post correlation used for this study
+            row["r"] = _num(es.r[i])
+        rows.append(row)
     return rows

@@ -119,7 +119,7 @@ def ilogit(x):
 
 
 def pft(p, n):
-    """Freeman-Tukey double arcsine of a proportion ``p`` with sample size ``n`` (``transf.pft``)."""
+    """Freeman-Tukey double arcsine of proportion ``p`` at sample size ``n`` (``transf.pft``)."""
     x = np.asarray(p, dtype=float) * n
     return 0.5 * (np.arcsin(np.sqrt(x / (n + 1))) + np.arcsin(np.sqrt((x + 1) / (n + 1))))
 

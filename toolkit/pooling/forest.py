@@ -73,7 +73,8 @@ def forest_plot(result: dict, path, *, title: str | None = None, digits: int | N
                          "font.family": "DejaVu Sans", "path.simplify": False}):
         fig = plt.figure(figsize=(A4_WIDTH_IN, height), dpi=150)
         gs = fig.add_gridspec(1, 3, width_ratios=[2.3, 3.0, 2.3], wspace=0.02,
-                              left=0.01, right=0.99, top=1 - (1.5 if title else 0.5) * _ROW_IN / height,
+                              left=0.01, right=0.99,
+                              top=1 - (1.5 if title else 0.5) * _ROW_IN / height,
                               bottom=3.0 * _ROW_IN / height)
         ax_l, ax, ax_r = (fig.add_subplot(gs[0, i]) for i in range(3))
         for a in (ax_l, ax_r):
@@ -145,7 +146,8 @@ def forest_plot(result: dict, path, *, title: str | None = None, digits: int | N
         xlabel = {"PR": "Proportion", "PLO": "Proportion", "PFT": "Proportion", "MN": "Mean",
                   "MC": "Mean change (pre \u2212 post)"}.get(result["measure"], "Effect size")
         ax.set_xlabel(xlabel, fontsize=8)
-        het = (f"Heterogeneity: \u03c4\u00b2 = {_fmt(result['tau2'], 4)}, "
+        tau = "" if result["method"] == "FE" else f"\u03c4\u00b2 = {_fmt(result['tau2'], 4)}, "
+        het = (f"Heterogeneity: {tau}"
                f"I\u00b2 = {_fmt(result['I2'], 1)}%, Q = {_fmt(result['Q'], 2)} "
                f"(df = {result['Q_df']}, p {_pfmt(result['Q_p'])})")
         if result.get("Q_between") is not None:

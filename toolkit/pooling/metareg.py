@@ -1,4 +1,4 @@
-"""Mixed-effects meta-regression on study-level moderators (metafor ``rma(yi, vi, mods = ~ ...)``)."""
+"""Mixed-effects meta-regression on study-level moderators (metafor ``rma(yi, vi, mods=~...)``)."""
 
 from __future__ import annotations
 

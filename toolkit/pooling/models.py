@@ -191,7 +191,8 @@ def _tau2_fisher(y, v, X, reml: bool, threshold=THRESHOLD):
     else:
         # Fisher scoring did not converge (metafor stops here): maximise the likelihood directly.
         tau2 = _tau2_optimise(y, v, X, reml)
-    if tau2 > threshold and _loglik(0.0, y, v, X, reml) - _loglik(tau2, y, v, X, reml) > UNIROOT_TOL:
+    gain_at_zero = _loglik(0.0, y, v, X, reml) - _loglik(tau2, y, v, X, reml)
+    if tau2 > threshold and gain_at_zero > UNIROOT_TOL:
         tau2 = 0.0   # stuck at a local maximum: metafor sets tau^2 = 0
     return max(0.0, tau2), it
 
