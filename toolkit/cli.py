@@ -204,6 +204,57 @@ def search_pubmed_cmd(ctx, query, mindate, maxdate, email, api_key, batch_size, 
 # Deduplication (issue 4): `review dedup`
 # ============================================================================================
 
+def _dedup_human(d: dict) -> str:
+    lines = [f"records: {d['records']}, clusters: {d['clusters']}, duplicates removed: "
+             f"{d['duplicates_removed']}, uncertain pairs open: {d['uncertain_pairs']}"]
+    if "new_records" in d:
+        lines.append(f"this run: {d['new_records']} new records compared, "
+                     f"{d.get('clusters_created', 0)} clusters created, "
+                     f"{d.get('clusters_extended', 0)} extended ({d['wall_s']} s)")
+    for h in d.get("inherited_decisions", []):
+        lines.append(f"  record {h['record_id']} duplicates screened record "
+                     f"{h['from_record_id']}: inherits '{h['decision']}'")
+    if d["uncertain_pairs"]:
+        lines.append("decide uncertain pairs with `review dedup --review`")
+    return "\n".join(lines)
+
+
+@cli.command("dedup")
+@click.option("--review", "manual", is_flag=True,
+              help="Decide uncertain pairs in the terminal: d(uplicate) / n(ot) / s(kip) / q(uit).")
+@click.option("--undo", "undo", type=int, metavar="CLUSTER",
+              help="Split cluster CLUSTER back into separate records.")
+@json_option
+@click.pass_context
+def dedup_cmd(ctx, manual, undo, as_json):
+    """Find duplicate records, merge them into clusters, queue uncertain pairs.
+
+    Rules: docs/dedup.md. Records are never deleted; each cluster keeps one primary record.
+    Run again after a new import: only new records are compared (against all).
+    """
+    from .dedup import api
+
+    if manual and undo is not None:
+        raise ReviewError("use either --review or --undo, not both")
+    review = get_review(ctx, "dedup")
+    if undo is not None:
+        out = api.undo_cluster(review, undo)
+        emit(out, as_json, lambda d: f"cluster {d['cluster_id']} undone: records "
+                                     f"{', '.join(map(str, d['records']))} are separate again")
+        return
+    if manual:
+        from .dedup.prompts import review_pairs
+
+        counts = review_pairs(review)
+        emit(counts, as_json, lambda d: f"duplicate {d['duplicate']}, not {d['not']}, "
+                                        f"skipped {d['skipped']}; {d['remaining']} still open")
+        return
+    say = (lambda msg: None) if as_json or not sys.stderr.isatty() else (
+        lambda msg: click.echo(f"dedup: {msg}", err=True))
+    out = api.deduplicate(review, progress=say)
+    emit(out, as_json, _dedup_human)
+
+
 # --- end of deduplication commands ------------------------------------------------------------
 
 
@@ -217,6 +268,221 @@ def search_pubmed_cmd(ctx, query, mindate, maxdate, email, api_key, batch_size, 
 # ============================================================================================
 # Full text and extraction (issue 6): `review fulltext`, `review link`, `review extract`
 # ============================================================================================
+
+def _terminal(err: bool):
+    """(ask, say) for prompt loops; on stderr when stdout carries --json.
+
+    ``ask(prompt)`` returns one line, or None at the end of piped input (loops quit then)."""
+    def ask(message: str) -> str | None:
+        try:
+            return click.prompt(message, default="", show_default=False, prompt_suffix=": ",
+                                err=err)
+        except click.exceptions.Abort:
+            if sys.stdin is not None and not sys.stdin.isatty():
+                click.echo("", err=err)
+                return None
+            raise
+
+    def say(text: str) -> None:
+        click.echo(text, err=err)
+
+    return ask, say
+
+
+def _reasons(review, criteria):
+    from .fulltext import default_criteria_path, load_criteria
+
+    return load_criteria(criteria or default_criteria_path(review))["fulltext_reasons"]
+
+
+@cli.command("fulltext")
+@click.option("--reviewer", help="Who decides (default: env REVIEW_REVIEWER or the OS user).")
+@click.option("--criteria", type=click.Path(dir_okay=False),
+              help="Criteria YAML with fulltext_reasons (default: screening/criteria.yaml "
+                   "beside the store).")
+@click.option("--import", "import_file", type=click.Path(dir_okay=False),
+              help="Import decisions from a CSV (record_id|source_id|pmid|doi, status, "
+                   "decision, reason, reviewer, note).")
+@click.option("--record", "record_ref", help="Decide on one report (record id, pmid:N, doi:...).")
+@click.option("--decision", type=click.Choice(["include", "exclude", "not_retrieved"]),
+              help="With --record: the decision.")
+@click.option("--reason", help="With --decision exclude: the reason (text or its number).")
+@click.option("--note", help="With --record: a note.")
+@click.option("--resolve", is_flag=True,
+              help="With --record: record an adjudicated decision (overrides reviewers').")
+@click.option("--summary", is_flag=True, help="Print the full-text counts (PRISMA) only.")
+@json_option
+@click.pass_context
+def fulltext_cmd(ctx, reviewer, criteria, import_file, record_ref, decision, reason, note,
+                 resolve, summary, as_json):
+    """Full-text eligibility: assess each report included or maybed at title/abstract.
+
+    Without options, prompts report by report (i include, e exclude with a reason,
+    x not retrieved, n note, s skip, u undo, q quit)."""
+    from . import fulltext as ft
+    from .store import default_actor
+
+    review = get_review(ctx, "fulltext")
+    reviewer = reviewer or default_actor()
+    if summary:
+        out = ft.fulltext_counts(review)
+    elif import_file:
+        reasons = _reasons(review, criteria)
+        out = ft.import_fulltext_csv(review, import_file, reasons=reasons, reviewer=reviewer)
+        out.update(counts=ft.fulltext_counts(review))
+    elif record_ref:
+        if not decision:
+            raise ReviewError("--record needs --decision include|exclude|not_retrieved")
+        reasons = _reasons(review, criteria) if decision == "exclude" else None
+        rid = ft.require_report(review, record_ref, record=f"record {record_ref}")
+        status = "not_retrieved" if decision == "not_retrieved" else "assessed"
+        with review.atomic():
+            ft.record_fulltext(review, rid, status,
+                               None if status != "assessed" else decision, reason,
+                               reviewer=reviewer, reasons=reasons, note=note,
+                               origin="resolution" if resolve else "human")
+        out = {"record_id": rid, "status": status, "decision": ft.final_fulltext(review)[rid]}
+    else:
+        if decision or reason or resolve:
+            raise ReviewError("--decision/--reason/--resolve need --record")
+        crit = ft.load_criteria(criteria or ft.default_criteria_path(review))
+        ask, say = _terminal(as_json)
+        out = ft.run_fulltext(review, reviewer, crit["fulltext_reasons"], ask=ask, echo=say,
+                              criteria=crit)
+        out.update(counts=ft.fulltext_counts(review))
+    review.close()
+    emit(out, as_json, lambda d: "\n".join(f"{k}: {v}" for k, v in d.items()))
+
+
+@cli.command("link")
+@click.argument("report")
+@click.option("--study", required=True,
+              help="A study label, or another report (record id, pmid:N) whose study to join.")
+@json_option
+@click.pass_context
+def link_cmd(ctx, report, study, as_json):
+    """Link REPORT (record id, pmid:N, doi:...) to a study: several reports, one study."""
+    from . import fulltext as ft
+
+    review = get_review(ctx, "link")
+    with review.atomic():
+        label = ft.link_report(review, report, study)
+    rid = ft.resolve_record(review, report)
+    links = ft.report_links(review)
+    members = [r for r in ft.fulltext_reports(review) if ft.study_of(review, r, links) == label]
+    review.close()
+    emit({"report": rid, "study": label, "reports": members}, as_json,
+         lambda d: f"report {d['report']} -> study {d['study']} (reports {d['reports']})")
+
+
+@cli.command("extract")
+@click.argument("study", required=False)
+@click.option("--form", "form_name", help="Form name (extraction/forms/NAME.yaml) or path.")
+@click.option("--extractor", help="Who extracts (default: env REVIEW_REVIEWER or the OS user).")
+@click.option("--import", "import_file", type=click.Path(dir_okay=False),
+              help="Bulk entry from a long CSV: study, field, value[, instance, extractor, "
+                   "quote, page, note].")
+@click.option("--compare", is_flag=True, help="List every disagreement between extractors.")
+@click.option("--resolve", is_flag=True,
+              help="Record adjudicated values (prompts per disagreement, or --field/--value).")
+@click.option("--field", "field_name", help="With --resolve STUDY: the field.")
+@click.option("--value", help="With --resolve STUDY --field: the adjudicated value.")
+@click.option("--instance", help="The arm or time point of an arm/timepoint-level field.")
+@click.option("--note", help="With --resolve: why.")
+@click.option("--export", "export_file", type=click.Path(dir_okay=False),
+              help="Write a tidy CSV of the extracted data (one row per study).")
+@click.option("--outcome", help="With --export: the pooling table of this outcome.")
+@click.option("--no-source", is_flag=True, help="Do not ask for a quote/page after each value.")
+@json_option
+@click.pass_context
+def extract_cmd(ctx, study, form_name, extractor, import_file, compare, resolve, field_name,
+                value, instance, note, export_file, outcome, no_source, as_json):
+    """Extract data from an included STUDY with a form, field by field (or import, compare,
+    resolve, export)."""
+    from .extraction import compare as cmp
+    from .extraction import export as ex
+    from .extraction.entries import import_values_csv
+    from .extraction.forms import find_form
+    from .extraction.prompts import run_entry
+    from .fulltext import included_studies, resolve_study
+    from .store import default_actor
+
+    modes = [m for m, on in (("--import", import_file), ("--compare", compare),
+                             ("--resolve", resolve), ("--export", export_file)) if on]
+    if len(modes) > 1:
+        raise ReviewError(f"choose one of {', '.join(modes)}")
+    if outcome and not export_file:
+        raise ReviewError("--outcome goes with --export FILE.csv")
+    if study and (import_file or compare or export_file):
+        raise ReviewError("STUDY goes with field-by-field entry or --resolve, not with "
+                          f"{modes[0]}")
+    if (field_name or value is not None or note) and not resolve:
+        raise ReviewError("--field/--value/--note go with --resolve")
+    review = get_review(ctx, "extract")
+    extractor = extractor or default_actor()
+    ask, say = _terminal(as_json)
+    if export_file:
+        form = None
+        if form_name:
+            form = find_form(review, form_name)
+        df = ex.export_table(review, outcome=outcome, form=form)
+        df.to_csv(export_file, index=False, lineterminator="\n")
+        out = {"file": export_file, "rows": len(df), "columns": list(df.columns),
+               "form": df.attrs.get("form")}
+        if outcome:
+            out.update(outcome=outcome, measure=df.attrs["measure"],
+                       left_out=df.attrs["notes"],
+                       pool=f"review pool {export_file} {df.attrs['pool_args']}")
+            for n in df.attrs["notes"]:
+                click.echo(f"note: {n}", err=True)
+        review.close()
+        emit(out, as_json, lambda d: f"wrote {d['rows']} rows to {d['file']}"
+             + (f"\npool with: {d['pool']}" if "pool" in d else ""))
+        return
+    form = find_form(review, form_name)
+    if import_file:
+        out = import_values_csv(review, import_file, form, extractor=extractor)
+    elif compare:
+        rows = cmp.disagreements(review, form, include_resolved=True)
+        out = {"form": form.name, "disagreements": rows,
+               "unresolved": sum(1 for r in rows if r["resolved"] is None)}
+
+        def human(d):
+            lines = [f"{len(d['disagreements'])} disagreement(s), {d['unresolved']} unresolved"]
+            for r in d["disagreements"]:
+                inst = f" [{r['instance']}]" if r["instance"] else ""
+                vals = "; ".join(f"{e}: {v if v is not None else '(none)'}"
+                                 for e, v in r["values"].items())
+                res = f" -> resolved {r['resolved']}" if r["resolved"] is not None else ""
+                lines.append(f"study {r['study']} {r['field']}{inst}: {vals}{res}")
+            return "\n".join(lines)
+        review.close()
+        emit(out, as_json, human)
+        return
+    elif resolve:
+        if study or field_name or value is not None:
+            if not (study and field_name and value is not None):
+                raise ReviewError("--resolve with a value needs STUDY --field F --value V")
+            with review.atomic():
+                cmp.resolve(review, form, study, field_name, value, extractor,
+                            instance=instance, note=note)
+            out = {"study": study, "field": field_name, "value": value, "resolved_by": extractor}
+        else:
+            out = cmp.run_resolve(review, form, extractor, ask=ask, echo=say)
+    else:
+        if not study:
+            raise ReviewError("name the STUDY to extract (or use --import/--compare/--resolve/"
+                              "--export)")
+        label = resolve_study(review, study, included_studies(review))
+        if label is None:
+            raise ReviewError(f"{study!r} is not an included study (include its report at full "
+                              "text first)")
+        out = run_entry(review, form, label, extractor, ask=ask, echo=say,
+                        ask_source=not no_source)
+        out.update(study=label, form=form.name, extractor=extractor)
+    review.close()
+    emit(out, as_json, lambda d: "\n".join(f"{k}: {v}" for k, v in d.items()))
+
 
 # --- end of full-text and extraction commands -------------------------------------------------
 
