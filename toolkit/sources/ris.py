@@ -3,6 +3,7 @@ errors, streaming) and each record's tags are mapped by rispy."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Iterator
 
@@ -68,25 +69,38 @@ def _parse_record(lines: list[str]) -> dict:
     return _build(pairs)
 
 
+# tag -> (rispy key, kind): 0 single value (the first wins, as in rispy), 1 list, 2 delimited list
+_SPEC = {tag: (name, 2 if tag in _DELIMITED else 1 if tag in _LIST_TAGS else 0)
+         for tag, name in _MAPPING.items()}
+
+
 def _build(pairs) -> dict:
+    """rispy's record dict from (tag, value) pairs; tag None continues the previous value."""
     rec: dict = {}
     last = None
+    spec_get = _SPEC.get
     for tag, value in pairs:
         if tag is None:
             if last is not None:
                 _append(rec, last, value)
             continue
         last = tag
-        name = _MAPPING.get(tag)
-        if name is None:
+        spec = spec_get(tag)
+        if spec is None:
             rec.setdefault("unknown_tag", {}).setdefault(tag, []).append(value)
             continue
-        if tag in _DELIMITED:
-            value = [v.strip() for v in value.split(_DELIMITED[tag])]
-        if tag in _LIST_TAGS:
-            rec.setdefault(name, []).extend(value if isinstance(value, list) else [value])
+        name, kind = spec
+        if kind == 0:
+            if name not in rec:
+                rec[name] = value
+        elif kind == 1:
+            values = rec.get(name)
+            if values is None:
+                rec[name] = [value]
+            else:
+                values.append(value)
         else:
-            rec.setdefault(name, value)
+            rec.setdefault(name, []).extend(v.strip() for v in value.split(_DELIMITED[tag]))
     return rec
 
 
@@ -102,9 +116,11 @@ def _append(rec: dict, tag: str, text: str) -> None:
 
 # Records are framed in large text blocks with regular expressions (C speed) rather than line by
 # line: an RIS export is tens of tag lines per record.
-_ER = re.compile(r"^ER  -[^\n]*(?:\n|\Z)", re.M)
-_PAIR = re.compile(r"^([A-Z][A-Z0-9])  -(?: (.*?))?[ \t]*$", re.M)
-_NON_TAG_LINE = re.compile(r"^(?![A-Z][A-Z0-9]  -)[^\n]*\S", re.M)
+# Python's regex engine scans fast for a literal first character, but tries every position for a
+# pattern that starts with a multi-line "^": the patterns start with "\n" where they can.
+_ER = re.compile(r"\nER  -[^\n]*(?:\n|\Z)")
+_PAIR = re.compile(r"^([A-Z][A-Z0-9])  -(?:[ \t]+([^\n]*\S))?[ \t]*$", re.M)
+_NON_TAG_LINE = re.compile(r"\n(?![A-Z][A-Z0-9]  -)[^\n]*\S")
 _TY_INSIDE = re.compile(r"\nTY  -")
 
 
@@ -118,10 +134,11 @@ def _first_content_line(text: str) -> tuple[int, str]:
 
 def _frame(fh, name: str) -> Iterator[tuple[int, str]]:
     """(first line number, record text without its ER line) for each record."""
-    buf = ""
-    line = 1  # line number of buf[0]
+    buf = "\n"  # so that _ER, which starts with "\n", also finds an ER on the first line
+    line = 0  # line number of buf[0]
     n = 0
-    for block in iter(lambda: fh.read(1 << 22), ""):
+    # A final "\n" closes an ER line that ends the file without a newline.
+    for block in itertools.chain(iter(lambda: fh.read(1 << 22), ""), ("\n",)):
         buf += block
         pos = 0
         for m in _ER.finditer(buf):
@@ -129,6 +146,9 @@ def _frame(fh, name: str) -> Iterator[tuple[int, str]]:
                 break  # the ER line may continue in the next block
             chunk = buf[pos:m.start()]
             k, first = _first_content_line(chunk)
+            if not first:
+                raise ReviewError(f"line {line + chunk.count(chr(10)) + 1}: 'ER  - ' with no "
+                                  f"record before it", file=name, record=f"record {n + 1}")
             if not first.startswith("TY  -"):
                 _outside_error(first, line + k, n, name)
             inner = _TY_INSIDE.search(chunk, chunk.find("TY  -") + 1)
@@ -170,7 +190,7 @@ def read(path) -> Iterator[RawRecord]:
                 if _NON_TAG_LINE.search(chunk):  # continuation lines: the general path
                     rec = _parse_record(chunk.split("\n"))
                 else:
-                    rec = _build((t, v or "") for t, v in _PAIR.findall(chunk))
+                    rec = _build(_PAIR.findall(chunk))
                 yield RawRecord(fields=ris_fields(rec), raw=rec,
                                 where=f"record {n} (line {start_line})",
                                 source=rec.get("name_of_database"))
