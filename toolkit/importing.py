@@ -8,6 +8,7 @@ store (same source and source id) is linked to the new import, not added twice.
 from __future__ import annotations
 
 import hashlib
+import operator
 import re
 import time
 from pathlib import Path
@@ -89,7 +90,7 @@ def save_records(review: Review, search_id: int, rows: Iterable[dict], *,
             cols = list(new[0].keys())
             db.conn.executemany(
                 f"insert into records ({','.join(cols)}) values ({','.join('?' * len(cols))})",
-                [tuple(r[c] for c in cols) for r in new])
+                map(operator.itemgetter(*cols), new))
             added += len(new)
             for source, ids in by_source.items():
                 missing = [s for s in ids if (source, s) not in existing]
