@@ -140,15 +140,14 @@ def status_cmd(ctx, as_json):
 @click.option("--format", "fmt", type=click.Choice(["csv", "ris"]), default="csv",
               show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False),
-              help="Write to this file (default: stdout).")
+              help="Write to this file (default: stdout; with --json, inside the JSON object "
+                   "as 'content').")
 @json_option
 @click.pass_context
 def export_cmd(ctx, fmt, out_path, as_json):
     """Every record as CSV (with each stage's columns) or RIS."""
     from . import export
 
-    if as_json and not out_path:
-        raise ReviewError("--json needs --out FILE (stdout carries the JSON summary)")
     review = get_review(ctx, "export")
     writer = export.write_csv if fmt == "csv" else export.write_ris
     if out_path:
@@ -156,6 +155,12 @@ def export_cmd(ctx, fmt, out_path, as_json):
             n = writer(review, fh)
         emit({"out": out_path, "format": fmt, "records": n}, as_json,
              lambda d: f"wrote {d['records']} records to {d['out']}")
+    elif as_json:  # stdout carries one JSON object, so the export goes inside it
+        import io
+
+        buf = io.StringIO(newline="")
+        n = writer(review, buf)
+        emit({"out": None, "format": fmt, "records": n, "content": buf.getvalue()}, True)
     else:
         writer(review, sys.stdout)
 

@@ -18,6 +18,7 @@ import getpass
 import importlib
 import json
 import os
+import sqlite3
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -186,12 +187,17 @@ def open_review(path: str | Path, command: str = "python", create: bool = False)
         if create:
             return create_review(path, command=command)
         raise ReviewError(f"no review store at {path}; run `review init` first (or pass --db)")
+    # Look read-only first: another application's SQLite file must not get our tables (nor WAL).
     try:
-        db = _connect(path)
-        db.execute("select 1 from sqlite_master limit 1")
-    except Exception as exc:  # not a SQLite file
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {r[0] for r in con.execute("select name from sqlite_master")}
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:  # not a SQLite file
         raise ReviewError(f"{path} is not a review store ({exc})") from None
+    if "migrations" not in tables or "records" not in tables:
+        raise ReviewError(f"{path} is not a review store (no migrations/records table)")
+    db = _connect(path)
     migrate(db)
-    if "records" not in db.table_names():
-        raise ReviewError(f"{path} is not a review store (no records table)")
     return Review(db, path, command)

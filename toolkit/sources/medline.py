@@ -63,7 +63,7 @@ def read(path) -> Iterator[RawRecord]:
                     raise ReviewError(f"line {lineno}: a MEDLINE record must start with 'PMID- '",
                                       file=name, record=f"record {n + 1}")
                 start = lineno
-            elif not (line[:4].strip() and line[4:6] == "- ") and not line.startswith("      "):
+            elif not (line[:4].strip() and line[4] == "-") and not line.startswith("      "):
                 raise ReviewError(f"line {lineno}: not a MEDLINE tag line", file=name,
                                   record=f"record {n + 1} (line {start})")
             chunk.append(line if line.endswith("\n") else line + "\n")

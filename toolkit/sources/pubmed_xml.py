@@ -69,10 +69,18 @@ def parse_article(el) -> dict:
         if e.get("EIdType") == "doi":
             doi = _text(e)
     if doi is None:
-        for e in el.findall("PubmedData/ArticleIdList/ArticleId"):
-            if e.get("IdType") == "doi":
-                doi = _text(e)
-    title = _text(art.find("ArticleTitle")) or _text(art.find("BookTitle")) \
+        # <PubmedArticle>: PubmedData/ArticleIdList; <PubmedBookArticle>: BookDocument's own
+        # ArticleIdList and PubmedBookData/ArticleIdList
+        for path in ("PubmedData/ArticleIdList/ArticleId", "PubmedBookData/ArticleIdList/ArticleId"):
+            for e in el.findall(path):
+                if e.get("IdType") == "doi":
+                    doi = _text(e)
+        if doi is None and art is cit:
+            for e in cit.findall("ArticleIdList/ArticleId"):
+                if e.get("IdType") == "doi":
+                    doi = _text(e)
+    # a book chapter has an ArticleTitle inside the book; a whole book only Book/BookTitle
+    title = _text(art.find("ArticleTitle")) or _text(cit.find("Book/BookTitle")) \
         or _text(art.find("VernacularTitle"))
     keywords = [k.strip() for k in _KEYWORDS(cit)]
     return {
@@ -82,7 +90,9 @@ def parse_article(el) -> dict:
         "title": title,
         "abstract": "\n".join(abstract_parts) or None,
         "authors": authors,
-        "journal": _text(art.find("Journal/Title")) or _text(art.find("Journal/ISOAbbreviation")),
+        "journal": _text(art.find("Journal/Title")) or _text(art.find("Journal/ISOAbbreviation"))
+        or (_text(cit.find("Book/BookTitle")) if art.find("ArticleTitle") is not None
+            and art is cit else None),
         "journal_abbrev": _text(art.find("Journal/ISOAbbreviation"))
         or _text(cit.find("MedlineJournalInfo/MedlineTA")),
         "year": _year(art, cit),
@@ -91,8 +101,8 @@ def parse_article(el) -> dict:
         "pages": _text(art.find("Pagination/MedlinePgn")),
         "keywords": [k for k in keywords if k],
         "language": ";".join(filter(None, (_text(x) for x in art.findall("Language")))) or None,
-        "publication_types": [_text(p) for p in art.findall("PublicationTypeList/PublicationType")
-                              if _text(p)],
+        "publication_types": [t for t in map(_text, art.findall(
+            "PublicationTypeList/PublicationType") or art.findall("PublicationType")) if t],
     }
 
 

@@ -21,6 +21,9 @@ def _first(v):
     return v
 
 
+_PMID_NOTE = re.compile(r"PMID:?\s*(\d+)\s*$", re.I)
+
+
 def ris_fields(rec: dict) -> dict:
     """Record fields from one rispy record dict."""
     unknown = rec.get("unknown_tag") or {}
@@ -29,9 +32,13 @@ def ris_fields(rec: dict) -> dict:
     pages = f"{sp}-{ep}" if sp and ep else (sp or ep)
     accession = rec.get("accession_number") or _first(unknown.get("U2")) or rec.get("id")
     abstract = rec.get("abstract") or rec.get("notes_abstract")
+    pmid = _first(unknown.get("PM")) or rec.get("pubmed_id")
+    if not pmid:  # EndNote and `review export` put it in a note: "PMID: 123"
+        pmid = next((m.group(1) for m in map(_PMID_NOTE.match, rec.get("notes") or ()) if m),
+                    None)
     return {
         "source_id": accession,
-        "pmid": _first(unknown.get("PM")) or rec.get("pubmed_id"),
+        "pmid": pmid,
         "doi": rec.get("doi"),
         "title": rec.get("primary_title") or rec.get("title") or rec.get("translated_title"),
         "abstract": abstract,

@@ -30,8 +30,11 @@ GENERIC_COLUMNS = {
     "pages": ("pages", "page", "pg"),
     "keywords": ("keywords", "author keywords", "kw"),
     "language": ("language", "language of article"),
-    "publication_types": ("publication type", "publication_type", "document type", "type"),
-    "source_id": ("record_id", "id", "embase accession number", "accession number", "key"),
+    "publication_types": ("publication type", "publication_type", "publication_types",
+                          "document type", "type"),
+    # source_id before id: a CSV written by `review export` has both (id is the store's own)
+    "source_id": ("record_id", "source_id", "id", "embase accession number", "accession number",
+                  "key"),
 }
 
 EMBASE_MARKERS = {"author names", "emtree medical index terms", "emtree drug index terms",
