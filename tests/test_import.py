@@ -230,3 +230,151 @@ def test_ris_parsing_matches_rispy_with_crlf_and_continuation_lines(tmp_path):
             r["unknown_tag"] = {k: list(v) for k, v in r["unknown_tag"].items()}
     assert ours == [dict(r) for r in ref]
     assert ours[0]["primary_title"] == "A long title that continues here"
+
+
+# -- generic CSV edge cases -------------------------------------------------------------------
+
+def _titles(db):
+    r = open_review(db)
+    out = [(row["source_id"], row["title"], row["abstract"], row["year"])
+           for row in r.db.query("select * from records order by id")]
+    r.close()
+    return out
+
+
+def test_generic_tsv_with_bom_and_quoted_newlines(db, tmp_path):
+    f = tmp_path / "scopus.tsv"
+    f.write_bytes("\ufeffID\tTitle\tAbstract\tYear\n"
+                  'S1\tFirst title\t"Line one\nline two"\t2019\n'
+                  "S2\tSecond title\tplain\t2020\n".encode("utf-8"))
+    out = json.loads(review_cli(db, "import", str(f), "--source", "Scopus", "--json").output)
+    assert out["format"] == "csv" and out["records_read"] == 2
+    # the BOM is not part of the first column name, so ID is found; the newline is collapsed
+    assert _titles(db) == [("S1", "First title", "Line one line two", 2019),
+                           ("S2", "Second title", "plain", 2020)]
+
+
+def test_csv_quoted_newlines_and_crlf_line_numbers(db, tmp_path):
+    f = tmp_path / "x.csv"
+    f.write_bytes(b'id,title,abstract\r\nA,"Title, with comma","two\r\nlines"\r\n'
+                  b"B,Second,x,EXTRA\r\n")
+    res = review_cli(db, "import", str(f))
+    assert res.exit_code == 1
+    msg = str(res.exception)
+    # the second data row is on line 4 (the first row's abstract spans lines 2-3)
+    assert "x.csv" in msg and "row 2" in msg and "line 4" in msg and "more cells" in msg
+    assert _titles(db) == []
+
+
+def test_csv_row_without_any_content_is_named(db, tmp_path):
+    f = tmp_path / "x.csv"
+    f.write_text("id,title,abstract\nA,T,\nB,,\n", encoding="utf-8")
+    msg = str(review_cli(db, "import", str(f)).exception)
+    assert "row 2" in msg and "no title, abstract, DOI or PMID" in msg
+
+
+def test_csv_header_only(db, tmp_path):
+    f = tmp_path / "x.csv"
+    f.write_text("id,title\n", encoding="utf-8")
+    assert "header but no rows" in str(review_cli(db, "import", str(f)).exception)
+
+
+# -- MEDLINE ----------------------------------------------------------------------------------
+
+MEDLINE_OK = (DATA / "sample.nbib").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("TI  - no PMID first\nAB  - x\n", "must start with 'PMID- '"),
+    ("PMID- 1\nTI  - ok\nthis is not a tag line\n", "line 3: not a MEDLINE tag line"),
+    ("PMID- 1\nTI  - one\n\nTI  - second record without PMID\n", "record 2"),
+    ("PMID- \nTI  - empty pmid\n", "without PMID"),
+])
+def test_medline_malformed(db, tmp_path, text, expected):
+    f = tmp_path / "bad.nbib"
+    f.write_text(text, encoding="utf-8")
+    res = review_cli(db, "import", str(f), "--format", "medline")
+    assert res.exit_code == 1
+    assert expected in str(res.exception) and "bad.nbib" in str(res.exception)
+    assert _titles(db) == []
+
+
+def test_medline_crlf_and_empty_tag_value(db, tmp_path):
+    text = MEDLINE_OK.replace("\n", "\r\n").replace("PMID- 27797938", "PMID- 27797938\r\nCI  -", 1)
+    f = tmp_path / "crlf.nbib"
+    f.write_bytes(text.encode("utf-8"))
+    out = json.loads(review_cli(db, "import", str(f), "--json").output)
+    assert out["format"] == "medline" and out["records_read"] == 2
+    r = open_review(db)
+    row = list(r.db.query("select * from records where pmid = '27797938'"))[0]
+    assert row["doi"] == "10.1136/gutjnl-2016-312510" and "\r" not in row["title"]
+
+
+# -- PubMed XML: book articles ----------------------------------------------------------------
+
+# A <PubmedBookArticle> shaped as in PubMed's DTD (pubmed_250101.dtd: BookDocument with Book,
+# ArticleIdList, AuthorList, PublicationType, Abstract; PubmedBookData): written for this test.
+BOOK_XML = b"""<?xml version="1.0" ?>
+<!DOCTYPE PubmedArticleSet PUBLIC "-//NLM//DTD PubMedArticle, 1st January 2025//EN" "https://dtd.nlm.nih.gov/ncbi/pubmed/out/pubmed_250101.dtd">
+<PubmedArticleSet>
+<PubmedBookArticle>
+  <BookDocument>
+    <PMID Version="1">20301295</PMID>
+    <ArticleIdList><ArticleId IdType="bookaccession">NBK1116</ArticleId></ArticleIdList>
+    <Book>
+      <Publisher><PublisherName>University of Washington, Seattle</PublisherName></Publisher>
+      <BookTitle book="gene">GeneReviews</BookTitle>
+      <PubDate><Year>1993</Year></PubDate>
+    </Book>
+    <LocationLabel Type="chapter">Introduction</LocationLabel>
+    <ArticleTitle book="gene" part="intro">An Introduction to the Test Chapter</ArticleTitle>
+    <Language>eng</Language>
+    <AuthorList Type="authors">
+      <Author><LastName>Adam</LastName><ForeName>Margaret P</ForeName><Initials>MP</Initials></Author>
+      <Author><CollectiveName>GeneReviews Study Group</CollectiveName></Author>
+    </AuthorList>
+    <PublicationType UI="D016454">Review</PublicationType>
+    <Abstract><AbstractText>Chapter abstract.</AbstractText></Abstract>
+  </BookDocument>
+  <PubmedBookData>
+    <ArticleIdList>
+      <ArticleId IdType="pubmed">20301295</ArticleId>
+      <ArticleId IdType="doi">10.5555/NBK1116</ArticleId>
+    </ArticleIdList>
+  </PubmedBookData>
+</PubmedBookArticle>
+<PubmedBookArticle>
+  <BookDocument>
+    <PMID Version="1">30000001</PMID>
+    <Book>
+      <BookTitle book="whole">A Whole Book Without Chapters</BookTitle>
+      <PubDate><Year>2018</Year><Month>Jan</Month></PubDate>
+    </Book>
+  </BookDocument>
+</PubmedBookArticle>
+</PubmedArticleSet>
+"""
+
+
+def test_pubmed_book_articles(db, tmp_path):
+    f = tmp_path / "books.xml"
+    f.write_bytes(BOOK_XML)
+    out = json.loads(review_cli(db, "import", str(f), "--json").output)
+    assert out["format"] == "pubmed-xml" and out["records_added"] == 2
+    r = open_review(db)
+    chapter, book = list(r.db.query("select * from records order by id"))
+    assert chapter["title"] == "An Introduction to the Test Chapter"
+    assert (chapter["pmid"], chapter["doi"], chapter["year"]) == ("20301295", "10.5555/nbk1116",
+                                                                  1993)
+    assert json.loads(chapter["authors"]) == ["Adam, MP", "GeneReviews Study Group"]
+    assert chapter["journal"] == "GeneReviews" and chapter["abstract"] == "Chapter abstract."
+    assert json.loads(chapter["publication_types"]) == ["Review"]
+    assert (book["title"], book["year"], book["pmid"]) == ("A Whole Book Without Chapters", 2018,
+                                                           "30000001")
+
+
+def test_ris_last_er_without_newline(db, tmp_path):
+    f = tmp_path / "noeol.ris"
+    f.write_bytes(b"TY  - JOUR\nT1  - One\nER  - \n\nTY  - JOUR\nT1  - Two\nER  -")
+    out = json.loads(review_cli(db, "import", str(f), "--json").output)
+    assert out["records_added"] == 2
