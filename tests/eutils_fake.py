@@ -4,7 +4,8 @@ It serves esearch/efetch over a corpus built from the real PubMed samples in tes
 (each sample article replicated with new PMIDs and publication dates), keeps a history server
 (WebEnv/query_key), filters by publication date, and misbehaves on request: ``faults`` is a list
 of ``(endpoint, kind)`` consumed one per matching request, kind in
-429 | 500 | 503 | hang | truncate | reset. ``log`` records (time, endpoint, params) per request.
+429 | 500 | 503 | hang | truncate | reset; ``efetch_delay`` slows every efetch answer. ``log``
+records (time, endpoint, params) per request.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class FakeEutils:
         self.hang_seconds = hang_seconds
         self.lock = threading.Lock()
         self.max_retmax = 10_000
+        self.efetch_delay = 0.0  # seconds each efetch answer waits (a slow server)
 
     def take_fault(self, endpoint: str) -> str | None:
         with self.lock:
@@ -155,6 +157,8 @@ class FakeEutils:
                 if fault == "reset":
                     self.connection.close()
                     return
+                if endpoint == "efetch" and fake.efetch_delay:
+                    time.sleep(fake.efetch_delay)
                 try:
                     body = fake.esearch(params) if endpoint == "esearch" else fake.efetch(params)
                 except KeyError:

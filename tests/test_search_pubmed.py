@@ -148,3 +148,61 @@ def test_base_url_defaults_to_ncbi(monkeypatch):
     assert EutilsClient().base == "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
     monkeypatch.setenv("REVIEW_EUTILS_URL", "http://127.0.0.1:9/x/")
     assert EutilsClient().base == "http://127.0.0.1:9/x"
+
+
+def test_cli_search_killed_mid_run_resumes_to_the_clean_set(tmp_path, fake_eutils):
+    """`review search pubmed` killed with SIGKILL while batches are being saved; `--resume`
+    then ends with exactly the records and links of a clean run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    fake = fake_eutils(1000)
+    fake.efetch_delay = 0.25
+    db = tmp_path / "r.db"
+    create_review(db).close()
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    cmd = [sys.executable, "-m", "toolkit.cli", "--db", str(db), "search", "pubmed"]
+    proc = subprocess.Popen(cmd + ["q", "--api-key", "k", "--batch-size", "100", "--json"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    saved = 0
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                saved = len(pubmed_ids(db))
+            except sqlite3.OperationalError:  # tables not there / locked for a moment
+                saved = 0
+            if saved >= 300:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the search finished before it could be interrupted"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    interrupted = len(pubmed_ids(db))
+    assert 300 <= interrupted < 1000
+    con = sqlite3.connect(db)
+    assert con.execute("select status from searches").fetchall() == [("running",)]
+    con.close()
+
+    fake.efetch_delay = 0.0
+    res = subprocess.run(cmd + ["--resume", "--json"], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["count"] == out["retrieved"] == 1000 and out["missing_pmids"] == []
+    assert out["added"] == 1000 - interrupted
+    assert pubmed_ids(db) == {p for p, _, _ in fake.corpus}
+    con = sqlite3.connect(db)
+    assert con.execute("select count(*), count(distinct record_id) from record_searches"
+                       ).fetchone() == (1000, 1000)
+    assert con.execute("select count(*) from records").fetchone()[0] == 1000
+    assert con.execute("select count(*), max(status) from searches").fetchone() == (1, "complete")
+    con.close()
