@@ -35,23 +35,30 @@ def _template_articles() -> list[ET.Element]:
 def build_corpus(n: int, start: dt.date = dt.date(2000, 1, 1), days: int = 7300,
                  first_pmid: int = 40_000_000) -> list[tuple[str, dt.date, bytes]]:
     """``n`` articles (pmid, publication date, XML bytes) spread evenly over ``days`` days."""
-    templates = _template_articles()
-    corpus = []
-    for i in range(n):
-        art = copy.deepcopy(templates[i % len(templates)])
-        pmid = str(first_pmid + i)
-        art.find("MedlineCitation/PMID").text = pmid
+    # Each template is serialised once with placeholders for its PMID and publication date;
+    # articles are made by replacing them (copying element trees per article is slow).
+    templates = []
+    for art in _template_articles():
+        art = copy.deepcopy(art)
+        art.find("MedlineCitation/PMID").text = "@PMID@"
         for aid in art.findall("PubmedData/ArticleIdList/ArticleId"):
             if aid.get("IdType") == "pubmed":
-                aid.text = pmid
-        date = start + dt.timedelta(days=(i * days) // max(n, 1))
+                aid.text = "@PMID@"
         pub = art.find("MedlineCitation/Article/Journal/JournalIssue/PubDate")
         for child in list(pub):
             pub.remove(child)
-        for tag, val in (("Year", date.year), ("Month", f"{date.month:02d}"),
-                         ("Day", f"{date.day:02d}")):
-            ET.SubElement(pub, tag).text = str(val)
-        corpus.append((pmid, date, ET.tostring(art)))
+        for tag in ("Year", "Month", "Day"):
+            ET.SubElement(pub, tag).text = f"@{tag}@"
+        templates.append(ET.tostring(art))
+    corpus = []
+    for i in range(n):
+        pmid = str(first_pmid + i)
+        date = start + dt.timedelta(days=(i * days) // max(n, 1))
+        xml = (templates[i % len(templates)].replace(b"@PMID@", pmid.encode())
+               .replace(b"@Year@", str(date.year).encode())
+               .replace(b"@Month@", f"{date.month:02d}".encode())
+               .replace(b"@Day@", f"{date.day:02d}".encode()))
+        corpus.append((pmid, date, xml))
     return corpus
 
 
