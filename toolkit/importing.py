@@ -81,25 +81,30 @@ def save_records(review: Review, search_id: int, rows: Iterable[dict], *,
                     f"select id, source_id from records where source = ? and source_id in "
                     f"({','.join('?' * len(part))})", [source, *part]):
                     existing[(source, sid)] = rid
-        new = [r for r in batch if (r["source"], r["source_id"]) not in existing]
+        new: dict[tuple[str, str], dict] = {}
+        for r in batch:  # a record given twice in one batch is stored once
+            key = (r["source"], r["source_id"])
+            if key not in existing and key not in new:
+                new[key] = r
         present += len(batch) - len(new)
         if new:
             stamp = now_iso()
-            for r in new:
+            rows_new = list(new.values())
+            for r in rows_new:
                 r.setdefault("added_at", stamp)
-            cols = list(new[0].keys())
+            cols = list(rows_new[0].keys())
+            get = operator.itemgetter(*cols)
+            # Ids are given explicitly, so no second look-up is needed to link the new rows.
+            # Inside the caller's transaction no other writer can add records between this
+            # read and the insert (in WAL mode the insert would fail instead of colliding).
+            first_id = db.execute("select coalesce(max(id), 0) + 1 from records").fetchone()[0]
             db.conn.executemany(
-                f"insert into records ({','.join(cols)}) values ({','.join('?' * len(cols))})",
-                map(operator.itemgetter(*cols), new))
+                f"insert into records (id, {','.join(cols)}) "
+                f"values ({','.join('?' * (len(cols) + 1))})",
+                ((first_id + k,) + get(r) for k, r in enumerate(rows_new)))
             added += len(new)
-            for source, ids in by_source.items():
-                missing = [s for s in ids if (source, s) not in existing]
-                for j in range(0, len(missing), 900):
-                    part = missing[j:j + 900]
-                    for rid, sid in db.execute(
-                        f"select id, source_id from records where source = ? and source_id in "
-                        f"({','.join('?' * len(part))})", [source, *part]):
-                        existing[(source, sid)] = rid
+            for k, key in enumerate(new):
+                existing[key] = first_id + k
         db.conn.executemany(
             "insert or ignore into record_searches (record_id, search_id, position) "
             "values (?, ?, ?)",
