@@ -133,10 +133,13 @@ _TY_INSIDE = re.compile(r"\nTY  -")
 
 def _first_content_line(text: str) -> tuple[int, str]:
     """(offset in lines, text) of the first non-blank line of ``text``."""
-    for k, line in enumerate(text.split("\n")):
-        if line.strip():
-            return k, line
-    return 0, ""
+    rest = text.lstrip()
+    if not rest:
+        return 0, ""
+    start = len(text) - len(rest)
+    line_start = text.rfind("\n", 0, start) + 1
+    end = text.find("\n", start)
+    return text.count("\n", 0, start), text[line_start:end if end >= 0 else len(text)]
 
 
 def _frame(fh, name: str) -> Iterator[tuple[int, str]]:
