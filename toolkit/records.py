@@ -120,11 +120,13 @@ def normalise_author(name: str) -> str | None:
     Accepts "Adler, Douglas G.", "Adler, D.G.", "Adler DG", "Adler D.G.", "D. G. Adler" and
     "Ludwig van Beethoven" ("van Beethoven, L"); a collective name ("PLCO Study Group") is kept
     as written."""
-    if _NORMALISED_AUTHOR.fullmatch(name):  # already "Surname, Initials" (PubMed XML)
-        return name
-    m = _SURNAME_INITIALS.fullmatch(name)  # "Adler D.G." (Embase, MEDLINE AU): the common case
-    if m and not _COLLECTIVE.search(name):
-        return f"{m[1]}, {m[2].replace('.', '').replace('-', '')}"
+    if "," in name:
+        if _NORMALISED_AUTHOR.fullmatch(name):  # already "Surname, Initials" (PubMed XML)
+            return name
+    else:
+        m = _SURNAME_INITIALS.fullmatch(name)  # "Adler D.G." (Embase, MEDLINE AU): common
+        if m and not _COLLECTIVE.search(m[1]):
+            return f"{m[1]}, {m[2].replace('.', '').replace('-', '')}"
     name = clean_text(name)
     name = name.strip(";, ") if name else None
     if not name:
