@@ -104,6 +104,62 @@ def init_cmd(ctx, title, as_json):
     emit(out, as_json, lambda d: f"created {d['db']} (schema version {d['schema_version']})")
 
 
+@cli.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(sorted(__import__("toolkit.importing",
+              fromlist=["FORMATS"]).FORMATS)), help="Force a format instead of detecting it.")
+@click.option("--source", help="The database the export came from (PubMed, Embase, ...).")
+@json_option
+@click.pass_context
+def import_cmd(ctx, file, fmt, source, as_json):
+    """Import an export file (PubMed XML, MEDLINE/NBIB, RIS, Embase CSV, CSV) in one transaction."""
+    from .importing import import_file
+    from .progress import counter
+
+    review = get_review(ctx, "import")
+    with counter(f"importing {os.path.basename(file)}", quiet=as_json) as tick:
+        out = import_file(review, file, fmt=fmt, source=source, progress=tick)
+    emit(out, as_json, lambda d: (
+        f"{d['file']}: {d['format']}, source {d['source']}: read {d['records_read']}, "
+        f"added {d['records_added']}, already present {d['already_present']}"
+        + (" (this file was imported before; nothing added)" if d.get("already_imported") else "")))
+
+
+@cli.command("status")
+@json_option
+@click.pass_context
+def status_cmd(ctx, as_json):
+    """Records per source and search, and progress per stage."""
+    from .status import format_status, review_status
+
+    review = get_review(ctx, "status")
+    emit(review_status(review), as_json, format_status)
+
+
+@cli.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "ris"]), default="csv",
+              show_default=True)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False),
+              help="Write to this file (default: stdout).")
+@json_option
+@click.pass_context
+def export_cmd(ctx, fmt, out_path, as_json):
+    """Every record as CSV (with each stage's columns) or RIS."""
+    from . import export
+
+    if as_json and not out_path:
+        raise ReviewError("--json needs --out FILE (stdout carries the JSON summary)")
+    review = get_review(ctx, "export")
+    writer = export.write_csv if fmt == "csv" else export.write_ris
+    if out_path:
+        with open(out_path, "w", encoding="utf-8", newline="") as fh:
+            n = writer(review, fh)
+        emit({"out": out_path, "format": fmt, "records": n}, as_json,
+             lambda d: f"wrote {d['records']} records to {d['out']}")
+    else:
+        writer(review, sys.stdout)
+
+
 # --- end of foundation commands ---------------------------------------------------------------
 
 

@@ -1,0 +1,184 @@
+"""`review import FILE`: read an export into the store, in one transaction.
+
+The format is detected from the file's content (``detect_format``) unless forced. Importing the
+same file (same sha256, same source) again adds nothing and says so; a record already in the
+store (same source and source id) is linked to the new import, not added twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from .errors import ReviewError
+from .records import make_record
+from .sources import RawRecord, medline, pubmed_xml, ris, tables
+from .sources.text import check_not_binary
+from .store import Review, now_iso
+
+FORMATS: dict[str, Callable[[Path], Iterator[RawRecord]]] = {
+    "pubmed-xml": pubmed_xml.read,
+    "medline": medline.read,
+    "ris": ris.read,
+    "embase-csv": lambda p: tables.read(p, embase=True),
+    "csv": lambda p: tables.read(p, embase=None),
+}
+
+BATCH = 2000
+
+
+def detect_format(path) -> str:
+    """The format name of ``path`` from its first bytes (see ``FORMATS``)."""
+    head = check_not_binary(path)
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    if text.startswith("<"):
+        if "PubmedArticleSet" in text or "PubmedArticle" in text or "PubmedBookArticle" in text:
+            return "pubmed-xml"
+        raise ReviewError("XML that is not PubMed XML (no <PubmedArticleSet>)", file=path)
+    first = text.splitlines()[0] if text else ""
+    if first.startswith("TY  -"):
+        return "ris"
+    if first.startswith("PMID-"):
+        return "medline"
+    lower = first.lower()
+    if "," in first or "\t" in first:
+        if any(m in lower for m in tables.EMBASE_MARKERS):
+            return "embase-csv"
+        return "csv"
+    raise ReviewError("cannot tell the format (not PubMed XML, MEDLINE, RIS or CSV); "
+                      "use --format", file=path)
+
+
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_records(review: Review, search_id: int, rows: Iterable[dict], *,
+                 start_position: int = 0) -> tuple[int, int]:
+    """Insert ``records`` rows (from ``make_record``) not yet stored and link all of them to the
+    search. Caller holds the transaction. Returns (added, already_present)."""
+    db = review.db
+    rows = list(rows)
+    added = present = 0
+    for i in range(0, len(rows), BATCH):
+        batch = rows[i:i + BATCH]
+        by_source: dict[str, list[str]] = {}
+        for r in batch:
+            by_source.setdefault(r["source"], []).append(r["source_id"])
+        existing: dict[tuple[str, str], int] = {}
+        for source, ids in by_source.items():
+            for j in range(0, len(ids), 900):
+                part = ids[j:j + 900]
+                for rid, sid in db.execute(
+                    f"select id, source_id from records where source = ? and source_id in "
+                    f"({','.join('?' * len(part))})", [source, *part]):
+                    existing[(source, sid)] = rid
+        new = [r for r in batch if (r["source"], r["source_id"]) not in existing]
+        present += len(batch) - len(new)
+        if new:
+            stamp = now_iso()
+            for r in new:
+                r.setdefault("added_at", stamp)
+            cols = list(new[0].keys())
+            db.conn.executemany(
+                f"insert into records ({','.join(cols)}) values ({','.join('?' * len(cols))})",
+                [tuple(r[c] for c in cols) for r in new])
+            added += len(new)
+            for source, ids in by_source.items():
+                missing = [s for s in ids if (source, s) not in existing]
+                for j in range(0, len(missing), 900):
+                    part = missing[j:j + 900]
+                    for rid, sid in db.execute(
+                        f"select id, source_id from records where source = ? and source_id in "
+                        f"({','.join('?' * len(part))})", [source, *part]):
+                        existing[(source, sid)] = rid
+        db.conn.executemany(
+            "insert or ignore into record_searches (record_id, search_id, position) "
+            "values (?, ?, ?)",
+            [(existing[(r["source"], r["source_id"])], search_id, start_position + i + k + 1)
+             for k, r in enumerate(batch)])
+    return added, present
+
+
+def import_file(review: Review, path, fmt: str | None = None, source: str | None = None,
+                progress: Callable[[int], None] | None = None) -> dict:
+    """Import one export file into the store; returns the summary `review import --json` prints."""
+    path = Path(path)
+    if not path.exists():
+        raise ReviewError("no such file", file=path)
+    if path.is_dir():
+        raise ReviewError("is a directory, not an export file", file=path)
+    t0 = time.perf_counter()
+    fmt = fmt or detect_format(path)
+    if fmt not in FORMATS:
+        raise ReviewError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    digest = sha256_file(path)
+    reader = FORMATS[fmt](path)
+
+    with review.atomic():
+        first = next(reader, None)
+        if first is None:
+            raise ReviewError("no records", file=path)
+        src = source or first.source or path.stem
+        previous = list(review.db.query(
+            "select id, count_reported from searches where kind = 'import' and file_sha256 = ? "
+            "and database = ? and status = 'complete'", [digest, src]))
+        if previous:
+            n = previous[0]["count_reported"]
+            out = {"file": str(path), "format": fmt, "source": src, "records_read": n,
+                   "records_added": 0, "already_present": n, "already_imported": True,
+                   "search_id": previous[0]["id"]}
+            review.log("import-skipped", {**out, "sha256": digest})
+            out["wall_s"] = round(time.perf_counter() - t0, 3)
+            return out
+        search_id = review.db["searches"].insert({
+            "kind": "import", "database": src, "query": None, "query_translation": None,
+            "run_at": now_iso(), "mindate": None, "maxdate": None, "count_reported": None,
+            "count_retrieved": None, "file_name": path.name, "file_sha256": digest,
+            "format": fmt, "status": "running", "state": None,
+        }).last_pk
+        seen: dict[str, str] = {}
+        pending: list[dict] = []
+        read = added = present = 0
+
+        def flush():
+            nonlocal added, present, pending
+            a, p = save_records(review, search_id, pending, start_position=read - len(pending))
+            added += a
+            present += p
+            pending = []
+            if progress:
+                progress(read)
+
+        for rec in _chain(first, reader):
+            row = make_record(rec.fields, source=src, raw=rec.raw)
+            sid = row["source_id"]
+            if sid in seen:
+                raise ReviewError(f"duplicate id {sid!r} inside the file (also {seen[sid]})",
+                                  file=path, record=rec.where)
+            seen[sid] = rec.where
+            pending.append(row)
+            read += 1
+            if len(pending) >= BATCH:
+                flush()
+        if pending:
+            flush()
+        review.db["searches"].update(search_id, {"count_reported": read,
+                                                 "count_retrieved": read, "status": "complete"})
+        out = {"file": str(path), "format": fmt, "source": src, "records_read": read,
+               "records_added": added, "already_present": present, "already_imported": False,
+               "search_id": search_id}
+        review.log("import", {**out, "sha256": digest})
+    out["wall_s"] = round(time.perf_counter() - t0, 3)
+    return out
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest

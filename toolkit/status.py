@@ -1,0 +1,59 @@
+"""`review status`: records per source and search, and per stage."""
+
+from __future__ import annotations
+
+import importlib
+
+from .store import Review
+
+
+def _table_exists(review: Review, name: str) -> bool:
+    return name in review.db.table_names()
+
+
+def review_status(review: Review) -> dict:
+    """Counts per source, per search/import, and per stage (stages report once they exist)."""
+    db = review.db
+    out: dict = {
+        "db": str(review.path),
+        "title": review.get_meta("title"),
+        "schema_version": review.schema_version,
+        "records": db.execute("select count(*) from records").fetchone()[0],
+        "by_source": {r["source"]: r["n"] for r in db.query(
+            "select source, count(*) n from records group by source order by source")},
+        "searches": [dict(r) for r in db.query(
+            "select s.id, s.kind, s.database, s.query, s.file_name, s.format, s.run_at, "
+            "s.count_reported, s.count_retrieved, s.status, "
+            "(select count(*) from record_searches rs where rs.search_id = s.id) as linked "
+            "from searches s order by s.id")],
+    }
+    stages = {}
+    for modname, func in (("toolkit.dedup.api", "status"), ("toolkit.screening.queue", "status"),
+                          ("toolkit.fulltext", "status"), ("toolkit.extraction.export", "status")):
+        try:
+            mod = importlib.import_module(modname)
+        except ModuleNotFoundError as exc:
+            if exc.name and modname.startswith(exc.name):
+                continue
+            raise
+        fn = getattr(mod, func, None)
+        if fn is not None:
+            stages.update(fn(review))
+    out["stages"] = stages
+    return out
+
+
+def format_status(s: dict) -> str:
+    lines = [f"review: {s['title'] or '(untitled)'}  [{s['db']}, schema v{s['schema_version']}]",
+             f"records: {s['records']}"]
+    for src, n in s["by_source"].items():
+        lines.append(f"  {src}: {n}")
+    if s["searches"]:
+        lines.append("searches and imports:")
+        for q in s["searches"]:
+            what = q["query"] if q["kind"] == "search" else q["file_name"]
+            lines.append(f"  #{q['id']} {q['kind']:6} {q['database']:8} {q['status']:10} "
+                         f"reported {q['count_reported']}, linked {q['linked']}: {what}")
+    for stage, value in s.get("stages", {}).items():
+        lines.append(f"{stage}: {value}")
+    return "\n".join(lines)
