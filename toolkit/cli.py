@@ -174,6 +174,114 @@ def export_cmd(ctx, fmt, out_path, as_json):
 # Screening (issue 5): `review screen`, `review conflicts`, `review simulate`
 # ============================================================================================
 
+def _criteria_default(db_path: str) -> str:
+    """screening/criteria.yaml next to the review's db file, else in the working directory."""
+    from pathlib import Path
+
+    beside = Path(db_path).resolve().parent / "screening" / "criteria.yaml"
+    return str(beside if beside.is_file() else Path("screening") / "criteria.yaml")
+
+
+@cli.command("screen")
+@click.option("--reviewer", envvar="REVIEW_REVIEWER",
+              help="Who screens (default: env REVIEW_REVIEWER, else the OS user).")
+@click.option("--criteria", "criteria_path", type=click.Path(dir_okay=False),
+              help="Inclusion/exclusion criteria YAML shown on `c` "
+                   "[default: screening/criteria.yaml next to the db, else in the cwd].")
+@click.option("--import", "import_path", type=click.Path(dir_okay=False),
+              help="Load decisions from a CSV (record_id|source_id|pmid|doi, decision, "
+                   "[reviewer], [note]) instead of screening; one transaction.")
+@click.option("--stop", type=click.Choice(["none", "heuristic", "buscar"]), default="none",
+              show_default=True, help="Stopping rule; when it is met the remaining records are "
+                                      "recorded as excluded by automation.")
+@click.option("--stop-after", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Consecutive excludes that stop (heuristic) or start the random sample "
+                   "(buscar).")
+@click.option("--target-recall", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=0.95, show_default=True, help="BUSCAR recall target.")
+@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=0.95, show_default=True, help="BUSCAR confidence level.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Random state of the model and of the BUSCAR sample.")
+@json_option
+@click.pass_context
+def screen_cmd(ctx, reviewer, criteria_path, import_path, stop, stop_after, target_recall,
+               confidence, seed, as_json):
+    """Title/abstract screening, one record at a time, in the order the model ranks them.
+
+    Keys: i include, e exclude, m maybe, u undo, n note, c criteria, ? help, q quit. Every
+    decision is saved before the next record is shown; run again to resume. With --json the
+    prompts go to stderr and one JSON object of counts is printed at the end.
+    """
+    from .screening.decisions import import_decisions
+    from .screening.prompts import run
+    from .screening.queue import ScreeningSession
+    from .store import default_actor
+
+    reviewer = reviewer or default_actor()
+    review = get_review(ctx, "screen")
+    if import_path:
+        out = import_decisions(review, import_path, reviewer)
+        out = {"file": import_path, **out}
+        emit(out, as_json, lambda d: (
+            f"{d['file']}: {d['rows']} rows, {d['decisions']} decisions saved "
+            f"(include {d['include']}, exclude {d['exclude']}, maybe {d['maybe']})"))
+        return
+    session = ScreeningSession(review, reviewer, stop=stop, stop_after=stop_after,
+                               target_recall=target_recall, confidence=confidence, seed=seed)
+    out = run(session, criteria_path=criteria_path or _criteria_default(ctx.obj["db"]),
+              err=as_json)
+    if as_json:
+        emit(out, True)
+
+
+@cli.command("conflicts")
+@click.option("--resolve", "record_id", type=int, help="Resolve this record (its id).")
+@click.option("--decision", type=click.Choice(["include", "exclude"]),
+              help="The resolution (with --resolve).")
+@click.option("--note", help="Why (with --resolve).")
+@click.option("--reviewer", envvar="REVIEW_REVIEWER",
+              help="Who resolves (default: env REVIEW_REVIEWER, else the OS user).")
+@json_option
+@click.pass_context
+def conflicts_cmd(ctx, record_id, decision, note, reviewer, as_json):
+    """Disagreements between reviewers and maybes, with Cohen's kappa; --resolve records a
+    resolution that overrides the reviewers' decisions."""
+    from .screening.agreement import conflicts
+    from .screening.decisions import resolve
+    from .store import default_actor
+
+    review = get_review(ctx, "conflicts")
+    if record_id is not None or decision is not None:
+        if record_id is None or decision is None:
+            raise ReviewError("--resolve RECORD and --decision include|exclude go together")
+        who = reviewer or default_actor()
+        row_id = resolve(review, record_id, decision, who, note)
+        emit({"record_id": record_id, "decision": decision, "reviewer": who, "note": note,
+              "decision_id": row_id}, as_json,
+             lambda d: f"record {d['record_id']}: resolved as {d['decision']} by {d['reviewer']}")
+        return
+    emit(conflicts(review), as_json, _format_conflicts)
+
+
+def _format_conflicts(d: dict) -> str:
+    lines = []
+    for label, items in (("conflicts", d["conflicts"]), ("maybes", d["maybes"])):
+        lines.append(f"{label}: {len(items)}")
+        for it in items:
+            who = ", ".join(f"{r}: {v}" for r, v in it["decisions"].items())
+            res = f"  -> resolved: {it['resolution']}" if it["resolution"] else ""
+            lines.append(f"  record {it['record_id']}: {(it['title'] or '')[:70]}")
+            lines.append(f"    {who}{res}")
+    for k in d["kappa"]:
+        kap = "n/a" if k["kappa"] is None else f"{k['kappa']:.3f}"
+        agr = "n/a" if k["agreement"] is None else f"{k['agreement']:.1%}"
+        lines.append(f"kappa {k['reviewers'][0]} vs {k['reviewers'][1]}: {kap} "
+                     f"(agreement {agr} on {k['n']} records)")
+    lines.append(f"unresolved: {d['n_unresolved']}")
+    return "\n".join(lines)
+
+
 # --- end of screening commands ----------------------------------------------------------------
 
 

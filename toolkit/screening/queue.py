@@ -412,3 +412,26 @@ class ScreeningSession:
         self.blocked.update(rest)
         self.sampling = None
         self.stopped = dict(details, rule=rule, n_automation=len(rest), recall=estimate)
+
+
+def status(review: Review) -> dict:
+    """`review status` hook: title/abstract screening progress over the pool."""
+    from .decisions import final_decisions
+
+    pool = records_to_screen(review)
+    final = final_decisions(review)
+    automation = blocked_records(review)
+    values = [final.get(rid) for rid in pool]
+    n_auto = sum(1 for rid in pool if rid in automation and final.get(rid) == "exclude")
+    return {"screening": {
+        "to_screen": len(pool),
+        "decided": sum(v is not None for v in values),
+        "include": values.count("include"),
+        "exclude": values.count("exclude") - n_auto,
+        "excluded_by_automation": n_auto,
+        "maybe": values.count("maybe"),
+        "conflict": values.count("conflict"),
+        "reviewers": sorted({r[0] for r in review.db.execute(
+            "select distinct reviewer from ta_decisions where origin = 'human' "
+            "and undone_at is null")}),
+    }}
