@@ -31,3 +31,19 @@ def build_review(path, n: int = 30, every: int = 5, blank: bool = True):
 def is_relevant(review, record_id: int) -> bool:
     row = review.db["records"].get(record_id)
     return "cryoablation" in (row["abstract"] or "").lower()
+
+
+def run_main(args, input=None):
+    """Run the console entry point (which turns ReviewError into one line and exit 1) in
+    click's isolation; returns (exit_code, stdout, stderr)."""
+    from click.testing import CliRunner
+
+    from toolkit.cli import main
+
+    with CliRunner().isolation(input=input) as (out, err, _):
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code or 0
+        return code, out.getvalue().decode(), err.getvalue().decode()
