@@ -310,9 +310,11 @@ class ScreeningSession:
         labels = self._training_labels()
         scores = self.ranker.scores
         lab = [self.pos[r] for r in labels]
+        # records excluded by automation were never seen by a person: they count as unscreened
+        unseen = [i for i, rid in enumerate(self.pool) if rid not in self.mine]
         return stopping.recall_from_model(
             found, scores[lab] if lab else [], [labels[r] for r in labels],
-            scores[self.remaining()], self.confidence)
+            scores[unseen], self.confidence)
 
     # -- stopping rules --------------------------------------------------------------------
     def _recent_human(self, n: int) -> list[str]:
