@@ -193,3 +193,33 @@ def test_export_and_status_columns(db):
     assert values[second] == {"ta_decision": "exclude", "ta_origin": "human",
                               "ta_reviewers": "alice:exclude", "ta_notes": "alice: why"}
     assert (st["to_screen"], st["decided"], st["include"], st["exclude"]) == (30, 2, 1, 1)
+
+
+def test_background_retraining_keeps_the_queue_going(db):
+    """With fits slower than the budget, retraining runs in a thread; every decision is still
+    saved at once and the ranking catches up with all labels."""
+    import threading
+    import time
+
+    from toolkit.screening.model import ActiveLearner
+    from toolkit.screening.queue import ScreeningSession
+
+    class SlowLearner(ActiveLearner):
+        def fit(self, labelled_idx, labels):
+            time.sleep(0.05)
+            return super().fit(labelled_idx, labels)
+
+    with open_review(db) as r:
+        session = ScreeningSession(r, "alice", learner=SlowLearner(random_state=0),
+                                   sync_budget_s=0.01)
+        threads_before = threading.active_count()
+        seen = []
+        for _ in range(8):
+            s = session.next()
+            seen.append(s.record_id)
+            session.decide(s, "include" if is_relevant(r, s.record_id) else "exclude")
+        assert len(set(seen)) == 8
+        assert r.db["ta_decisions"].count == 8
+        session.ranker.wait(timeout=10)
+        assert not session.ranker.busy and threading.active_count() <= threads_before + 1
+        assert session.ranker.n_labels == 8  # the last fit saw every label

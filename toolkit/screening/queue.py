@@ -115,18 +115,20 @@ class Ranker:
     def choose(self, unlabelled: list[int]) -> tuple[int, float | None, int | None]:
         """``(position, score, rank)`` of the next record among pool positions ``unlabelled``.
 
-        The learner's own query strategy decides when no background fit is running; while one
-        runs, the highest score of the latest finished ranking does (the learner is busy)."""
-        if not self.busy:
-            pos = int(self.learner.query(unlabelled))
-        else:
-            pos = None
+        For maximum relevance (the default) that is the highest score of the latest finished
+        ranking (already computed: no second pass over the pool). Other query strategies of the
+        learner decide themselves when no background fit is running; while one runs (the
+        learner is busy), the highest score decides."""
         with self._cv:
             scores = self.scores
         cand = scores[np.asarray(unlabelled)]
-        if pos is None:
+        flat = len(cand) == 0 or np.ptp(cand) == 0  # no ranking information yet
+        maximum = getattr(self.learner, "query_strategy", "max") == "max"
+        if self.busy or (maximum and not flat):
             pos = int(unlabelled[int(np.argmax(cand))])
-        if len(cand) == 0 or np.ptp(cand) == 0:  # no ranking information yet
+        else:
+            pos = int(self.learner.query(unlabelled))
+        if flat:
             return pos, None, None
         score = float(scores[pos])
         return pos, score, int((cand > score).sum()) + 1
