@@ -160,12 +160,100 @@ def export_cmd(ctx, fmt, out_path, as_json):
         writer(review, sys.stdout)
 
 
+@cli.group("search")
+def search_group():
+    """Search bibliographic databases."""
+
+
+@search_group.command("pubmed")
+@click.argument("query", required=False)
+@click.option("--mindate", help="Earliest publication date (YYYY, YYYY/MM or YYYY/MM/DD).")
+@click.option("--maxdate", help="Latest publication date.")
+@click.option("--email", envvar="NCBI_EMAIL", help="Your e-mail, sent to NCBI as they ask.")
+@click.option("--api-key", envvar="NCBI_API_KEY", help="NCBI API key (10 requests/s not 3).")
+@click.option("--batch-size", default=500, show_default=True, type=int,
+              help="Records per efetch request.")
+@click.option("--resume", is_flag=True, help="Continue the latest unfinished search.")
+@json_option
+@click.pass_context
+def search_pubmed_cmd(ctx, query, mindate, maxdate, email, api_key, batch_size, resume,
+                      as_json):
+    """Search PubMed (E-utilities, history server) and save every record found."""
+    from .progress import counter
+    from .search.pubmed import search_pubmed
+
+    review = get_review(ctx, "search pubmed")
+    with counter("fetching PubMed records", quiet=as_json) as tick:
+        out = search_pubmed(review, query, mindate=mindate, maxdate=maxdate,
+                            batch_size=batch_size, email=email, api_key=api_key, resume=resume,
+                            progress=lambda done, total: tick(done))
+    if out["missing_pmids"]:
+        click.echo(f"review: warning: retrieved {out['retrieved']} of {out['count']}; "
+                   f"missing PMIDs: {', '.join(out['missing_pmids'][:50])}"
+                   + (" ..." if len(out["missing_pmids"]) > 50 else ""), err=True)
+    emit(out, as_json, lambda d: (
+        f"PubMed: {d['query']}\n  count {d['count']}, retrieved {d['retrieved']}, "
+        f"added {d['added']}, already present {d['already_present']} "
+        f"({d['requests']} requests, {d['parts']} date part(s))"))
+
+
 # --- end of foundation commands ---------------------------------------------------------------
 
 
 # ============================================================================================
 # Deduplication (issue 4): `review dedup`
 # ============================================================================================
+
+def _dedup_human(d: dict) -> str:
+    lines = [f"records: {d['records']}, clusters: {d['clusters']}, duplicates removed: "
+             f"{d['duplicates_removed']}, uncertain pairs open: {d['uncertain_pairs']}"]
+    if "new_records" in d:
+        lines.append(f"this run: {d['new_records']} new records compared, "
+                     f"{d.get('clusters_created', 0)} clusters created, "
+                     f"{d.get('clusters_extended', 0)} extended ({d['wall_s']} s)")
+    for h in d.get("inherited_decisions", []):
+        lines.append(f"  record {h['record_id']} duplicates screened record "
+                     f"{h['from_record_id']}: inherits '{h['decision']}'")
+    if d["uncertain_pairs"]:
+        lines.append("decide uncertain pairs with `review dedup --review`")
+    return "\n".join(lines)
+
+
+@cli.command("dedup")
+@click.option("--review", "manual", is_flag=True,
+              help="Decide uncertain pairs in the terminal: d(uplicate) / n(ot) / s(kip) / q(uit).")
+@click.option("--undo", "undo", type=int, metavar="CLUSTER",
+              help="Split cluster CLUSTER back into separate records.")
+@json_option
+@click.pass_context
+def dedup_cmd(ctx, manual, undo, as_json):
+    """Find duplicate records, merge them into clusters, queue uncertain pairs.
+
+    Rules: docs/dedup.md. Records are never deleted; each cluster keeps one primary record.
+    Run again after a new import: only new records are compared (against all).
+    """
+    from .dedup import api
+
+    if manual and undo is not None:
+        raise ReviewError("use either --review or --undo, not both")
+    review = get_review(ctx, "dedup")
+    if undo is not None:
+        out = api.undo_cluster(review, undo)
+        emit(out, as_json, lambda d: f"cluster {d['cluster_id']} undone: records "
+                                     f"{', '.join(map(str, d['records']))} are separate again")
+        return
+    if manual:
+        from .dedup.prompts import review_pairs
+
+        counts = review_pairs(review)
+        emit(counts, as_json, lambda d: f"duplicate {d['duplicate']}, not {d['not']}, "
+                                        f"skipped {d['skipped']}; {d['remaining']} still open")
+        return
+    say = (lambda msg: None) if as_json or not sys.stderr.isatty() else (
+        lambda msg: click.echo(f"dedup: {msg}", err=True))
+    out = api.deduplicate(review, progress=say)
+    emit(out, as_json, _dedup_human)
+
 
 # --- end of deduplication commands ------------------------------------------------------------
 
@@ -295,6 +383,102 @@ def _format_conflicts(d: dict) -> str:
 # ============================================================================================
 # Pooling (issue 7): `review pool`
 # ============================================================================================
+from .pooling.registry import MEASURES, METHODS, input_roles  # noqa: E402  (no numpy import)
+
+
+def _pool_human(d: dict) -> str:
+    """Human summary of a pool_table result."""
+    f = lambda x, n=4: "NA" if x is None else f"{x:.{n}g}"  # noqa: E731
+    lines = [f"{d['measure']} pooled with {d['method']}"
+             f"{' + Knapp-Hartung' if d['test'] == 'knha' else ''}, k = {d['k']}"
+             f"{' (proportion scale)' if d['scale'] == 'proportion' else ''}",
+             f"  estimate {f(d['estimate'])}  {d['level']:g}% CI [{f(d['ci_low'])}, "
+             f"{f(d['ci_high'])}]" + ("" if d["pi_low"] is None else
+                                      f"  PI [{f(d['pi_low'])}, {f(d['pi_high'])}]"),
+             f"  model scale {f(d['est_model_scale'])} (SE {f(d['se'])})",
+             f"  tau2 = {f(d['tau2'])}, I2 = {f(d['I2'], 3)}%, Q = {f(d['Q'])} "
+             f"(df = {d['Q_df']}, p = {f(d['Q_p'], 3)})"]
+    if "subgroups" in d:
+        lines.append(f"subgroups by {d['by']}:")
+        for g in d["subgroups"]:
+            lines.append(f"  {g['group']}: k = {g['k']}, estimate {f(g['estimate'])} "
+                         f"[{f(g['ci_low'])}, {f(g['ci_high'])}], tau2 = {f(g['tau2'])}, "
+                         f"I2 = {f(g['I2'], 3)}%")
+        lines.append(f"  test of subgroup differences: Q = {f(d['Q_between'])} "
+                     f"(df = {d['Q_between_df']}, p = {f(d['Q_between_p'], 3)})")
+    if "metareg" in d:
+        m = d["metareg"]
+        lines.append("meta-regression (model scale):")
+        for c in m["coefficients"]:
+            lines.append(f"  {c['name']:<20} {f(c['estimate']):>10}  SE {f(c['se']):>9}  "
+                         f"p = {f(c['p'], 3):>9}  [{f(c['ci_low'])}, {f(c['ci_high'])}]")
+        lines.append(f"  tau2 = {f(m['tau2'])}, QM = {f(m['QM'])} (p = {f(m['QM_p'], 3)}), "
+                     f"QE = {f(m['QE'])}, R2 = {f(m['R2'], 3)}%")
+    if d.get("forest"):
+        lines.append(f"forest plot: {d['forest']}")
+    return "\n".join(lines)
+
+
+def _pool_options(f):
+    """One --ROLE COLUMN option per input role of the measure registry (r is separate)."""
+    for role in reversed([r for r in input_roles() if r != "r"]):
+        used = [m.name for m in MEASURES.values() if role in m.roles]
+        f = click.option(f"--{role.replace('_', '-')}", role, metavar="COL",
+                         help=f"Column with {role.replace('_', ' ')} ({', '.join(used)}).")(f)
+    return f
+
+
+@cli.command("pool")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--outcome", help="Pool the review's own extracted outcome NAME (needs extraction).")
+@click.option("--measure", required=True, callback=lambda c, p, v: v.upper() if v else v,
+              type=click.Choice(list(MEASURES), case_sensitive=False),
+              help="Effect size: " + "; ".join(f"{m.name} = {m.label}" for m in MEASURES.values()))
+@_pool_options
+@click.option("--r", "r", metavar="VALUE|COL",
+              help="MC: pre/post correlation, one assumed value or a column of per-study values.")
+@click.option("--study", metavar="COL", help="Column with study labels.")
+@click.option("--method", default="REML", show_default=True,
+              callback=lambda c, p, v: v.upper(),
+              type=click.Choice(list(METHODS), case_sensitive=False),
+              help="tau^2 estimator (FE = fixed effect).")
+@click.option("--knha", is_flag=True, help="Knapp-Hartung (t-based) inference.")
+@click.option("--level", default=95.0, show_default=True, type=float,
+              help="Confidence level in percent.")
+@click.option("--by", metavar="COL", help="Subgroup column: one model per subgroup + test of "
+                                         "subgroup differences.")
+@click.option("--moderator", "moderators", multiple=True, metavar="COL",
+              help="Meta-regression moderator (repeatable; text columns are categorical).")
+@click.option("--forest", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write a forest plot (.png, .svg or .pdf).")
+@json_option
+@click.pass_context
+def pool_cmd(ctx, file, outcome, measure, r, study, method, knha, level, by, moderators, forest,
+             as_json, **columns):
+    """Pool studies from FILE.csv (one row per study): effect sizes, random-effects model,
+    subgroups, meta-regression and a forest plot; numbers as R metafor."""
+    import pandas as pd
+
+    from .pooling.api import pool_table
+    from .pooling.forest import FORMATS
+
+    if (file is None) == (outcome is None):
+        raise ReviewError("give either FILE.csv or --outcome NAME")
+    if forest and os.path.splitext(forest)[1].lower() not in FORMATS:
+        raise ReviewError("--forest must end in .png, .svg or .pdf", file=forest)
+    if outcome is not None:
+        raise ReviewError("--outcome needs the extraction stage, which is not available yet")
+    try:
+        df = pd.read_csv(file, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ReviewError(f"cannot read CSV: {exc}", file=file)
+    # the forest plot is drawn inside pool_table, before anything is printed: a failure
+    # leaves no half output
+    out = pool_table(df, measure, study=study, method=method, knha=knha, level=level, by=by,
+                     moderators=moderators, r=r, file=file, forest=forest,
+                     title=os.path.basename(file), **columns)
+    emit(out, as_json, _pool_human)
+
 
 # --- end of pooling commands ------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ store (same source and source id) is linked to the new import, not added twice.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -38,12 +39,12 @@ def detect_format(path) -> str:
             return "pubmed-xml"
         raise ReviewError("XML that is not PubMed XML (no <PubmedArticleSet>)", file=path)
     first = text.splitlines()[0] if text else ""
-    if first.startswith("TY  -"):
+    if re.match(r"^[A-Z][A-Z0-9]  -", first):  # RIS tag line (a file without TY is an error there)
         return "ris"
     if first.startswith("PMID-"):
         return "medline"
     lower = first.lower()
-    if "," in first or "\t" in first:
+    if "," in first or "\t" in first or Path(path).suffix.lower() in (".csv", ".tsv"):
         if any(m in lower for m in tables.EMBASE_MARKERS):
             return "embase-csv"
         return "csv"

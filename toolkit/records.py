@@ -120,9 +120,16 @@ def clean_text(value: Any) -> str | None:
         return None
     if isinstance(value, (list, tuple)):
         value = " ".join(str(v) for v in value if v)
-    text = unicodedata.normalize("NFC", str(value))
-    text = re.sub(r"\s+", " ", text).strip()
+    text = str(value).strip()
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    if _NEEDS_SPACE_FIX.search(text):
+        text = _SPACES.sub(" ", text)
     return text or None
+
+
+_NEEDS_SPACE_FIX = re.compile(r"\s\s|[\t\n\r\f\v\xa0]")
+_SPACES = re.compile(r"\s+")
 
 
 def content_id(fields: dict) -> str:
@@ -139,7 +146,7 @@ def _as_list(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, (list, tuple)):
-        return [clean_text(v) for v in value if clean_text(v)]
+        return [t for t in (str(v).strip() for v in value if v) if t]
     return [p for p in (clean_text(x) for x in re.split(r"[;\n]", str(value))) if p]
 
 
@@ -175,8 +182,8 @@ def make_record(fields: dict, *, source: str, raw: dict | None = None) -> dict:
         "language": clean_text(fields.get("language")),
         "publication_types": json.dumps(_as_list(fields.get("publication_types")),
                                         ensure_ascii=False),
-        "raw": json.dumps(raw if raw is not None else fields, ensure_ascii=False, default=str,
-                          sort_keys=True),
+        # key order is the parser's, which is deterministic for a given file
+        "raw": json.dumps(raw if raw is not None else fields, ensure_ascii=False, default=str),
     }
 
 

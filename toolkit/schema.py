@@ -81,6 +81,23 @@ def _core_001(db: sqlite_utils.Database) -> None:
     )
 
 
+def _core_002(db: sqlite_utils.Database) -> None:
+    # The ids an E-utilities search reported (esearch IdList per date part), so a search can
+    # resume and can name the PMIDs it could not retrieve.
+    db.execute(
+        """
+        create table search_ids (
+            search_id integer not null references searches(id),
+            part integer not null,
+            position integer not null,
+            source_id text not null,
+            primary key (search_id, source_id)
+        )
+        """
+    )
+
+
 MIGRATIONS = [
     ("core_001_tables", _core_001),
+    ("core_002_search_ids", _core_002),
 ]

@@ -126,8 +126,12 @@ class Review:
         self.close()
 
 
-def _connect(path: Path) -> sqlite_utils.Database:
+def _connect(path: Path, new: bool = False) -> sqlite_utils.Database:
     db = sqlite_utils.Database(path)
+    if new:
+        # Records carry their source record as JSON (often several KB); large pages keep
+        # them off overflow chains, which roughly doubles import speed. Must precede WAL.
+        db.execute("PRAGMA page_size=65536")
     # WAL keeps readers going while a writer commits; synchronous=NORMAL is durable across
     # process crashes (kill -9), which is what a saved decision needs.
     with db.ensure_autocommit_on():
@@ -164,7 +168,7 @@ def create_review(path: str | Path, title: str | None = None, command: str = "in
     path = Path(path)
     if path.exists() and path.stat().st_size > 0:
         raise ReviewError(f"{path} already exists; use it, or choose another --db")
-    db = _connect(path)
+    db = _connect(path, new=True)
     migrate(db)
     review = Review(db, path, command)
     with review.atomic():

@@ -1,1 +1,1 @@
-"""search stage."""
+"""Searching bibliographic databases: NCBI E-utilities (PubMed)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
+from lxml import etree
 from typing import IO, Iterator
 
 from ..errors import ReviewError
@@ -14,17 +14,27 @@ ARTICLE_TAGS = ("PubmedArticle", "PubmedBookArticle")
 def _text(el) -> str | None:
     if el is None:
         return None
+    if len(el) == 0:  # no inline markup: the common case
+        text = el.text
+        return text.strip() or None if text else None
     text = "".join(el.itertext()).strip()
     return text or None
 
 
-def _year(article_el) -> str | None:
-    for path in (".//JournalIssue/PubDate/Year", ".//JournalIssue/PubDate/MedlineDate",
-                 ".//ArticleDate/Year", ".//Book/PubDate/Year", ".//PubDate/Year"):
-        t = _text(article_el.find(path))
+def _year(art, cit) -> str | None:
+    """Publication year: journal issue date, else MedlineDate text, else electronic date."""
+    for el, path in ((art, "Journal/JournalIssue/PubDate/Year"),
+                     (art, "Journal/JournalIssue/PubDate/MedlineDate"),
+                     (art, "ArticleDate/Year"), (cit, "Book/PubDate/Year")):
+        t = _text(el.find(path))
         if t:
             return t
     return None
+
+
+# Compiled XPath returning strings: list fields are read in C, not element by element.
+_KEYWORDS = etree.XPath("KeywordList/Keyword/text() | "
+                        "MeshHeadingList/MeshHeading/DescriptorName/text()")
 
 
 def parse_article(el) -> dict:
@@ -64,8 +74,7 @@ def parse_article(el) -> dict:
                 doi = _text(e)
     title = _text(art.find("ArticleTitle")) or _text(art.find("BookTitle")) \
         or _text(art.find("VernacularTitle"))
-    keywords = [_text(k) for k in cit.findall("KeywordList/Keyword")]
-    keywords += [_text(m) for m in cit.findall("MeshHeadingList/MeshHeading/DescriptorName")]
+    keywords = [k.strip() for k in _KEYWORDS(cit)]
     return {
         "source_id": pmid,
         "pmid": pmid,
@@ -76,7 +85,7 @@ def parse_article(el) -> dict:
         "journal": _text(art.find("Journal/Title")) or _text(art.find("Journal/ISOAbbreviation")),
         "journal_abbrev": _text(art.find("Journal/ISOAbbreviation"))
         or _text(cit.find("MedlineJournalInfo/MedlineTA")),
-        "year": _year(el),
+        "year": _year(art, cit),
         "volume": _text(art.find("Journal/JournalIssue/Volume")),
         "issue": _text(art.find("Journal/JournalIssue/Issue")),
         "pages": _text(art.find("Pagination/MedlinePgn")),
@@ -87,36 +96,42 @@ def parse_article(el) -> dict:
     }
 
 
-def iter_articles(stream: IO[bytes], name: str) -> Iterator[RawRecord]:
-    """Stream the articles of a PubMed XML file; errors name the file, record and line."""
+def iter_articles(stream: IO[bytes], name: str, allow_empty: bool = False) -> Iterator[RawRecord]:
+    """Stream the articles of a PubMed XML file; errors name the file, record and line.
+
+    lxml's iterparse with a tag filter hands over whole articles only, which keeps the import
+    fast; each article is cleared once read so memory stays flat."""
     n = 0
-    root_seen = False
     try:
-        context = ET.iterparse(stream, events=("start", "end"))
-        root = None
-        for event, el in context:
-            if event == "start":
-                if root is None:
-                    root = el
-                    root_seen = True
-                    if el.tag not in ("PubmedArticleSet", "PubmedBookArticleSet"):
-                        raise ReviewError(f"not PubMed XML (root element <{el.tag}>)", file=name)
-                continue
-            if el.tag in ARTICLE_TAGS:
-                n += 1
-                fields = parse_article(el)
-                if not fields.get("pmid"):
-                    raise ReviewError("article without a PMID", file=name, record=f"record {n}")
-                yield RawRecord(fields=fields, raw=fields, where=f"record {n} (PMID {fields['pmid']})",
-                                source="PubMed")
-                root.clear()  # keep memory flat
-    except ET.ParseError as exc:
-        line, col = exc.position
-        raise ReviewError(f"malformed XML at line {line}, column {col} ({exc.msg if hasattr(exc, 'msg') else exc})"
-                          f" after {n} complete records", file=name,
-                          record=f"record {n + 1}") from None
-    if not root_seen:
-        raise ReviewError("empty XML file", file=name)
+        context = etree.iterparse(stream, events=("end",), tag=ARTICLE_TAGS,
+                                  resolve_entities=False, no_network=True, huge_tree=True)
+        for _, el in context:
+            if n == 0:
+                root_tag = el.getparent().tag if el.getparent() is not None else None
+                if root_tag not in ("PubmedArticleSet", "PubmedBookArticleSet"):
+                    raise ReviewError(f"not PubMed XML (articles inside <{root_tag}>)", file=name)
+            n += 1
+            fields = parse_article(el)
+            if not fields.get("pmid"):
+                raise ReviewError("article without a PMID", file=name,
+                                  record=f"record {n} (line {el.sourceline})")
+            yield RawRecord(fields=fields, raw=fields,
+                            where=f"record {n} (PMID {fields['pmid']}, line {el.sourceline})",
+                            source="PubMed")
+            el.clear()
+            parent = el.getparent()
+            while el.getprevious() is not None:
+                del parent[0]
+    except etree.XMLSyntaxError as exc:
+        line, col = exc.position if exc.position else (exc.lineno, 0)
+        raise ReviewError(f"malformed XML at line {line}, column {col} ({exc.msg}) after {n} "
+                          f"complete records", file=name, record=f"record {n + 1}") from None
+    if n == 0:
+        root = context.root
+        if root is None or root.tag not in ("PubmedArticleSet", "PubmedBookArticleSet"):
+            raise ReviewError("not PubMed XML (no <PubmedArticleSet>)", file=name)
+        if not allow_empty:
+            raise ReviewError("no <PubmedArticle> records in the XML", file=name)
 
 
 def read(path) -> Iterator[RawRecord]:
@@ -128,4 +143,4 @@ def parse_bytes(data: bytes, name: str = "<efetch>") -> list[dict]:
     """All article field dicts of one efetch response; raises ReviewError if truncated/invalid."""
     import io
 
-    return [r.fields for r in iter_articles(io.BytesIO(data), name)]
+    return [r.fields for r in iter_articles(io.BytesIO(data), name, allow_empty=True)]

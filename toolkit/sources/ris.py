@@ -10,9 +10,8 @@ import rispy
 
 from ..errors import ReviewError
 from . import RawRecord
-from .text import open_text
+from .text import check_not_binary, encoding_error
 
-_TAG = re.compile(r"^([A-Z][A-Z0-9])  -( (.*))?$")
 
 
 def _first(v):
@@ -51,58 +50,129 @@ def ris_fields(rec: dict) -> dict:
     }
 
 
+_MAPPING = rispy.config.TAG_KEY_MAPPING
+_LIST_TAGS = frozenset(rispy.config.LIST_TYPE_TAGS)
+_DELIMITED = rispy.config.DELIMITED_TAG_MAPPING
+
+
 def _parse_record(lines: list[str]) -> dict:
-    rec = rispy.RisParser().parse_lines(iter(lines + ["ER  - "]))
-    return rec[0] if rec else {}
+    """One record's lines -> rispy's record dict (rispy's tag names and list tags; unknown tags
+    under ``unknown_tag``), without rispy's per-line parser, which is too slow for large
+    exports. A line without a tag continues the previous tag's value, as in rispy."""
+    pairs = []
+    for line in lines:
+        if line[2:5] == "  -" and line[:2].isupper() and line[0].isalpha():
+            pairs.append((line[:2], line[6:].strip()))
+        elif line.strip():
+            pairs.append((None, line.strip()))
+    return _build(pairs)
 
 
-def read(path) -> Iterator[RawRecord]:
-    name = str(path)
+def _build(pairs) -> dict:
+    rec: dict = {}
+    last = None
+    for tag, value in pairs:
+        if tag is None:
+            if last is not None:
+                _append(rec, last, value)
+            continue
+        last = tag
+        name = _MAPPING.get(tag)
+        if name is None:
+            rec.setdefault("unknown_tag", {}).setdefault(tag, []).append(value)
+            continue
+        if tag in _DELIMITED:
+            value = [v.strip() for v in value.split(_DELIMITED[tag])]
+        if tag in _LIST_TAGS:
+            rec.setdefault(name, []).extend(value if isinstance(value, list) else [value])
+        else:
+            rec.setdefault(name, value)
+    return rec
+
+
+def _append(rec: dict, tag: str, text: str) -> None:
+    name = _MAPPING.get(tag)
+    if name is None:
+        rec["unknown_tag"][tag][-1] += " " + text
+    elif isinstance(rec.get(name), list):
+        rec[name][-1] += " " + text
+    else:
+        rec[name] = f"{rec[name]} {text}"
+
+
+# Records are framed in large text blocks with regular expressions (C speed) rather than line by
+# line: an RIS export is tens of tag lines per record.
+_ER = re.compile(r"^ER  -[^\n]*(?:\n|\Z)", re.M)
+_PAIR = re.compile(r"^([A-Z][A-Z0-9])  -(?: (.*?))?[ \t]*$", re.M)
+_NON_TAG_LINE = re.compile(r"^(?![A-Z][A-Z0-9]  -)[^\n]*\S", re.M)
+_TY_INSIDE = re.compile(r"\nTY  -")
+
+
+def _first_content_line(text: str) -> tuple[int, str]:
+    """(offset in lines, text) of the first non-blank line of ``text``."""
+    for k, line in enumerate(text.split("\n")):
+        if line.strip():
+            return k, line
+    return 0, ""
+
+
+def _frame(fh, name: str) -> Iterator[tuple[int, str]]:
+    """(first line number, record text without its ER line) for each record."""
+    buf = ""
+    line = 1  # line number of buf[0]
     n = 0
-    current: list[str] | None = None
-    start_line = 0
-    with open_text(path) as lines:
-        for lineno, line in lines:
-            line = line.rstrip("\r\n")
-            m = _TAG.match(line)
-            tag = m.group(1) if m else None
-            if current is None:
-                if tag == "TY":
-                    current, start_line = [line], lineno
-                elif tag is not None:
-                    raise ReviewError(f"line {lineno}: tag {tag} outside a record "
-                                      f"(a record must start with 'TY  - ')", file=name,
-                                      record=f"record {n + 1}")
-                elif line.strip():
-                    raise ReviewError(f"line {lineno}: not RIS (expected 'TY  - ' to start a "
-                                      f"record, found {line[:40]!r})", file=name,
-                                      record=f"record {n + 1}")
-                continue
-            if tag == "ER":
-                n += 1
-                rec = _parse_record(current)
-                fields = ris_fields(rec)
-                db = rec.get("name_of_database")
-                yield RawRecord(fields=fields, raw=_jsonable(rec),
-                                where=f"record {n} (line {start_line})", source=db)
-                current = None
-            elif tag == "TY":
-                raise ReviewError(f"line {lineno}: new 'TY' before the 'ER' closing the record "
-                                  f"that starts at line {start_line}", file=name,
-                                  record=f"record {n + 1}")
-            else:
-                current.append(line)
-    if current is not None:
-        raise ReviewError(f"record starting at line {start_line} has no closing 'ER  - '",
-                          file=name, record=f"record {n + 1}")
+    for block in iter(lambda: fh.read(1 << 22), ""):
+        buf += block
+        pos = 0
+        for m in _ER.finditer(buf):
+            if m.end() == len(buf) and not m.group().endswith("\n"):
+                break  # the ER line may continue in the next block
+            chunk = buf[pos:m.start()]
+            k, first = _first_content_line(chunk)
+            if not first.startswith("TY  -"):
+                _outside_error(first, line + k, n, name)
+            inner = _TY_INSIDE.search(chunk, chunk.find("TY  -") + 1)
+            if inner:
+                raise ReviewError(f"line {line + chunk.count(chr(10), 0, inner.start()) + 1}: "
+                                  f"new 'TY' before the 'ER' closing the record that starts at "
+                                  f"line {line + k}", file=name, record=f"record {n + 1}")
+            n += 1
+            yield line + k, chunk
+            line += chunk.count("\n") + m.group().count("\n")
+            pos = m.end()
+        buf = buf[pos:]
+    k, first = _first_content_line(buf)
+    if first:
+        if first.startswith("TY  -"):
+            raise ReviewError(f"record starting at line {line + k} has no closing 'ER  - '",
+                              file=name, record=f"record {n + 1}")
+        _outside_error(first, line + k, n, name)
     if n == 0:
         raise ReviewError("no RIS records (no 'TY  - ' line)", file=name)
 
 
-def _jsonable(rec: dict) -> dict:
-    out = {}
-    for k, v in rec.items():
-        if k == "unknown_tag":
-            v = {t: list(vals) for t, vals in v.items()}
-        out[k] = v
-    return out
+def _outside_error(first: str, lineno: int, n: int, name: str):
+    if first[2:5] == "  -":
+        raise ReviewError(f"line {lineno}: tag {first[:2]} outside a record (a record must "
+                          f"start with 'TY  - ')", file=name, record=f"record {n + 1}")
+    raise ReviewError(f"line {lineno}: not RIS (expected 'TY  - ' to start a record, found "
+                      f"{first[:40]!r})", file=name, record=f"record {n + 1}")
+
+
+def read(path) -> Iterator[RawRecord]:
+    name = str(path)
+    check_not_binary(path)
+    n = 0
+    try:
+        with open(path, encoding="utf-8-sig") as fh:  # universal newlines
+            for start_line, chunk in _frame(fh, name):
+                n += 1
+                if _NON_TAG_LINE.search(chunk):  # continuation lines: the general path
+                    rec = _parse_record(chunk.split("\n"))
+                else:
+                    rec = _build((t, v or "") for t, v in _PAIR.findall(chunk))
+                yield RawRecord(fields=ris_fields(rec), raw=rec,
+                                where=f"record {n} (line {start_line})",
+                                source=rec.get("name_of_database"))
+    except UnicodeDecodeError:
+        raise encoding_error(name) from None

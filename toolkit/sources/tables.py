@@ -11,7 +11,7 @@ from typing import Iterator
 
 from ..errors import ReviewError
 from . import RawRecord
-from .text import check_not_binary
+from .text import check_not_binary, encoding_error
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -67,26 +67,15 @@ def read(path, embase: bool | None = None) -> Iterator[RawRecord]:
     try:
         yield from _read(path, name, embase)
     except UnicodeDecodeError:
-        raise _encoding_error(path, name) from None
-
-
-def _encoding_error(path, name) -> ReviewError:
-    """Locate the first byte that is not UTF-8 (decoding is chunked, so find it again)."""
-    data = open(path, "rb").read()
-    try:
-        data.decode("utf-8")
-        pos = 0
-    except UnicodeDecodeError as exc:
-        pos = exc.start
-    line = data[:pos].count(b"\n") + 1
-    return ReviewError(f"not UTF-8 (byte {data[pos:pos + 1]!r}); the file is probably "
-                       f"latin-1/Windows-1252: re-export it as UTF-8 or convert it with "
-                       f"`iconv -f latin1 -t utf-8`", file=name, record=f"line {line}")
+        raise encoding_error(name) from None
 
 
 def _read(path, name, embase):
     with open(path, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
+        first = fh.readline()
+        fh.seek(0)
+        delimiter = "\t" if first.count("\t") > first.count(",") else ","
+        reader = csv.DictReader(fh, delimiter=delimiter)
         header = reader.fieldnames or []
         lower = {h.strip().lower(): h for h in header if h}
         is_embase = embase if embase is not None else bool(EMBASE_MARKERS & set(lower))

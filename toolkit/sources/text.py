@@ -24,24 +24,31 @@ def check_not_binary(path) -> bytes:
 
 def _decode_lines(fh, name: str) -> Iterator[tuple[int, str]]:
     lineno = 0
-    for raw in fh:
-        lineno += 1
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            bad = raw[exc.start:exc.start + 1]
-            raise ReviewError(
-                f"not UTF-8 (byte {bad!r} at column {exc.start + 1}); the file is "
-                f"probably latin-1/Windows-1252: re-export it as UTF-8, or convert it with "
-                f"`iconv -f latin1 -t utf-8`", file=name, record=f"line {lineno}") from None
-        if lineno == 1 and text.startswith("\ufeff"):
-            text = text[1:]
-        yield lineno, text
+    try:
+        for lineno, text in enumerate(fh, 1):
+            yield lineno, text
+    except UnicodeDecodeError:
+        raise encoding_error(name) from None
+
+
+def encoding_error(path) -> ReviewError:
+    """A ReviewError naming the line of the first byte that is not UTF-8 (text decoding is
+    chunked, so the position is found again in the bytes)."""
+    data = open(path, "rb").read()
+    try:
+        data.decode("utf-8")
+        pos = 0
+    except UnicodeDecodeError as exc:
+        pos = exc.start
+    line = data[:pos].count(b"\n") + 1
+    return ReviewError(f"not UTF-8 (byte {data[pos:pos + 1]!r}); the file is probably "
+                       f"latin-1/Windows-1252: re-export it as UTF-8 or convert it with "
+                       f"`iconv -f latin1 -t utf-8`", file=path, record=f"line {line}")
 
 
 @contextlib.contextmanager
 def open_text(path):
     """Context manager yielding an iterator of (line number, line) decoded as UTF-8."""
     check_not_binary(path)
-    with open(path, "rb") as fh:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
         yield _decode_lines(fh, str(path))

@@ -1,0 +1,263 @@
+"""Deduplication on the review store: clusters, merged records, undo, the manual queue,
+incremental runs with inherited screening decisions, the chaining guard, export columns, CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from toolkit.cli import cli
+from toolkit.dedup import api
+from toolkit.dedup.export import columns as export_columns
+from toolkit.errors import ReviewError
+from toolkit.records import make_record
+from toolkit.store import create_review, now_iso
+
+DATA = Path(__file__).parent / "data" / "dedup"
+
+PAPER = dict(title="Intestinal lipoprotein overproduction in insulin-resistant states",
+             authors="Adeli K.Lewis G. F.", year="2008", journal="Curr Opin Lipidol",
+             volume="19", issue="3", pages="221-8")
+
+
+@pytest.fixture
+def review(tmp_path):
+    r = create_review(tmp_path / "r.db")
+    yield r
+    r.close()
+
+
+def add(review, source, source_id, **fields) -> int:
+    row = make_record({"source_id": source_id, **fields}, source=source)
+    row["added_at"] = now_iso()
+    return review.db["records"].insert(row).last_pk
+
+
+def members(review, cid):
+    return sorted(r[0] for r in review.db.execute(
+        "select record_id from cluster_members where cluster_id = ?", [cid]))
+
+
+def test_merge_keeps_records_fills_primary_and_undo_restores(review):
+    pubmed = add(review, "PubMed", "18460911", **PAPER, pmid="18460911")
+    embase = add(review, "Embase", "L351", **dict(PAPER, journal="Current Opinion in Lipidology",
+                                                 pages="221-228"),
+                 doi="10.1097/MOL.0b013e3282ffaf82",
+                 abstract="Purpose of review: intestinal lipoprotein overproduction ...")
+    other = add(review, "PubMed", "1", title="Something else entirely about the heart",
+                authors="Smith J.", year="2010", journal="Heart", pages="1-2")
+    before = list(review.db.query("select * from records order by id"))
+
+    out = api.deduplicate(review)
+    assert (out["records"], out["clusters"], out["duplicates_removed"]) == (3, 1, 1)
+    cid = api.cluster_of(review, pubmed)
+    assert members(review, cid) == [pubmed, embase]
+    # Embase is more complete (abstract, DOI) so it is primary; it gains PubMed's PMID.
+    assert api.primary_record_ids(review) == [embase, other]
+    merged = api.merged_record(review, embase)
+    assert merged["pmid"] == "18460911" and merged["merged_from"] == {"pmid": pubmed}
+    assert merged["abstract"].startswith("Purpose of review")
+    assert merged["duplicate_ids"] == [pubmed]
+    # nothing in records changed
+    assert list(review.db.query("select * from records order by id")) == before
+    assert api.duplicates_removed(review) == 1
+
+    api.undo_cluster(review, cid)
+    assert api.duplicates_removed(review) == 0
+    assert api.primary_record_ids(review) == [pubmed, embase, other]
+    assert api.merged_record(review, embase)["merged_from"] == {}
+    actions = [r[0] for r in review.db.execute("select action from events order by id")]
+    assert "dedup" in actions and "dedup-undo" in actions
+    with pytest.raises(ReviewError):
+        api.undo_cluster(review, cid)
+    # a later run does not merge them again: the undo is remembered
+    add(review, "Scopus", "s1", title="Unrelated third record on kidneys", authors="Roe R.",
+        year="2011", journal="Kidney Int", pages="5-9")
+    api.deduplicate(review)
+    assert api.duplicates_removed(review) == 0
+
+
+def test_nothing_new_is_a_no_op(review):
+    add(review, "PubMed", "1", **PAPER)
+    add(review, "Embase", "2", **PAPER)
+    first = api.deduplicate(review)
+    again = api.deduplicate(review)
+    assert again["new_records"] == 0 and again["clusters"] == first["clusters"] == 1
+
+
+def test_labelled_sample_matches_the_labels(review, tmp_path):
+    """Pairwise precision 1 and recall >= 0.95 against the human labels of the sample."""
+    from toolkit.importing import import_file
+    import_file(review, DATA / "labelled_sample.csv")
+    api.deduplicate(review)
+    sid = {r["id"]: r["source_id"] for r in review.db.query("select id, source_id from records")}
+    with open(DATA / "labelled_sample.csv", encoding="utf-8", newline="") as fh:
+        truth = defaultdict(list)
+        for row in csv.DictReader(fh):
+            truth[row["group_id"]].append(row["record_id"])
+    pred = defaultdict(list)
+    for r in review.db.query("select cluster_id, record_id from cluster_members"):
+        pred[r["cluster_id"]].append(sid[r["record_id"]])
+
+    def pairs(groups):
+        return {p for g in groups for p in itertools.combinations(sorted(g), 2)}
+
+    t, p = pairs(truth.values()), pairs(pred.values())
+    # group sizes in the file: 15 x 2, 1 x 3, 2 x 4, 1 x 6, 1 x 7 -> 15+3+12+15+21 pairs
+    assert len(t) == 66
+    assert p <= t
+    assert len(t & p) / len(t) >= 0.95
+
+
+def test_chaining_guard_keeps_contradicting_records_apart(review):
+    # A and C carry different PMIDs (different papers); B (no PMID) matches both.
+    a = add(review, "PubMed", "111", **PAPER, pmid="111")
+    b = add(review, "Embase", "L1", **PAPER)
+    c = add(review, "PubMed", "222", **PAPER, pmid="222")
+    out = api.deduplicate(review)
+    assert api.cluster_of(review, a) != api.cluster_of(review, c)
+    assert out["duplicates_removed"] == 1
+    assert api.cluster_of(review, b) in (api.cluster_of(review, a), api.cluster_of(review, c))
+    rules = [r["rule"] for r in api.open_pairs(review)]
+    assert any(r.startswith("chaining-guard") for r in rules)
+
+
+def test_incremental_run_inherits_screening_decision(review):
+    from toolkit.screening.decisions import final_decisions, record_decision
+    first = add(review, "PubMed", "18460911", **PAPER, pmid="18460911")
+    api.deduplicate(review)
+    with review.atomic():
+        record_decision(review, first, "include", "alice")
+    later = add(review, "Embase", "L351", **dict(PAPER, pages="221-228"),
+                doi="10.1097/MOL.0b013e3282ffaf82", abstract="Purpose of review ...")
+    fresh = add(review, "Embase", "L999", title="A new unrelated trial of metformin",
+                authors="Doe J.", year="2019", journal="Lancet", pages="10-20")
+    out = api.deduplicate(review)
+    assert out["new_records"] == 2
+    assert out["inherited_decisions"] == [
+        {"record_id": later, "from_record_id": first, "decision": "include",
+         "cluster_id": api.cluster_of(review, first)}]
+    row = review.db.execute("select reviewer, decision, origin from ta_decisions "
+                            "where record_id = ?", [later]).fetchone()
+    assert row == ("dedup", "include", "inherited")
+    assert final_decisions(review)[later] == "include"
+    # the screened record stays primary (even though the new one is more complete)
+    assert api.primary_record_ids(review) == [first, fresh]
+
+
+def test_manual_queue_saves_each_decision(review, tmp_path):
+    ids = {}
+    for k, pages in enumerate(["221-8", "400-408", "500-509", "600-609"]):
+        ids[k] = add(review, "PubMed", str(k), **dict(PAPER, pages=pages))
+    api.deduplicate(review)
+    pairs = api.open_pairs(review)
+    assert len(pairs) == 6  # same title/authors/year, pages differ: all uncertain
+    review.close()
+    runner = CliRunner()
+    db = str(tmp_path / "r.db")
+    res = runner.invoke(cli, ["--db", db, "dedup", "--review"], input="d\nn\ns\nq\n")
+    assert res.exit_code == 0, res.output
+    assert "≠ pages" in res.output and "d(uplicate) / n(ot) / s(kip) / q(uit)" in res.output
+    assert "duplicate 1, not 1, skipped 1; 4 still open" in res.output
+    from toolkit.store import open_review
+    r2 = open_review(db)
+    decided = list(r2.db.query("select record_a, record_b, decision from pair_decisions "
+                               "where origin = 'human' order by id"))
+    assert [d["decision"] for d in decided] == ["duplicate", "not"]
+    assert (decided[0]["record_a"], decided[0]["record_b"]) == (pairs[0]["record_a"],
+                                                                pairs[0]["record_b"])
+    assert api.duplicates_removed(r2) == 1
+    r2.close()
+
+
+def test_export_columns(review):
+    a = add(review, "PubMed", "1", **PAPER)
+    b = add(review, "Embase", "2", **PAPER, abstract="x")
+    c = add(review, "PubMed", "3", title="Other paper about kidneys and hearts", year="2001",
+            authors="Roe R.", pages="1-3", journal="Kidney Int")
+    api.deduplicate(review)
+    cols, values = export_columns(review)
+    assert cols == ["cluster_id", "is_duplicate"]
+    cid = api.cluster_of(review, a)
+    assert values[a] == {"cluster_id": cid, "is_duplicate": 1}
+    assert values[b] == {"cluster_id": cid, "is_duplicate": 0}
+    assert values[c] == {"cluster_id": "", "is_duplicate": 0}
+    from toolkit.export import write_csv
+    buf = io.StringIO()
+    write_csv(review, buf)
+    rows = list(csv.DictReader(io.StringIO(buf.getvalue())))
+    assert [r["is_duplicate"] for r in rows] == ["1", "0", "0"]
+    assert rows[0]["cluster_id"] == rows[1]["cluster_id"] == str(cid)
+
+
+def test_cli_import_dedup_json_export(tmp_path):
+    runner = CliRunner()
+    db = str(tmp_path / "r.db")
+    assert runner.invoke(cli, ["--db", db, "init"]).exit_code == 0
+    res = runner.invoke(cli, ["--db", db, "import", str(DATA / "labelled_sample.csv")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["--db", db, "dedup", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    for key in ("records", "clusters", "duplicates_removed", "uncertain_pairs", "wall_s"):
+        assert key in out
+    assert out["records"] == 63
+    res = runner.invoke(cli, ["--db", db, "export", "--format", "csv"])
+    rows = list(csv.DictReader(io.StringIO(res.output)))
+    assert sum(int(r["is_duplicate"]) for r in rows) == out["duplicates_removed"]
+    res = runner.invoke(cli, ["--db", db, "dedup", "--undo", "9999"])
+    assert res.exit_code != 0 and "no cluster 9999" in str(res.exception or res.output)
+
+
+def test_same_input_gives_identical_clusters_and_export(tmp_path, monkeypatch):
+    monkeypatch.setenv("REVIEW_NOW", "2026-01-01T00:00:00+00:00")
+    from toolkit.export import write_csv
+    from toolkit.importing import import_file
+    outputs = []
+    for k in range(2):
+        r = create_review(tmp_path / f"r{k}.db")
+        import_file(r, DATA / "labelled_sample.csv")
+        api.deduplicate(r)
+        buf = io.StringIO()
+        write_csv(r, buf)
+        outputs.append((buf.getvalue(), list(r.db.query(
+            "select * from cluster_members order by cluster_id, record_id")),
+            list(r.db.query("select * from merged_fields order by cluster_id, field"))))
+        r.close()
+    assert outputs[0] == outputs[1]
+
+
+def test_new_record_linking_two_clusters_is_guarded_and_undo_is_remembered(review):
+    a = add(review, "PubMed", "1", **PAPER)
+    b = add(review, "Embase", "2", **PAPER)
+    api.deduplicate(review)
+    cid = api.cluster_of(review, a)
+    assert api.cluster_of(review, b) == cid
+    api.undo_cluster(review, cid)
+    # a third copy matches both, but a and b were declared different: it may join only one
+    c = add(review, "Scopus", "3", **PAPER)
+    out = api.deduplicate(review)
+    assert out["new_records"] == 1
+    ca, cb = api.cluster_of(review, a), api.cluster_of(review, b)
+    assert ca is None or cb is None or ca != cb
+    assert api.cluster_of(review, c) in {ca, cb} - {None}
+    assert out["duplicates_removed"] == 1
+
+
+def test_dedup_without_records_is_one_clear_error(tmp_path, capsys):
+    runner = CliRunner()
+    db = str(tmp_path / "r.db")
+    runner.invoke(cli, ["--db", db, "init"])
+    from toolkit.cli import main
+    with pytest.raises(SystemExit) as exc:
+        main(["--db", db, "dedup"])
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert err.strip() == "review: error: no records yet; run `review import FILE` first"

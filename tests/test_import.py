@@ -1,0 +1,232 @@
+"""`review import` on the real PubMed/Embase samples, and every bad input of the contract."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from toolkit.cli import cli
+from toolkit.store import create_review, open_review
+
+DATA = Path(__file__).parent / "data" / "formats"
+
+
+def review_cli(db, *args):
+    return CliRunner().invoke(cli, ["--db", str(db), *args])
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "review.db"
+    create_review(path, title="t").close()
+    return path
+
+
+def snapshot(db):
+    """Everything in the store except the audit log, to prove a failed import wrote nothing."""
+    r = open_review(db)
+    out = {t: list(r.db[t].rows) for t in ("records", "searches", "record_searches")}
+    r.close()
+    return out
+
+
+def test_acceptance_sequence(db):
+    r1 = review_cli(db, "import", str(DATA / "embase_asreview.ris"), "--source", "Embase",
+                    "--json")
+    assert r1.exit_code == 0, r1.output
+    o1 = json.loads(r1.output)
+    assert {"file", "format", "source", "records_read", "records_added",
+            "already_present"} <= set(o1)
+    assert (o1["format"], o1["source"], o1["records_read"], o1["records_added"]) == \
+        ("ris", "Embase", 6, 6)
+    o2 = json.loads(review_cli(db, "import", str(DATA / "pubmed_efetch_asreview_10articles.xml"),
+                               "--source", "PubMed", "--json").output)
+    assert (o2["format"], o2["records_read"], o2["records_added"]) == ("pubmed-xml", 10, 10)
+    st = json.loads(review_cli(db, "status", "--json").output)
+    assert st["records"] == 16 and st["by_source"] == {"Embase": 6, "PubMed": 10}
+    exp = review_cli(db, "export", "--format", "csv")
+    assert exp.exit_code == 0
+    header = exp.output.splitlines()[0].split(",")
+    assert header[:10] == ["id", "source", "source_id", "pmid", "doi", "title", "abstract",
+                           "authors", "journal", "year"]
+    again = json.loads(review_cli(db, "import", str(DATA / "embase_asreview.ris"), "--source",
+                                  "Embase", "--json").output)
+    assert again["records_added"] == 0 and again["already_present"] == 6
+    assert json.loads(review_cli(db, "status", "--json").output)["records"] == 16
+
+
+def test_embase_ris_fields_normalised(db):
+    review_cli(db, "import", str(DATA / "embase_asreview.ris"))
+    r = open_review(db)
+    row = list(r.db.query("select * from records where source_id = 'L373791783'"))[0]
+    assert row["source"] == "Embase"  # from `DB  - Embase`, file starts with a BOM
+    assert row["doi"] == "10.4103/2303-9027.138783"
+    assert json.loads(row["authors"]) == ["Liu, R", "Adler, DG"]
+    assert row["year"] == 2014 and row["pages"] == "152-160"
+    assert row["title"].startswith("Duplication cysts")
+    raw = json.loads(row["raw"])
+    assert raw["name_of_database"] == "Embase"
+
+
+def test_pubmed_xml_fields(db):
+    review_cli(db, "import", str(DATA / "pubmed_efetch_biopython_pubmed4.xml"))
+    r = open_review(db)
+    row = list(r.db.query("select * from records"))[0]
+    assert row["pmid"] == "27797938" and row["doi"] == "10.1136/gutjnl-2016-312510"
+    assert row["title"].startswith("Leucocyte telomere length, genetic variants at the TERT")
+    assert row["abstract"].startswith("OBJECTIVE: Telomere shortening")
+    assert json.loads(row["authors"])[:2] == ["Bao, Y", "Prescott, J"]
+    assert (row["journal"], row["year"], row["volume"], row["issue"]) == ("Gut", 2017, "66", "6")
+
+
+@pytest.mark.parametrize("name", ["embase_asreview.csv", "embase_newpage_asreview.csv"])
+def test_embase_csv(db, name):
+    out = json.loads(review_cli(db, "import", str(DATA / name), "--json").output)
+    assert out["format"] == "embase-csv" and out["source"] == "Embase" and out["records_read"] == 6
+    r = open_review(db)
+    row = list(r.db.query("select * from records where title like 'Endoscopic ultrasound-guided%'"))[0]
+    assert (row["journal"], row["year"], row["volume"], row["issue"], row["pages"]) == \
+        ("Cancer", 2004, "102", "4", "253-258")
+    assert row["doi"] == "10.1002/cncr.20369"
+    assert json.loads(row["authors"])[0] == "Eloubeidi, MA"
+    if name == "embase_newpage_asreview.csv":
+        assert "TEST" in row["abstract"]  # the abstract with line breaks was kept whole
+
+
+def test_medline_nbib(db):
+    out = json.loads(review_cli(db, "import", str(DATA / "sample.nbib"), "--json").output)
+    assert out["format"] == "medline" and out["records_read"] == 2
+    r = open_review(db)
+    row = list(r.db.query("select * from records where pmid = '27797938'"))[0]
+    assert row["doi"] == "10.1136/gutjnl-2016-312510" and row["year"] == 2017
+    assert row["title"].endswith("risk of pancreatic cancer.")
+
+
+def test_generic_csv_columns_case_insensitive(db, tmp_path):
+    f = tmp_path / "x.csv"
+    f.write_text("Record_ID,TITLE,Abstract,Authors,Year,DOI,PMID,Journal\n"
+                 "a1,First,abs,Smith J; Doe A,2019,https://doi.org/10.1234/AB,PMID:123,J One\n"
+                 "a2,Second,,Roe B,2020,,,J Two\n", encoding="utf-8")
+    out = json.loads(review_cli(db, "import", str(f), "--source", "Scopus", "--json").output)
+    assert out["format"] == "csv" and out["records_added"] == 2
+    r = open_review(db)
+    row = r.db["records"].get(1)
+    assert (row["source_id"], row["doi"], row["doi_raw"], row["pmid"]) == \
+        ("a1", "10.1234/ab", "https://doi.org/10.1234/AB", "123")
+    assert json.loads(row["authors"]) == ["Smith, J", "Doe, A"]
+
+
+def _bad(tmp_path, name, content: bytes):
+    f = tmp_path / name
+    f.write_bytes(content)
+    return f
+
+
+BAD_INPUTS = {
+    "malformed.xml": (b'<?xml version="1.0"?><PubmedArticleSet><PubmedArticle><MedlineCitation>'
+                      b"<PMID>1</PMID><Article><ArticleTitle>x</ArticleTitle></Article>"
+                      b"</MedlineCitation></PubmedArticle><PubmedArticle><MedlineCitation>"
+                      b"<PMID>2</PMID><Article>", "malformed XML at line 1"),
+    "no_er.ris": (b"TY  - JOUR\nT1  - A title\nAU  - Smith J\n", "no closing 'ER  - '"),
+    "no_ty.ris": (b"T1  - A title\nAU  - Smith J\nER  - \n", "outside a record"),
+    "notitle.csv": (b"name,abstract\nx,y\n", "no title column"),
+    "empty.ris": (b"", "file is empty"),
+    "binary.csv": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
+    "latin1.ris": ("TY  - JOUR\nT1  - Etude r\u00e9sum\u00e9\nER  - \n".encode("latin-1"),
+                   "not UTF-8"),
+    "latin1.csv": ("title,abstract\nok,fine\nCaf\u00e9,x\n".encode("latin-1"), "not UTF-8"),
+    "dupids.csv": (b"id,title\nA,First\nB,Second\nA,Third\n", "duplicate id 'A'"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+def test_bad_input_is_one_clear_error_and_writes_nothing(db, tmp_path, name):
+    content, expected = BAD_INPUTS[name]
+    # a good import first, so "unchanged" is checked against a non-empty store
+    review_cli(db, "import", str(DATA / "embase_asreview.ris"))
+    before = snapshot(db)
+    f = _bad(tmp_path, name, content)
+    res = review_cli(db, "import", str(f))
+    assert res.exit_code == 1
+    # The message names the file; main() prints "review: error: ..." (checked below)
+    assert expected in str(res.exception) and name in str(res.exception)
+    assert snapshot(db) == before
+
+
+def test_errors_name_the_record_and_line(db, tmp_path):
+    f = _bad(tmp_path, "two.ris", b"TY  - JOUR\nT1  - One\nER  - \n\nTY  - JOUR\nT1  - Two\n"
+                                  b"TY  - JOUR\nER  - \n")
+    res = review_cli(db, "import", str(f))
+    assert "record 2" in str(res.exception) and "line 7" in str(res.exception)
+    f = _bad(tmp_path, "lat.csv", "title\nok\nok2\nCaf\u00e9\n".encode("latin-1"))
+    assert "line 4" in str(review_cli(db, "import", str(f)).exception)
+    f = _bad(tmp_path, "d.csv", b"id,title\nA,First\nB,Second\nA,Third\n")
+    msg = str(review_cli(db, "import", str(f)).exception)
+    assert "row 3" in msg and "row 1" in msg
+
+
+def test_cli_error_line_and_exit_code(db, tmp_path):
+    """The console script prints one `review: error:` line and exits 1, no traceback."""
+    import subprocess
+    import sys
+
+    f = _bad(tmp_path, "no_er.ris", b"TY  - JOUR\nT1  - A title\n")
+    proc = subprocess.run([sys.executable, "-m", "toolkit.cli", "--db", str(db), "import",
+                           str(f)], capture_output=True, text=True,
+                          cwd=Path(__file__).parent.parent)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("review: error: ") and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stdout == ""
+
+
+def test_missing_store_says_how_to_fix(tmp_path):
+    res = review_cli(tmp_path / "none.db", "status")
+    assert res.exit_code == 1 and "review init" in str(res.exception)
+
+
+def test_reimport_is_idempotent_even_when_file_renamed(db, tmp_path):
+    src = (DATA / "pubmed_efetch_biopython_pubmed1.xml").read_bytes()
+    f = _bad(tmp_path, "renamed.xml", src)
+    review_cli(db, "import", str(DATA / "pubmed_efetch_biopython_pubmed1.xml"))
+    out = json.loads(review_cli(db, "import", str(f), "--json").output)
+    assert out["records_added"] == 0 and out["already_present"] == 2
+    r = open_review(db)
+    s = list(r.db.query("select file_sha256 from searches"))
+    assert s[0]["file_sha256"] == hashlib.sha256(src).hexdigest()
+
+
+def test_audit_log_is_append_only(db):
+    review_cli(db, "import", str(DATA / "embase_asreview.ris"))
+    r = open_review(db)
+    actions = [e["action"] for e in r.db["events"].rows]
+    assert actions == ["init", "import"]
+    ev = list(r.db["events"].rows)[1]
+    assert json.loads(ev["details"])["records_added"] == 6 and ev["toolkit_version"]
+    import sqlite3
+
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        r.db.execute("delete from events")
+
+
+def test_ris_parsing_matches_rispy_with_crlf_and_continuation_lines(tmp_path):
+    """Our framing must give exactly rispy's records (continuation lines, CRLF, blank lines)."""
+    import rispy
+
+    from toolkit.sources import ris
+
+    text = ("TY  - JOUR\r\nT1  - A long title that\r\n   continues here\r\nAU  - Smith, J\r\n"
+            "AU  - Doe, A\r\nKW  - one\r\nKW  - two\r\nN2  - Abstract line one\r\n"
+            "line two of the abstract\r\nZZ  - custom\r\nER  - \r\n\r\n"
+            "TY  - CONF\r\nT1  - Second\r\nPY  - 2020\r\nER  -\r\n")
+    f = tmp_path / "crlf.ris"
+    f.write_bytes(text.encode("utf-8"))
+    ours = [r.raw for r in ris.read(f)]
+    ref = rispy.loads(text.replace("\r\n", "\n"))
+    for r in ref:
+        if "unknown_tag" in r:
+            r["unknown_tag"] = {k: list(v) for k, v in r["unknown_tag"].items()}
+    assert ours == [dict(r) for r in ref]
+    assert ours[0]["primary_title"] == "A long title that continues here"

@@ -1,0 +1,150 @@
+"""`review search pubmed` against the fake E-utilities server (no network)."""
+
+import json
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from toolkit.cli import cli
+from toolkit.errors import ReviewError
+from toolkit.search.eutils import EutilsClient
+from toolkit.search.pubmed import search_pubmed
+from toolkit.store import create_review, open_review
+
+
+def pubmed_ids(db_path):
+    con = sqlite3.connect(db_path)
+    ids = {r[0] for r in con.execute("select source_id from records where source = 'PubMed'")}
+    con.close()
+    return ids
+
+
+def run_cli(db, *args):
+    result = CliRunner().invoke(cli, ["--db", str(db), *args], catch_exceptions=False)
+    return result
+
+
+def test_clean_search_retrieves_exactly_count(tmp_path, fake_eutils):
+    fake = fake_eutils(1200)
+    db = tmp_path / "r.db"
+    create_review(db).close()
+    res = run_cli(db, "search", "pubmed", "cryoablation spine", "--json", "--api-key", "k")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["count"] == 1200 and out["retrieved"] == 1200 and out["added"] == 1200
+    assert out["already_present"] == 0 and out["missing_pmids"] == []
+    assert pubmed_ids(db) == {p for p, _, _ in fake.corpus}
+    # esearch with the history server, efetch through WebEnv/query_key in batches of 500
+    fetches = [p for _, ep, p in fake.log if ep == "efetch"]
+    assert len(fetches) == 3 and all(p["WebEnv"].startswith("MCID_FAKE") for p in fetches)
+    assert [int(p["retstart"]) for p in fetches] == [0, 500, 1000]
+    assert any(ep == "esearch" and p.get("usehistory") == "y" for _, ep, p in fake.log)
+    review = open_review(db)
+    row = review.db["searches"].get(out["search_id"])
+    assert row["status"] == "complete" and row["count_retrieved"] == 1200
+    assert row["query_translation"] == "cryoablation spine[All Fields]"
+    # the same search again links the same records and adds none
+    res2 = json.loads(run_cli(db, "search", "pubmed", "cryoablation spine", "--json",
+                              "--api-key", "k").output)
+    assert res2["added"] == 0 and res2["already_present"] == 1200 and res2["retrieved"] == 1200
+
+
+def test_survives_every_fault(tmp_path, fake_eutils):
+    fake = fake_eutils(1100)
+    fake.faults = [("esearch", "500"), ("efetch", "429"), ("efetch", "500"), ("efetch", "503"),
+                   ("efetch", "hang"), ("efetch", "truncate"), ("efetch", "reset"),
+                   ("esearch", "hang")]
+    db = tmp_path / "r.db"
+    create_review(db).close()
+    res = run_cli(db, "search", "pubmed", "q", "--json", "--api-key", "k", "--batch-size", "400")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["retrieved"] == out["count"] == 1100
+    assert pubmed_ids(db) == {p for p, _, _ in fake.corpus}
+    assert fake.faults == []  # every injected fault was served
+    assert out["requests"] > 3 + 2  # the failed attempts were retried
+
+
+def test_truncated_batch_is_never_half_saved(tmp_path, fake_eutils):
+    fake = fake_eutils(300)
+    fake.faults = [("efetch", "truncate")] * 50  # every fetch truncated: give up cleanly
+    review = create_review(tmp_path / "r.db")
+    client = EutilsClient(api_key="k", max_retries=2, backoff=0.01)
+    with pytest.raises(ReviewError, match="failed after 3 attempts"):
+        search_pubmed(review, "q", client=client)
+    assert review.db.execute("select count(*) from records").fetchone()[0] == 0
+    row = list(review.db.query("select status from searches"))[0]
+    assert row["status"] == "running"
+
+
+def test_count_above_10000_is_split_by_date(tmp_path, fake_eutils):
+    fake = fake_eutils(10_450)
+    db = tmp_path / "r.db"
+    create_review(db).close()
+    res = run_cli(db, "search", "pubmed", "big topic", "--json", "--api-key", "k",
+                  "--batch-size", "2500")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["count"] == 10_450 and out["retrieved"] == 10_450 and out["parts"] >= 2
+    assert len(pubmed_ids(db)) == 10_450
+    # every history esearch stayed within PubMed's 10,000 limit
+    hist = [p for _, ep, p in fake.log if ep == "esearch" and p.get("usehistory") == "y"]
+    assert all(len(fake.search_ids(p)) <= 10_000 for p in hist)
+
+
+def test_interrupted_search_resumes_to_the_clean_result(tmp_path, fake_eutils):
+    fake = fake_eutils(1000)
+    db = tmp_path / "r.db"
+    review = create_review(db)
+    # the 3rd efetch fails for good: the run stops after 2 batches were saved
+    client = EutilsClient(api_key="k", max_retries=0, backoff=0.01)
+    fake.faults = [("efetch", "pass1"), ("efetch", "pass2"), ("efetch", "500")]
+    # "pass" faults are not kinds the server knows: those requests are served normally
+    with pytest.raises(ReviewError):
+        search_pubmed(review, "q", batch_size=300, client=client)
+    saved = review.db.execute("select count(*) from records").fetchone()[0]
+    assert saved == 600
+    review.close()
+    res = run_cli(db, "search", "pubmed", "--resume", "--json", "--api-key", "k",
+                  "--batch-size", "300")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["retrieved"] == 1000 and out["added"] == 400
+    assert pubmed_ids(db) == {p for p, _, _ in fake.corpus}
+    con = sqlite3.connect(db)
+    links = con.execute("select count(*), count(distinct record_id) from record_searches")
+    assert links.fetchone() == (1000, 1000)  # no gaps, no doubles
+    assert con.execute("select count(*) from searches").fetchone()[0] == 1
+
+
+def test_missing_records_are_reported(tmp_path, fake_eutils):
+    fake = fake_eutils(200)
+    gone = fake.corpus[5][0]
+    del fake.by_pmid[gone]  # esearch lists it, efetch cannot return it
+
+    db = tmp_path / "r.db"
+    create_review(db).close()
+    res = CliRunner().invoke(cli, ["--db", str(db), "search", "pubmed", "q", "--json",
+                                   "--api-key", "k"])
+    assert res.exit_code == 0
+    out = json.loads(res.stdout)
+    assert out["retrieved"] == 199 and out["missing_pmids"] == [gone]
+    assert gone in res.stderr and "warning" in res.stderr
+
+
+def test_rate_limit_without_api_key(tmp_path, fake_eutils):
+    fake = fake_eutils(60)
+    review = create_review(tmp_path / "r.db")
+    search_pubmed(review, "q", batch_size=20)  # no key: at most 3 requests per second
+    times = [t for t, _, _ in fake.log]
+    assert len(times) >= 5
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert min(gaps) >= 1 / 3 - 0.02
+
+
+def test_base_url_defaults_to_ncbi(monkeypatch):
+    monkeypatch.delenv("REVIEW_EUTILS_URL", raising=False)
+    assert EutilsClient().base == "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
+    monkeypatch.setenv("REVIEW_EUTILS_URL", "http://127.0.0.1:9/x/")
+    assert EutilsClient().base == "http://127.0.0.1:9/x"

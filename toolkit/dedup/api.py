@@ -1,0 +1,411 @@
+"""Deduplication on the review store: the API that `review dedup` and later stages use.
+
+- :func:`deduplicate` finds clusters (incrementally: only records not seen by an earlier run
+  are compared, against everything in the store), keeps one primary per cluster, fills its
+  missing fields from the others, queues uncertain pairs, and lets a new duplicate of an
+  already-screened record inherit that record's decision.
+- :func:`primary_record_ids` (the screening queue), :func:`duplicates_removed` (PRISMA),
+  :func:`merged_record`, :func:`undo_cluster`, :func:`decide_pair` (the manual queue).
+
+Nothing in ``records`` is changed or deleted; every merge, undo and decision is in ``events``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Callable
+
+import numpy as np
+
+from ..errors import ReviewError
+from ..store import Review, default_actor, now_iso
+from . import merge
+from .blocking import candidate_pairs
+from .clusters import build_clusters
+from .match import DUPLICATE, UNCERTAIN, score_pairs
+from .normalise import normalise_record
+
+RULES_VERSION = "dedup-rules-1"
+WINDOW = 10
+
+_NORM_COLUMNS = ("id", "title", "authors", "authors_raw", "year", "year_raw", "journal", "volume",
+                 "issue", "pages", "doi", "doi_raw", "pmid", "pmid_raw", "abstract")
+
+
+def _active_clusters(review: Review) -> dict[int, list[tuple[int, str]]]:
+    """{cluster_id: [(record_id, role), ...]} for clusters not undone."""
+    out: dict[int, list[tuple[int, str]]] = {}
+    for r in review.db.query(
+        "select m.cluster_id, m.record_id, m.role from cluster_members m "
+        "join clusters c on c.id = m.cluster_id where c.undone_at is null "
+        "order by m.cluster_id, m.record_id"
+    ):
+        out.setdefault(r["cluster_id"], []).append((r["record_id"], r["role"]))
+    return out
+
+
+def _screened(review: Review) -> dict[int, str]:
+    """{record_id: final decision} if screening has started, else {}."""
+    if "ta_decisions" not in review.db.table_names():
+        return {}
+    from ..screening.decisions import final_decisions
+    return final_decisions(review)
+
+
+def _full_rows(review: Review, ids) -> dict[int, dict]:
+    ids = sorted(set(int(i) for i in ids))
+    out = {}
+    for k in range(0, len(ids), 900):
+        chunk = ids[k:k + 900]
+        for r in review.db.query(
+            f"select * from records where id in ({','.join('?' * len(chunk))})", chunk
+        ):
+            out[r["id"]] = r
+    return out
+
+
+def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None) -> dict:
+    """Deduplicate the store; returns the summary `review dedup --json` prints.
+
+    Only records not compared by an earlier run are compared (against all records), so a
+    later import is deduplicated against everything already there. One transaction.
+    """
+    t0 = time.perf_counter()
+    say = progress or (lambda msg: None)
+    db = review.db
+    rows = list(db.query(f"select {', '.join(_NORM_COLUMNS)} from records order by id"))
+    if not rows:
+        raise ReviewError("no records yet; run `review import FILE` first")
+    seen = {r["record_id"] for r in db.query("select record_id from dedup_seen")}
+    ids = np.fromiter((r["id"] for r in rows), dtype=np.int64, count=len(rows))
+    index = {int(i): k for k, i in enumerate(ids)}
+    new_mask = np.fromiter((r["id"] not in seen for r in rows), dtype=bool, count=len(rows))
+    n_new = int(new_mask.sum())
+    if n_new == 0:
+        out = summary(review)
+        out.update(new_records=0, candidate_pairs=0, clusters_created=0, clusters_extended=0,
+                   inherited_decisions=[], wall_s=round(time.perf_counter() - t0, 3))
+        return out
+
+    say(f"normalising {len(rows)} records")
+    norms = [normalise_record(r) for r in rows]
+    del rows
+    say("blocking")
+    pairs = candidate_pairs(norms, window=WINDOW, restrict_to=new_mask if seen else None)
+    say(f"scoring {len(pairs)} candidate pairs")
+    decisions = score_pairs(norms, pairs)
+
+    existing = _active_clusters(review)
+    initial = [[index[rid] for rid, _ in members if rid in index]
+               for members in existing.values()]
+    forbidden = set()
+    for r in db.query("select record_a, record_b from pair_decisions "
+                      "where decision = 'not' and origin in ('human', 'undo')"):
+        a, b = index.get(r["record_a"]), index.get(r["record_b"])
+        if a is not None and b is not None:
+            forbidden.add((min(a, b), max(a, b)))
+    say("clustering")
+    uf, refused = build_clusters(norms, decisions, initial=initial, forbidden=forbidden)
+
+    screened = _screened(review)
+    cluster_of = {rid: cid for cid, members in existing.items() for rid, _ in members}
+    at = now_iso()
+    created = extended = 0
+    inherited = []
+    n_dup_pairs = sum(1 for _, _, d in decisions if d.decision == DUPLICATE)
+    with review.atomic():
+        run_id = db["dedup_runs"].insert({
+            "started_at": at, "records": len(norms), "new_records": n_new,
+            "candidate_pairs": int(len(pairs)), "duplicate_pairs": n_dup_pairs,
+            "settings": json.dumps({"rules": RULES_VERSION, "window": WINDOW}),
+        }).last_pk
+        rule_of = {}
+        for i, j, d in decisions:
+            if d.decision == DUPLICATE:
+                rule_of.setdefault(int(ids[i]), d.rule)
+                rule_of.setdefault(int(ids[j]), d.rule)
+        groups = uf.clusters()
+        cache = _full_rows(review, (int(ids[k]) for g in groups for k in g))
+        next_id = (db.execute("select max(id) from clusters").fetchone()[0] or 0) + 1
+        new_clusters, new_members, new_fills = [], [], []
+        for group in groups:
+            rec_ids = [int(ids[k]) for k in group]
+            old = sorted({cluster_of[r] for r in rec_ids if r in cluster_of})
+            added = [r for r in rec_ids if r not in cluster_of]
+            if not old:  # the common case, written in bulk below
+                cid, next_id = next_id, next_id + 1
+                rows_ = [cache[r] for r in rec_ids]
+                primary = merge.choose_primary(rows_, set(screened))
+                new_clusters.append({"id": cid, "primary_id": primary, "run_id": run_id,
+                                     "origin": "auto", "created_at": at})
+                new_members += [
+                    {"cluster_id": cid, "record_id": r,
+                     "role": "primary" if r == primary else "duplicate",
+                     "rule": None if r == primary else rule_of.get(r), "added_at": at}
+                    for r in rec_ids]
+                new_fills += [
+                    {"cluster_id": cid, "record_id": primary, "field": f, "value": v,
+                     "from_record_id": src}
+                    for f, v, src in merge.fill_values(
+                        cache[primary], [cache[r] for r in rec_ids if r != primary])]
+                created += 1
+                continue
+            cid = old[0]
+            for other in old[1:]:  # a new record links two earlier clusters
+                db.execute("update clusters set undone_at = ?, undone_by = ? where id = ?",
+                           [at, f"merged into cluster {cid}", other])
+                added += [r for r, _ in existing[other]]
+            if not added:
+                continue
+            _add_members(review, cid, added, rule_of, at)
+            extended += 1
+            _refresh_fills(review, cid)
+            inherited += _inherit(review, cid, set(r for r in rec_ids if r not in seen),
+                                  screened, at)
+        db["clusters"].insert_all(new_clusters, batch_size=2000)
+        db["cluster_members"].insert_all(new_members, batch_size=2000)
+        db["merged_fields"].insert_all(new_fills, batch_size=2000)
+        if screened:
+            by_cluster: dict[int, set] = {}
+            for m in new_members:
+                if m["record_id"] not in seen:
+                    by_cluster.setdefault(m["cluster_id"], set()).add(m["record_id"])
+            for cid, new_ids in by_cluster.items():
+                inherited += _inherit(review, cid, new_ids, screened, at)
+
+        clustered = {int(ids[k]) for g in uf.clusters() for k in g}
+        open_pairs = {(r["record_a"], r["record_b"]) for r in db.query(
+            "select record_a, record_b from pair_decisions")}
+        uncertain_rows = []
+        for i, j, d in list(decisions) + refused:
+            if d.decision != UNCERTAIN or uf.find(i) == uf.find(j):
+                continue
+            a, b = sorted((int(ids[i]), int(ids[j])))
+            if (a, b) in open_pairs:
+                continue
+            open_pairs.add((a, b))
+            uncertain_rows.append({
+                "record_a": a, "record_b": b, "decision": UNCERTAIN, "rule": d.rule,
+                "score": round(float(d.score), 2), "origin": "auto", "run_id": run_id,
+                "decided_at": at, "decided_by": "dedup", "status": "open"})
+        db["pair_decisions"].insert_all(uncertain_rows, batch_size=1000)
+        db["dedup_seen"].insert_all(
+            ({"record_id": int(ids[k]), "run_id": run_id} for k in np.flatnonzero(new_mask)),
+            batch_size=5000)
+        out = summary(review)
+        out.update(new_records=n_new, candidate_pairs=int(len(pairs)),
+                   clusters_created=created, clusters_extended=extended,
+                   records_in_clusters=len(clustered),
+                   uncertain_pairs_added=len(uncertain_rows),
+                   inherited_decisions=inherited, run_id=run_id)
+        out["wall_s"] = round(time.perf_counter() - t0, 3)
+        db.execute("update dedup_runs set wall_s = ?, uncertain_pairs = ?, clusters_created = ?,"
+                   " clusters_extended = ? where id = ?",
+                   [out["wall_s"], len(uncertain_rows), created, extended, run_id])
+        review.log("dedup", {k: v for k, v in out.items() if k != "inherited_decisions"}
+                   | {"inherited_decisions": len(inherited)})
+    return out
+
+
+def _create_cluster(review, rec_ids, screened, run_id, origin, rule_of, at) -> int:
+    rows = _full_rows(review, rec_ids)
+    primary = merge.choose_primary([rows[r] for r in rec_ids], set(screened))
+    cid = review.db["clusters"].insert({"primary_id": primary, "run_id": run_id,
+                                        "origin": origin, "created_at": at}).last_pk
+    review.db["cluster_members"].insert_all([
+        {"cluster_id": cid, "record_id": r, "role": "primary" if r == primary else "duplicate",
+         "rule": None if r == primary else rule_of.get(r), "added_at": at} for r in rec_ids])
+    return cid
+
+
+def _add_members(review, cid, rec_ids, rule_of, at) -> None:
+    review.db["cluster_members"].upsert_all([
+        {"cluster_id": cid, "record_id": r, "role": "duplicate", "rule": rule_of.get(r),
+         "added_at": at} for r in rec_ids], pk=("cluster_id", "record_id"))
+
+
+def _refresh_fills(review, cid) -> None:
+    """Recompute the cluster's merged fields (derived data: rebuilt from the member rows)."""
+    members = [r["record_id"] for r in review.db.query(
+        "select record_id from cluster_members where cluster_id = ?", [cid])]
+    primary = review.db.execute("select primary_id from clusters where id = ?",
+                                [cid]).fetchone()[0]
+    rows = _full_rows(review, members)
+    fills = merge.fill_values(rows[primary], [rows[r] for r in members if r != primary])
+    review.db.execute("delete from merged_fields where cluster_id = ?", [cid])
+    review.db["merged_fields"].insert_all([
+        {"cluster_id": cid, "record_id": primary, "field": f, "value": v, "from_record_id": src}
+        for f, v, src in fills])
+
+
+def _inherit(review, cid, new_ids, screened, at) -> list[dict]:
+    """Give each new member of a cluster with a screened record that record's decision."""
+    if not screened or not new_ids:
+        return []
+    members = [(r["record_id"], r["role"]) for r in review.db.query(
+        "select record_id, role from cluster_members where cluster_id = ? "
+        "order by role = 'primary' desc, record_id", [cid])]
+    donors = [(rid, screened[rid]) for rid, _ in members
+              if rid in screened and rid not in new_ids and screened[rid] != "conflict"]
+    if not donors:
+        return []
+    src, decision = donors[0]
+    from ..screening.decisions import record_decision
+    out = []
+    for rid, _ in members:
+        if rid in new_ids and rid not in screened:
+            record_decision(review, rid, decision, "dedup", origin="inherited",
+                            note=f"duplicate of record {src} (cluster {cid})")
+            out.append({"record_id": rid, "from_record_id": src, "decision": decision,
+                        "cluster_id": cid})
+    return out
+
+
+# --- queries other stages use --------------------------------------------------------------
+
+def duplicates_removed(review: Review) -> int:
+    """Records merged into another (PRISMA's "duplicate records removed")."""
+    return review.db.execute(
+        "select count(*) from cluster_members m join clusters c on c.id = m.cluster_id "
+        "where c.undone_at is null and m.role = 'duplicate'").fetchone()[0]
+
+
+def primary_record_ids(review: Review) -> list[int]:
+    """Ids of the records not merged into another, ascending (what screening sees)."""
+    return [r[0] for r in review.db.execute(
+        "select id from records where id not in (select m.record_id from cluster_members m "
+        "join clusters c on c.id = m.cluster_id where c.undone_at is null "
+        "and m.role = 'duplicate') order by id")]
+
+
+def summary(review: Review) -> dict:
+    """Counts of the current deduplication state."""
+    db = review.db
+    return {
+        "records": db.execute("select count(*) from records").fetchone()[0],
+        "clusters": db.execute("select count(*) from clusters where undone_at is null"
+                               ).fetchone()[0],
+        "duplicates_removed": duplicates_removed(review),
+        "uncertain_pairs": db.execute(
+            "select count(*) from pair_decisions where decision = 'uncertain' "
+            "and status = 'open'").fetchone()[0],
+    }
+
+
+def status(review: Review) -> dict:
+    """The line `review status` shows for this stage."""
+    if not review.db.execute("select count(*) from dedup_runs").fetchone()[0]:
+        return {}
+    s = summary(review)
+    return {"dedup": f"{s['clusters']} clusters, {s['duplicates_removed']} duplicates removed, "
+                     f"{s['uncertain_pairs']} uncertain pairs open"}
+
+
+def cluster_of(review: Review, record_id: int) -> int | None:
+    """The active cluster holding ``record_id``, or None."""
+    row = review.db.execute(
+        "select m.cluster_id from cluster_members m join clusters c on c.id = m.cluster_id "
+        "where c.undone_at is null and m.record_id = ?", [record_id]).fetchone()
+    return row[0] if row else None
+
+
+def merged_record(review: Review, record_id: int) -> dict:
+    """The record as screening should see it: its own row plus the fields its cluster's
+    duplicates supply (``merged_from`` names their source records; ``cluster_id``,
+    ``duplicate_ids`` list the cluster)."""
+    rows = list(review.db.query("select * from records where id = ?", [record_id]))
+    if not rows:
+        raise ReviewError(f"no record {record_id}", record=record_id)
+    cid = cluster_of(review, record_id)
+    fills = []
+    if cid is not None:
+        fills = list(review.db.query(
+            "select field, value, from_record_id from merged_fields "
+            "where cluster_id = ? and record_id = ?", [cid, record_id]))
+    out = merge.apply_fills(rows[0], fills)
+    out["cluster_id"] = cid
+    out["duplicate_ids"] = [r[0] for r in review.db.execute(
+        "select record_id from cluster_members where cluster_id = ? and role = 'duplicate' "
+        "order by record_id", [cid])] if cid is not None else []
+    return out
+
+
+def undo_cluster(review: Review, cluster_id: int, *, actor: str | None = None) -> dict:
+    """Split a cluster back into its records; they are remembered as not duplicates."""
+    row = review.db.execute("select undone_at from clusters where id = ?",
+                            [cluster_id]).fetchone()
+    if row is None:
+        raise ReviewError(f"no cluster {cluster_id}; see `review dedup --json` or the export's "
+                          f"cluster_id column")
+    if row[0] is not None:
+        raise ReviewError(f"cluster {cluster_id} was already undone ({row[0]})")
+    members = [r[0] for r in review.db.execute(
+        "select record_id from cluster_members where cluster_id = ? order by record_id",
+        [cluster_id])]
+    at, who = now_iso(), actor or default_actor()
+    with review.atomic():
+        review.db.execute("update clusters set undone_at = ?, undone_by = ? where id = ?",
+                          [at, who, cluster_id])
+        review.db["pair_decisions"].insert_all([
+            {"record_a": a, "record_b": b, "decision": "not", "rule": f"undo cluster {cluster_id}",
+             "score": None, "origin": "undo", "run_id": None, "decided_at": at,
+             "decided_by": who, "status": "decided"}
+            for k, a in enumerate(members) for b in members[k + 1:]])
+        review.log("dedup-undo", {"cluster_id": cluster_id, "records": members}, actor=who)
+    return {"cluster_id": cluster_id, "records": members, "undone_at": at}
+
+
+def open_pairs(review: Review) -> list[dict]:
+    """Uncertain pairs waiting for a person, most similar first."""
+    return list(review.db.query(
+        "select id, record_a, record_b, rule, score from pair_decisions "
+        "where decision = 'uncertain' and status = 'open' order by score desc, id"))
+
+
+def decide_pair(review: Review, pair_id: int, decision: str, *, actor: str | None = None
+                ) -> dict:
+    """Save a person's decision on an uncertain pair ('duplicate' merges the two records'
+    clusters; 'not' keeps them apart for good). One transaction."""
+    if decision not in ("duplicate", "not"):
+        raise ReviewError(f"decision must be 'duplicate' or 'not', not {decision!r}")
+    rows = list(review.db.query("select * from pair_decisions where id = ?", [pair_id]))
+    if not rows or rows[0]["decision"] != "uncertain":
+        raise ReviewError(f"no uncertain pair {pair_id}")
+    p = rows[0]
+    a, b = p["record_a"], p["record_b"]
+    at, who = now_iso(), actor or default_actor()
+    out = {"pair_id": pair_id, "record_a": a, "record_b": b, "decision": decision}
+    with review.atomic():
+        review.db.execute("update pair_decisions set status = 'decided' where id = ?", [pair_id])
+        review.db["pair_decisions"].insert({
+            "record_a": a, "record_b": b, "decision": decision, "rule": "manual",
+            "score": p["score"], "origin": "human", "run_id": None, "decided_at": at,
+            "decided_by": who, "status": "decided"})
+        if decision == "duplicate":
+            out["cluster_id"] = _manual_merge(review, a, b, at)
+        review.log("dedup-pair", out, actor=who)
+    return out
+
+
+def _manual_merge(review: Review, a: int, b: int, at: str) -> int:
+    ca, cb = cluster_of(review, a), cluster_of(review, b)
+    if ca is not None and ca == cb:
+        return ca
+    if ca is None and cb is None:
+        cid = _create_cluster(review, [a, b], _screened(review), None, "manual",
+                              {a: "manual", b: "manual"}, at)
+    else:
+        cid = min(c for c in (ca, cb) if c is not None)
+        other = cb if cid == ca else ca
+        added = []
+        if other is not None:
+            review.db.execute("update clusters set undone_at = ?, undone_by = ? where id = ?",
+                              [at, f"merged into cluster {cid}", other])
+            added = [r[0] for r in review.db.execute(
+                "select record_id from cluster_members where cluster_id = ?", [other])]
+        else:
+            added = [b if ca == cid else a]
+        _add_members(review, cid, added, {r: "manual" for r in added}, at)
+    _refresh_fills(review, cid)
+    return cid

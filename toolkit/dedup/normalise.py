@@ -1,0 +1,337 @@
+"""Field normalisers for matching: one comparable key per field, computed from the raw values.
+
+Everything here is a pure function of strings. :func:`normalise_record` turns one stored record
+(a ``records`` row) into a :class:`Norm` tuple of match keys; the blocking and matching code only
+ever sees those keys.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from urllib.parse import unquote
+from typing import NamedTuple
+
+from ..records import normalise_doi, normalise_pmid, normalise_year, split_authors
+
+# Latin-1/cp1252 reading of UTF-8 leaves these lead bytes behind ("KÃ¶nig", "â€“", "Â ").
+_MOJIBAKE = re.compile("[ÃÂâÅÄÐÑ][\u0080-\u00bf\u2010-\u203a\u0152\u0153\u0160\u0161\u0178"
+                       "\u017d\u017e\u0192\u02c6\u02dc\u20ac\u2122]")
+
+
+def fix_mojibake(text: str) -> str:
+    """Undo a latin-1/cp1252 decoding of UTF-8 text ("KÃ¶nig" -> "König"); else unchanged."""
+    if not text or not _MOJIBAKE.search(text):
+        return text
+    for enc in ("cp1252", "latin-1"):
+        try:
+            return text.encode(enc).decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            continue
+    # Mixed text: repair each mojibake run on its own.
+    def _one(m: re.Match) -> str:
+        s = m.group(0)
+        for enc in ("cp1252", "latin-1"):
+            try:
+                return s.encode(enc).decode("utf-8")
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                continue
+        return s
+    return re.sub("[\u00c0-\u00ff][\u0080-\u00bf\u2010-\u203a\u20ac\u2122\u0152-\u0192]{1,2}",
+                  _one, text)
+
+
+_TAGS = re.compile(r"<[^>]{0,40}>")
+_LATEX = re.compile(r"\\(?:textit|textbf|textrm|emph|mathrm|mathit|mathbf|it|bf|rm)\b|[{}$^_~\\]")
+
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+def ascii_fold(text: str) -> str:
+    """Lower-case ASCII letters/digits/spaces only: mojibake fixed, HTML/LaTeX removed,
+    diacritics dropped, Greek letters spelled out ("β" -> "beta")."""
+    if not text:
+        return ""
+    if "<" in text:
+        text = _TAGS.sub(" ", text)
+    if "&" in text:
+        text = html.unescape(text)
+    if "\\" in text or "{" in text or "$" in text:
+        text = _LATEX.sub(" ", text)
+    if not text.isascii():
+        text = fix_mojibake(text).translate(_GREEK)
+        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return _NON_ALNUM.sub(" ", text.lower()).strip()
+
+
+_GREEK = str.maketrans({
+    "α": " alpha ", "β": " beta ", "γ": " gamma ", "δ": " delta ", "κ": " kappa ",
+    "μ": " mu ", "ω": " omega ", "ε": " epsilon ", "θ": " theta ", "λ": " lambda ",
+    "σ": " sigma ", "τ": " tau ", "Δ": " delta ", "ß": "ss"})
+
+
+# --- title ------------------------------------------------------------------------------------
+
+# Words that make a record a *different item* about the same paper. Each is a class; two records
+# whose titles carry different classes are not duplicates (an erratum is not its article).
+_NOTICE_PATTERNS = (
+    ("erratum", re.compile(r"\b(?:errat(?:um|a)|corrigend(?:um|a)|correction(?:s)? (?:to|of|for)|"
+                           r"^correction\b|author correction|publisher correction)\b")),
+    ("retraction", re.compile(r"\b(?:retraction|retracted|expression of concern|withdrawn)\b")),
+    ("comment", re.compile(r"\b(?:comment(?:ary)? on|comments? to|in reply|reply to|^reply\b|reply$|"
+                           r"authors? reply|response to|in response|letter to the editor|"
+                           r"re (?=[a-z]))")),
+)
+_PART = re.compile(r"\b(?:part|phase|paper|study|series|trial|section|chapter|volume)\s+"
+                   r"([ivx]+|\d+|one|two|three|four|five|a|b)\b")
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9,
+          "x": 10, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "a": 1, "b": 2}
+
+
+# MEDLINE/Embase annotations appended to titles: "[Erratum appears in ...]", "[Japanese]".
+_TITLE_NOTES = re.compile(
+    r"\[\s*(?:(?:erratum|comment|retraction|retracted|update|republished|corrected|"
+    r"expression of concern|reprint|see|summary for)\b[^\]]*|(?:[a-z]+ )?(?:language|"
+    r"afrikaans|arabic|bulgarian|catalan|chinese|croatian|czech|danish|dutch|english|estonian|"
+    r"finnish|french|german|greek|hebrew|hungarian|icelandic|italian|japanese|korean|"
+    r"lithuanian|norwegian|persian|polish|portuguese|romanian|russian|serbian|slovak|"
+    r"slovenian|spanish|swedish|turkish|ukrainian)s?)\s*\]\.?", re.I)
+
+
+def title_key(title: str | None) -> str:
+    """The title as folded words, without MEDLINE notes such as "[Erratum appears in ...]"
+    or "[Japanese]"; brackets, quotes and a trailing period do not matter."""
+    return ascii_fold(_TITLE_NOTES.sub(" ", title or ""))
+
+
+def notice_kind(key: str) -> str:
+    """'erratum', 'retraction', 'comment' when the folded title says so, else ''."""
+    for name, rx in _NOTICE_PATTERNS:
+        if rx.search(key):
+            return name
+    return ""
+
+
+def part_number(key: str) -> str:
+    """The series part a folded title names ("part 2" -> "2", "part ii" -> "2"), else ''."""
+    m = _PART.search(key)
+    if not m:
+        return ""
+    v = m.group(1)
+    return str(_ROMAN.get(v, v))
+
+
+# --- authors ----------------------------------------------------------------------------------
+
+# EndNote/ASySD exports lose the separator: "Adeli K.Lewis G. F." / "ChangT.K.ChenH.WaxmanD.J.".
+# A new name starts where an initial's period is followed by a capital + lower-case letter.
+_RUN_TOGETHER = re.compile(r"(?<=[A-Z]\.)\s*(?=[A-Z][a-z\u00c0-\u024f'])")
+_INITIALS_TAIL = re.compile(r"(?:\s*[A-Z]\.?-?){1,4}\s*$")
+
+
+def _surname(name: str) -> str:
+    name = name.strip().strip(",;")
+    if "," in name:
+        sur = name.split(",", 1)[0]
+    else:
+        m = re.match(r"^(.*?[a-z\u00c0-\u024f'])\s*(?:[A-Z]\.?\s*-?){1,4}$", name)
+        if m and m.group(1).strip():
+            sur = m.group(1)  # "Lewis G. F." / "ChangT.K." (initials after the surname)
+        else:
+            toks = name.split()
+            sur = toks[-1] if len(toks) > 1 else name  # "Douglas G. Adler"
+    return ascii_fold(sur).replace(" ", "")
+
+
+def split_names(raw: str) -> list[str]:
+    """Author names from any one-string author list, including run-together EndNote lists."""
+    raw = fix_mojibake(raw or "").strip()
+    if not raw:
+        return []
+    if raw.startswith("["):  # a JSON list stored as authors_raw
+        try:
+            import json
+            vals = json.loads(raw)
+            if isinstance(vals, list):
+                return [str(v) for v in vals if v]
+        except ValueError:
+            pass
+    if " and " in raw and ";" not in raw and "," not in raw:
+        return [p for p in raw.split(" and ") if p.strip()]
+    if ";" not in raw and "\n" not in raw and _RUN_TOGETHER.search(raw):
+        return [p for p in _RUN_TOGETHER.split(raw) if p.strip()]
+    if "\n" in raw:
+        return [p for p in raw.split("\n") if p.strip()]
+    return split_authors(raw)
+
+
+def author_surnames(raw: str) -> list[str]:
+    """Folded surnames in order ("Adeli K.Lewis G. F." -> ["adeli", "lewis"])."""
+    out = []
+    for n in split_names(raw):
+        s = _surname(n)
+        if s and s not in ("et", "al", "etal", "anonymous"):
+            out.append(s)
+    return out
+
+
+# --- journal ----------------------------------------------------------------------------------
+
+_JOURNAL_STOP = {"of", "the", "and", "in", "for", "on", "de", "la", "le", "der", "und", "des",
+                 "du", "et", "a", "an"}
+
+
+def journal_key(journal: str | None) -> str:
+    """Folded journal words without stop words, cut at "conference"/"supplement" notes."""
+    k = ascii_fold(journal or "")
+    k = re.split(r"\b(?:conference|congress|meeting|suppl|supplement)\b", k)[0]
+    return " ".join(w for w in k.split() if w not in _JOURNAL_STOP)
+
+
+def journals_compatible(a: str, b: str) -> bool:
+    """True when the journal keys agree word by word, a word matching when one is a prefix
+    of the other ("curr opin lipidol" ~ "current opinion lipidology", and a truncated
+    "arteriosclerosis thrombosis vascular" ~ "arterioscler thromb vasc biol"); True when
+    either is unknown."""
+    if not a or not b or a == b:
+        return True
+    wa, wb = a.split(), b.split()
+    if len(wa) > len(wb):
+        wa, wb = wb, wa
+    # every word of the shorter list matches a word of the longer one, in order
+    j = 0
+    for w in wa:
+        while j < len(wb) and not (wb[j].startswith(w) or w.startswith(wb[j])):
+            j += 1
+        if j == len(wb):
+            return False
+        j += 1
+    return True
+
+
+_CONFERENCE = re.compile(r"\b(?:conference|congress|meeting|symposium|abstracts?|proceedings|"
+                         r"annual|workshop|poster|meetingabstracts)\b")
+
+
+def is_conference(journal: str | None, volume: str | None, issue: str | None,
+                  pages: str | None) -> bool:
+    """A conference abstract: the journal/volume/issue names a meeting or abstract supplement."""
+    text = ascii_fold(" ".join(x for x in (journal, volume, issue) if x))
+    return bool(_CONFERENCE.search(text))
+
+
+# --- pages, volume ----------------------------------------------------------------------------
+
+_MONTHS = {m: i for i, m in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
+_EXCEL_DAY_MON = re.compile(r"^(\d{1,2})-([A-Za-z]{3})$")   # "06-Oct" = 6-10
+_EXCEL_MON_YY = re.compile(r"^([A-Za-z]{3})-(\d{2})$")       # "Oct-14" = 10-14
+
+
+def _pnorm(p: str) -> str:
+    p = p.strip().lower()
+    m = re.match(r"^([a-z]*)0*(\d+)([a-z]*)$", p)
+    return f"{m.group(1)}{int(m.group(2))}{m.group(3)}" if m else re.sub(r"[^a-z0-9]", "", p)
+
+
+def page_range(raw: str | None) -> tuple[str, str]:
+    """(first, last) page as normalised strings; Excel dates and short last pages expanded.
+
+    "221-8" -> ("221", "228"); "06-Oct" -> ("6", "10"); "H887-94" -> ("h887", "h894");
+    "e001469" -> ("e1469", ""); "" -> ("", "").
+    """
+    s = (raw or "").strip()
+    if not s:
+        return "", ""
+    m = _EXCEL_DAY_MON.match(s)
+    if m and m.group(2).lower() in _MONTHS:
+        return str(int(m.group(1))), str(_MONTHS[m.group(2).lower()])
+    m = _EXCEL_MON_YY.match(s)
+    if m and m.group(1).lower() in _MONTHS:
+        return str(_MONTHS[m.group(1).lower()]), str(int(m.group(2)))
+    parts = re.split(r"\s*[-\u2010-\u2015]+\s*", s, maxsplit=1)
+    first = _pnorm(parts[0].split(",")[0])
+    last = _pnorm(parts[1]) if len(parts) > 1 else ""
+    mf = re.match(r"^([a-z]*)(\d+)", first)
+    ml = re.match(r"^([a-z]*)(\d+)", last)
+    if mf and ml and len(ml.group(2)) < len(mf.group(2)):
+        digits = mf.group(2)
+        last = f"{mf.group(1)}{digits[:len(digits) - len(ml.group(2))]}{ml.group(2)}"
+    elif mf and ml and not ml.group(1) and mf.group(1):
+        last = mf.group(1) + last
+    return first, last
+
+
+def volume_key(raw: str | None) -> str:
+    """The volume's first number ("19 (Suppl 2)" -> "19"); letters if it has no number."""
+    s = (raw or "").strip()
+    m = re.search(r"\d+", s)
+    return str(int(m.group(0))) if m else ascii_fold(s).replace(" ", "")
+
+
+def doi_key(raw: str | None) -> str:
+    """The DOI, lower case, percent-escapes decoded ("%28" -> "("), '' if none."""
+    if not raw:
+        return ""
+    return normalise_doi(unquote(str(raw))) or ""
+
+
+# --- one record -------------------------------------------------------------------------------
+
+class Norm(NamedTuple):
+    """Match keys of one record."""
+    id: int
+    title: str          # folded title words
+    surnames: tuple     # folded author surnames in order
+    year: int           # 0 if unknown
+    journal: str        # folded journal words, stop words dropped
+    volume: str
+    issue: str
+    page_first: str
+    page_last: str
+    doi: str
+    pmid: str
+    notice: str         # '', 'erratum', 'retraction', 'comment'
+    part: str           # series part number or ''
+    conference: bool
+    filled: int         # number of non-empty bibliographic fields (completeness)
+
+
+_COMPLETENESS_FIELDS = ("title", "abstract", "authors_raw", "journal", "year", "volume", "issue",
+                        "pages", "doi", "pmid")
+
+
+def normalise_record(row: dict) -> Norm:
+    """Match keys for one ``records`` row (raw values are preferred where they hold more)."""
+    tkey = title_key(row.get("title"))
+    authors_raw = row.get("authors_raw")
+    if not authors_raw:
+        authors_raw = "; ".join(_json_list(row.get("authors")))
+    year = normalise_year(row.get("year_raw") or row.get("year")) or 0
+    first, last = page_range(row.get("pages"))
+    doi = doi_key(row.get("doi_raw") or row.get("doi"))
+    pmid = row.get("pmid") or normalise_pmid(row.get("pmid_raw")) or ""
+    filled = sum(1 for f in _COMPLETENESS_FIELDS if row.get(f) not in (None, "", "[]"))
+    return Norm(
+        id=int(row["id"]), title=tkey, surnames=tuple(author_surnames(authors_raw or "")),
+        year=year, journal=journal_key(row.get("journal")), volume=volume_key(row.get("volume")),
+        issue=volume_key(row.get("issue")),
+        page_first=first, page_last=last, doi=doi, pmid=str(pmid), notice=notice_kind(tkey),
+        part=part_number(tkey),
+        conference=is_conference(row.get("journal"), row.get("volume"), row.get("issue"),
+                                 row.get("pages")),
+        filled=filled,
+    )
+
+
+def _json_list(value) -> list[str]:
+    if not value:
+        return []
+    import json
+    try:
+        v = json.loads(value)
+        return [str(x) for x in v] if isinstance(v, list) else [str(v)]
+    except ValueError:
+        return [str(value)]

@@ -1,0 +1,82 @@
+"""`review dedup --review`: the manual queue of uncertain pairs, in the terminal.
+
+Each pair is shown side by side with the fields that differ marked; the keys are
+d(uplicate) / n(ot duplicate) / s(kip) / q(uit). Every decision is saved (its own transaction)
+before the next pair is shown, so quitting or a crash loses nothing decided.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from typing import Callable
+
+import click
+
+from ..store import Review
+from . import api
+
+FIELDS = ("title", "authors", "year", "journal", "volume", "issue", "pages", "doi", "pmid",
+          "source", "source_id", "abstract")
+KEYS = {"d": "duplicate", "n": "not"}
+
+
+def _value(rec: dict, field: str) -> str:
+    v = rec.get(field)
+    if field == "authors":
+        v = rec.get("authors_raw") or "; ".join(json.loads(v or "[]"))
+    if field == "abstract" and v and len(v) > 300:
+        v = v[:300] + "..."
+    return "" if v is None else str(v)
+
+
+def side_by_side(a: dict, b: dict, width: int | None = None) -> str:
+    """Two records in two columns; a field whose values differ is marked with '≠' and
+    highlighted (bold yellow on a terminal)."""
+    width = width or min(shutil.get_terminal_size((120, 20)).columns, 160)
+    col = max(20, (width - 14) // 2)
+    lines = [f"{'':11} {'record ' + str(a['id']):{col}} | record {b['id']}"]
+    for f in FIELDS:
+        va, vb = _value(a, f), _value(b, f)
+        if not va and not vb:
+            continue
+        differs = va.strip().lower() != vb.strip().lower()
+        wa = textwrap.wrap(va, col) or [""]
+        wb = textwrap.wrap(vb, col) or [""]
+        for k in range(max(len(wa), len(wb))):
+            label = (f"{'≠' if differs else ' '} {f}" if k == 0 else "")
+            left = wa[k] if k < len(wa) else ""
+            right = wb[k] if k < len(wb) else ""
+            line = f"{label:11} {left:{col}} | {right}"
+            lines.append(click.style(line, fg="yellow", bold=True) if differs else line)
+    return "\n".join(lines)
+
+
+def review_pairs(review: Review, *, ask: Callable[[str], str] | None = None,
+                 echo: Callable[[str], None] = click.echo, actor: str | None = None) -> dict:
+    """Show each open uncertain pair and save the answer at once; returns the counts."""
+    ask = ask or (lambda text: click.prompt(text, type=click.Choice(["d", "n", "s", "q"]),
+                                            show_choices=False))
+    counts = {"duplicate": 0, "not": 0, "skipped": 0}
+    pairs = api.open_pairs(review)
+    quit_ = False
+    for k, p in enumerate(pairs, 1):
+        recs = {r["id"]: r for r in review.db.query(
+            "select * from records where id in (?, ?)", [p["record_a"], p["record_b"]])}
+        echo("")
+        echo(f"pair {k} of {len(pairs)} (id {p['id']}; rule {p['rule']}, "
+             f"title similarity {p['score']:.0f})")
+        echo(side_by_side(recs[p["record_a"]], recs[p["record_b"]]))
+        key = ask("d(uplicate) / n(ot) / s(kip) / q(uit)").strip().lower()
+        if key == "q":
+            quit_ = True
+            break
+        if key == "s":
+            counts["skipped"] += 1
+            continue
+        api.decide_pair(review, p["id"], KEYS[key], actor=actor)
+        counts[KEYS[key]] += 1
+    counts["remaining"] = len(api.open_pairs(review))
+    counts["quit"] = quit_
+    return counts
