@@ -84,7 +84,8 @@ def test_model_ranks_relevant_records_first(db):
         assert all(is_relevant(r, rid) for rid in nxt), nxt
 
 
-def test_criteria_help_and_unknown_key(db, tmp_path):
+def test_criteria_help_and_unknown_key(db, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the repository root has a screening/criteria.yaml of its own
     res = screen(db, ["c", "?", "x", "q"])
     assert "no criteria file" in res.output
     assert "u  undo the last decision" in res.output
@@ -181,18 +182,20 @@ def test_records_to_screen_uses_dedup_and_skips_inherited(db, monkeypatch):
 
 def test_export_and_status_columns(db):
     from toolkit.screening.export import columns
-    from toolkit.screening.queue import status
+    from toolkit.screening.queue import screening_counts, status
 
     res = screen(db, ["i", "n", "why", "e", "q"])
     first, second = shown_ids(res.output)[:2]
     with open_review(db) as r:
         cols, values = columns(r)
-        st = status(r)["screening"]
+        st = screening_counts(r)
     assert cols[0] == "ta_decision"
     assert values[first]["ta_decision"] == "include"
     assert values[second] == {"ta_decision": "exclude", "ta_origin": "human",
                               "ta_reviewers": "alice:exclude", "ta_notes": "alice: why"}
     assert (st["to_screen"], st["decided"], st["include"], st["exclude"]) == (30, 2, 1, 1)
+    out = json.loads(CliRunner().invoke(cli, ["--db", str(db), "status", "--json"]).stdout)
+    assert out["stages"]["screening"].startswith("2 of 30 records decided: 1 include, 1 exclude")
 
 
 def test_background_retraining_keeps_the_queue_going(db):
@@ -223,3 +226,25 @@ def test_background_retraining_keeps_the_queue_going(db):
         session.ranker.wait(timeout=10)
         assert not session.ranker.busy and threading.active_count() <= threads_before + 1
         assert session.ranker.n_labels == 8  # the last fit saw every label
+
+
+def test_screens_a_review_imported_and_deduplicated_by_the_foundation_commands(tmp_path):
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data" / "formats"
+    db = str(tmp_path / "r.db")
+    runner = CliRunner()
+    for args in (["init"], ["import", str(data / "embase_asreview.ris")],
+                 ["import", str(data / "embase_asreview.csv")], ["dedup", "--json"]):
+        res = runner.invoke(cli, ["--db", db, *args], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+    with open_review(db) as r:
+        n_records = r.db["records"].count
+        pool = records_to_screen(r)
+        merged = {row[0] for row in r.db.execute(
+            "select m.record_id from cluster_members m join clusters c on c.id = m.cluster_id "
+            "where c.undone_at is null and m.role = 'duplicate'")}
+    assert merged and len(pool) == n_records - len(merged)  # the two exports overlap
+    res = screen(db, ["e"] * len(pool))
+    assert sorted(shown_ids(res.output)) == pool  # every unique record once, no duplicate
+    assert "done: nothing left to screen" in res.output

@@ -13,7 +13,7 @@ from screen_helpers import build_review, is_relevant
 from toolkit.cli import cli
 from toolkit.screening import stopping
 from toolkit.screening.decisions import final_decisions
-from toolkit.screening.queue import ScreeningSession, status
+from toolkit.screening.queue import ScreeningSession, screening_counts
 from toolkit.store import open_review
 
 
@@ -104,7 +104,7 @@ def test_heuristic_stop_excludes_the_rest_by_automation(tmp_path):
             "select record_id from ta_decisions where origin = 'human'")}
         assert not human & {a["record_id"] for a in auto}
         assert len(human) == 7
-        st = status(r)["screening"]
+        st = screening_counts(r)
         assert st["excluded_by_automation"] == 23 and st["exclude"] == 6
         ev = json.loads(next(r.db.query(
             "select details from events where action = 'screen.automation_exclude'"))["details"])

@@ -419,7 +419,19 @@ class ScreeningSession:
 
 
 def status(review: Review) -> dict:
-    """`review status` hook: title/abstract screening progress over the pool."""
+    """`review status` hook: one line of title/abstract screening progress."""
+    if not review.db["ta_decisions"].count:
+        return {}
+    c = screening_counts(review)
+    return {"screening": (
+        f"{c['decided']} of {c['to_screen']} records decided: {c['include']} include, "
+        f"{c['exclude']} exclude, {c['excluded_by_automation']} excluded by automation, "
+        f"{c['maybe']} maybe, {c['conflict']} conflict "
+        f"(reviewers: {', '.join(c['reviewers']) or 'none'})")}
+
+
+def screening_counts(review: Review) -> dict:
+    """Title/abstract progress over the pool (final decisions; automation kept apart)."""
     from .decisions import final_decisions
 
     pool = records_to_screen(review)
@@ -427,7 +439,7 @@ def status(review: Review) -> dict:
     automation = blocked_records(review)
     values = [final.get(rid) for rid in pool]
     n_auto = sum(1 for rid in pool if rid in automation and final.get(rid) == "exclude")
-    return {"screening": {
+    return {
         "to_screen": len(pool),
         "decided": sum(v is not None for v in values),
         "include": values.count("include"),
@@ -438,4 +450,4 @@ def status(review: Review) -> dict:
         "reviewers": sorted({r[0] for r in review.db.execute(
             "select distinct reviewer from ta_decisions where origin = 'human' "
             "and undone_at is null")}),
-    }}
+    }
