@@ -168,3 +168,23 @@ def test_buscar_sample_resumes_in_the_same_order(tmp_path):
         s2 = ScreeningSession(r, "alice", stop="buscar", stop_after=3, seed=1)
         again = s2.next()
     assert again.phase == "sample" and again.record_id == nxt.record_id
+
+
+def test_records_added_after_a_stop_get_a_fresh_run(tmp_path):
+    from toolkit.records import make_record
+    from toolkit.store import now_iso
+
+    db = tmp_path / "r.db"
+    build_review(db, n=10).close()
+    args = ["--db", str(db), "screen", "--reviewer", "alice", "--stop", "heuristic",
+            "--stop-after", "2"]
+    CliRunner().invoke(cli, args, input="e\ne\n", catch_exceptions=False)
+    assert len(automation_rows(db)) == 8
+    with open_review(db) as r, r.atomic():
+        r.db["records"].insert_all([dict(make_record({"source_id": f"new{i}", "title": f"t {i}"},
+                                                     source="PubMed"), added_at=now_iso())
+                                    for i in range(3)])
+    res = CliRunner().invoke(cli, args, input="e\nq\n", catch_exceptions=False)
+    assert "stopping rule met" not in res.output and "remaining 2" in res.output
+    res = CliRunner().invoke(cli, args, input="e\n", catch_exceptions=False)
+    assert "stopping rule met" in res.output and len(automation_rows(db)) == 9

@@ -320,9 +320,15 @@ class ScreeningSession:
 
     # -- stopping rules --------------------------------------------------------------------
     def _recent_human(self, n: int) -> list[str]:
+        """The reviewer's last ``n`` human decisions (oldest first) since the last automation
+        exclusion: after a stop, records added later start a fresh run of excludes."""
+        since = self.review.db.execute(
+            "select coalesce(max(id), 0) from ta_decisions where origin = 'automation'"
+        ).fetchone()[0]
         rows = self.review.db.execute(
             "select decision from ta_decisions where reviewer = ? and origin = 'human' and "
-            "undone_at is null order by id desc limit ?", [self.reviewer, n]).fetchall()
+            "undone_at is null and id > ? order by id desc limit ?",
+            [self.reviewer, since, n]).fetchall()
         return [r[0] for r in reversed(rows)]
 
     def _load_sampling(self) -> dict | None:
