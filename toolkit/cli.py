@@ -537,8 +537,9 @@ def _pool_options(f):
 
 @cli.command("pool")
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
-@click.option("--outcome", help="Pool the review's own extracted outcome NAME (needs extraction).")
-@click.option("--measure", required=True, callback=lambda c, p, v: v.upper() if v else v,
+@click.option("--outcome", help="Pool the review's own extracted outcome NAME (from the store; "
+                                "see `review extract --export --outcome`).")
+@click.option("--measure", callback=lambda c, p, v: v.upper() if v else v,
               type=click.Choice(list(MEASURES), case_sensitive=False),
               help="Effect size: " + "; ".join(f"{m.name} = {m.label}" for m in MEASURES.values()))
 @_pool_options
@@ -573,17 +574,37 @@ def pool_cmd(ctx, file, outcome, measure, r, study, method, knha, level, by, mod
         raise ReviewError("give either FILE.csv or --outcome NAME")
     if forest and os.path.splitext(forest)[1].lower() not in FORMATS:
         raise ReviewError("--forest must end in .png, .svg or .pdf", file=forest)
+    columns = {k: v for k, v in columns.items() if v is not None}
     if outcome is not None:
-        raise ReviewError("--outcome needs the extraction stage, which is not available yet")
-    try:
-        df = pd.read_csv(file, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ReviewError(f"cannot read CSV: {exc}", file=file)
+        from .extraction.export import outcome_table
+
+        review = get_review(ctx, "pool")
+        df = outcome_table(review, outcome)
+        review.close()
+        for note in df.attrs.get("notes", []):
+            click.echo(f"review: note: {note}", err=True)
+        # the outcome's own columns, unless the command line names others
+        columns = {**df.attrs["pool_kwargs"], **columns}
+        study = study or columns.pop("study", None)
+        columns.pop("study", None)
+        if r is None:
+            r = columns.pop("r", None)
+        columns.pop("r", None)
+        measure = measure or df.attrs["default_measure"]
+        source, title = f"outcome {outcome}", outcome
+    else:
+        if measure is None:
+            raise ReviewError("--measure is required with FILE.csv")
+        try:
+            df = pd.read_csv(file, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise ReviewError(f"cannot read CSV: {exc}", file=file)
+        source, title = file, os.path.basename(file)
     # the forest plot is drawn inside pool_table, before anything is printed: a failure
     # leaves no half output
     out = pool_table(df, measure, study=study, method=method, knha=knha, level=level, by=by,
-                     moderators=moderators, r=r, file=file, forest=forest,
-                     title=os.path.basename(file), **columns)
+                     moderators=moderators, r=r, file=source, forest=forest, title=title,
+                     **columns)
     emit(out, as_json, _pool_human)
 
 
