@@ -377,6 +377,221 @@ def _format_conflicts(d: dict) -> str:
 # Full text and extraction (issue 6): `review fulltext`, `review link`, `review extract`
 # ============================================================================================
 
+def _terminal(err: bool):
+    """(ask, say) for prompt loops; on stderr when stdout carries --json.
+
+    ``ask(prompt)`` returns one line, or None at the end of piped input (loops quit then)."""
+    def ask(message: str) -> str | None:
+        try:
+            return click.prompt(message, default="", show_default=False, prompt_suffix=": ",
+                                err=err)
+        except click.exceptions.Abort:
+            if sys.stdin is not None and not sys.stdin.isatty():
+                click.echo("", err=err)
+                return None
+            raise
+
+    def say(text: str) -> None:
+        click.echo(text, err=err)
+
+    return ask, say
+
+
+def _reasons(review, criteria):
+    from .fulltext import default_criteria_path, load_criteria
+
+    return load_criteria(criteria or default_criteria_path(review))["fulltext_reasons"]
+
+
+@cli.command("fulltext")
+@click.option("--reviewer", help="Who decides (default: env REVIEW_REVIEWER or the OS user).")
+@click.option("--criteria", type=click.Path(dir_okay=False),
+              help="Criteria YAML with fulltext_reasons (default: screening/criteria.yaml "
+                   "beside the store).")
+@click.option("--import", "import_file", type=click.Path(dir_okay=False),
+              help="Import decisions from a CSV (record_id|source_id|pmid|doi, status, "
+                   "decision, reason, reviewer, note).")
+@click.option("--record", "record_ref", help="Decide on one report (record id, pmid:N, doi:...).")
+@click.option("--decision", type=click.Choice(["include", "exclude", "not_retrieved"]),
+              help="With --record: the decision.")
+@click.option("--reason", help="With --decision exclude: the reason (text or its number).")
+@click.option("--note", help="With --record: a note.")
+@click.option("--resolve", is_flag=True,
+              help="With --record: record an adjudicated decision (overrides reviewers').")
+@click.option("--summary", is_flag=True, help="Print the full-text counts (PRISMA) only.")
+@json_option
+@click.pass_context
+def fulltext_cmd(ctx, reviewer, criteria, import_file, record_ref, decision, reason, note,
+                 resolve, summary, as_json):
+    """Full-text eligibility: assess each report included or maybed at title/abstract.
+
+    Without options, prompts report by report (i include, e exclude with a reason,
+    x not retrieved, n note, s skip, u undo, q quit)."""
+    from . import fulltext as ft
+    from .store import default_actor
+
+    review = get_review(ctx, "fulltext")
+    reviewer = reviewer or default_actor()
+    if summary:
+        out = ft.fulltext_counts(review)
+    elif import_file:
+        reasons = _reasons(review, criteria)
+        out = ft.import_fulltext_csv(review, import_file, reasons=reasons, reviewer=reviewer)
+        out.update(counts=ft.fulltext_counts(review))
+    elif record_ref:
+        if not decision:
+            raise ReviewError("--record needs --decision include|exclude|not_retrieved")
+        reasons = _reasons(review, criteria) if decision == "exclude" else None
+        rid = ft.require_report(review, record_ref, record=f"record {record_ref}")
+        status = "not_retrieved" if decision == "not_retrieved" else "assessed"
+        with review.atomic():
+            ft.record_fulltext(review, rid, status,
+                               None if status != "assessed" else decision, reason,
+                               reviewer=reviewer, reasons=reasons, note=note,
+                               origin="resolution" if resolve else "human")
+        out = {"record_id": rid, "status": status, "decision": ft.final_fulltext(review)[rid]}
+    else:
+        if decision or reason or resolve:
+            raise ReviewError("--decision/--reason/--resolve need --record")
+        crit = ft.load_criteria(criteria or ft.default_criteria_path(review))
+        ask, say = _terminal(as_json)
+        out = ft.run_fulltext(review, reviewer, crit["fulltext_reasons"], ask=ask, echo=say,
+                              criteria=crit)
+        out.update(counts=ft.fulltext_counts(review))
+    review.close()
+    emit(out, as_json, lambda d: "\n".join(f"{k}: {v}" for k, v in d.items()))
+
+
+@cli.command("link")
+@click.argument("report")
+@click.option("--study", required=True,
+              help="A study label, or another report (record id, pmid:N) whose study to join.")
+@json_option
+@click.pass_context
+def link_cmd(ctx, report, study, as_json):
+    """Link REPORT (record id, pmid:N, doi:...) to a study: several reports, one study."""
+    from . import fulltext as ft
+
+    review = get_review(ctx, "link")
+    with review.atomic():
+        label = ft.link_report(review, report, study)
+    rid = ft.resolve_record(review, report)
+    links = ft.report_links(review)
+    members = [r for r in ft.fulltext_reports(review) if ft.study_of(review, r, links) == label]
+    review.close()
+    emit({"report": rid, "study": label, "reports": members}, as_json,
+         lambda d: f"report {d['report']} -> study {d['study']} (reports {d['reports']})")
+
+
+@cli.command("extract")
+@click.argument("study", required=False)
+@click.option("--form", "form_name", help="Form name (extraction/forms/NAME.yaml) or path.")
+@click.option("--extractor", help="Who extracts (default: env REVIEW_REVIEWER or the OS user).")
+@click.option("--import", "import_file", type=click.Path(dir_okay=False),
+              help="Bulk entry from a long CSV: study, field, value[, instance, extractor, "
+                   "quote, page, note].")
+@click.option("--compare", is_flag=True, help="List every disagreement between extractors.")
+@click.option("--resolve", is_flag=True,
+              help="Record adjudicated values (prompts per disagreement, or --field/--value).")
+@click.option("--field", "field_name", help="With --resolve STUDY: the field.")
+@click.option("--value", help="With --resolve STUDY --field: the adjudicated value.")
+@click.option("--instance", help="The arm or time point of an arm/timepoint-level field.")
+@click.option("--note", help="With --resolve: why.")
+@click.option("--export", "export_file", type=click.Path(dir_okay=False),
+              help="Write a tidy CSV of the extracted data (one row per study).")
+@click.option("--outcome", help="With --export: the pooling table of this outcome.")
+@click.option("--no-source", is_flag=True, help="Do not ask for a quote/page after each value.")
+@json_option
+@click.pass_context
+def extract_cmd(ctx, study, form_name, extractor, import_file, compare, resolve, field_name,
+                value, instance, note, export_file, outcome, no_source, as_json):
+    """Extract data from an included STUDY with a form, field by field (or import, compare,
+    resolve, export)."""
+    from .extraction import compare as cmp
+    from .extraction import export as ex
+    from .extraction.entries import import_values_csv
+    from .extraction.forms import find_form
+    from .extraction.prompts import run_entry
+    from .fulltext import included_studies, resolve_study
+    from .store import default_actor
+
+    modes = [m for m, on in (("--import", import_file), ("--compare", compare),
+                             ("--resolve", resolve), ("--export", export_file)) if on]
+    if len(modes) > 1:
+        raise ReviewError(f"choose one of {', '.join(modes)}")
+    if outcome and not export_file:
+        raise ReviewError("--outcome goes with --export FILE.csv")
+    if study and (import_file or compare or export_file):
+        raise ReviewError("STUDY goes with field-by-field entry or --resolve, not with "
+                          f"{modes[0]}")
+    if (field_name or value is not None or note) and not resolve:
+        raise ReviewError("--field/--value/--note go with --resolve")
+    review = get_review(ctx, "extract")
+    extractor = extractor or default_actor()
+    ask, say = _terminal(as_json)
+    if export_file:
+        form = None
+        if form_name:
+            form = find_form(review, form_name)
+        df = ex.export_table(review, outcome=outcome, form=form)
+        df.to_csv(export_file, index=False, lineterminator="\n")
+        out = {"file": export_file, "rows": len(df), "columns": list(df.columns),
+               "form": df.attrs.get("form")}
+        if outcome:
+            out.update(outcome=outcome, measure=df.attrs["measure"],
+                       left_out=df.attrs["notes"],
+                       pool=f"review pool {export_file} {df.attrs['pool_args']}")
+            for n in df.attrs["notes"]:
+                click.echo(f"note: {n}", err=True)
+        review.close()
+        emit(out, as_json, lambda d: f"wrote {d['rows']} rows to {d['file']}"
+             + (f"\npool with: {d['pool']}" if "pool" in d else ""))
+        return
+    form = find_form(review, form_name)
+    if import_file:
+        out = import_values_csv(review, import_file, form, extractor=extractor)
+    elif compare:
+        rows = cmp.disagreements(review, form, include_resolved=True)
+        out = {"form": form.name, "disagreements": rows,
+               "unresolved": sum(1 for r in rows if r["resolved"] is None)}
+
+        def human(d):
+            lines = [f"{len(d['disagreements'])} disagreement(s), {d['unresolved']} unresolved"]
+            for r in d["disagreements"]:
+                inst = f" [{r['instance']}]" if r["instance"] else ""
+                vals = "; ".join(f"{e}: {v if v is not None else '(none)'}"
+                                 for e, v in r["values"].items())
+                res = f" -> resolved {r['resolved']}" if r["resolved"] is not None else ""
+                lines.append(f"study {r['study']} {r['field']}{inst}: {vals}{res}")
+            return "\n".join(lines)
+        review.close()
+        emit(out, as_json, human)
+        return
+    elif resolve:
+        if study or field_name or value is not None:
+            if not (study and field_name and value is not None):
+                raise ReviewError("--resolve with a value needs STUDY --field F --value V")
+            with review.atomic():
+                cmp.resolve(review, form, study, field_name, value, extractor,
+                            instance=instance, note=note)
+            out = {"study": study, "field": field_name, "value": value, "resolved_by": extractor}
+        else:
+            out = cmp.run_resolve(review, form, extractor, ask=ask, echo=say)
+    else:
+        if not study:
+            raise ReviewError("name the STUDY to extract (or use --import/--compare/--resolve/"
+                              "--export)")
+        label = resolve_study(review, study, included_studies(review))
+        if label is None:
+            raise ReviewError(f"{study!r} is not an included study (include its report at full "
+                              "text first)")
+        out = run_entry(review, form, label, extractor, ask=ask, echo=say,
+                        ask_source=not no_source)
+        out.update(study=label, form=form.name, extractor=extractor)
+    review.close()
+    emit(out, as_json, lambda d: "\n".join(f"{k}: {v}" for k, v in d.items()))
+
+
 # --- end of full-text and extraction commands -------------------------------------------------
 
 
@@ -430,8 +645,9 @@ def _pool_options(f):
 
 @cli.command("pool")
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
-@click.option("--outcome", help="Pool the review's own extracted outcome NAME (needs extraction).")
-@click.option("--measure", required=True, callback=lambda c, p, v: v.upper() if v else v,
+@click.option("--outcome", help="Pool the review's own extracted outcome NAME (from the store; "
+                                "see `review extract --export --outcome`).")
+@click.option("--measure", callback=lambda c, p, v: v.upper() if v else v,
               type=click.Choice(list(MEASURES), case_sensitive=False),
               help="Effect size: " + "; ".join(f"{m.name} = {m.label}" for m in MEASURES.values()))
 @_pool_options
@@ -466,17 +682,37 @@ def pool_cmd(ctx, file, outcome, measure, r, study, method, knha, level, by, mod
         raise ReviewError("give either FILE.csv or --outcome NAME")
     if forest and os.path.splitext(forest)[1].lower() not in FORMATS:
         raise ReviewError("--forest must end in .png, .svg or .pdf", file=forest)
+    columns = {k: v for k, v in columns.items() if v is not None}
     if outcome is not None:
-        raise ReviewError("--outcome needs the extraction stage, which is not available yet")
-    try:
-        df = pd.read_csv(file, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ReviewError(f"cannot read CSV: {exc}", file=file)
+        from .extraction.export import outcome_table
+
+        review = get_review(ctx, "pool")
+        df = outcome_table(review, outcome)
+        review.close()
+        for note in df.attrs.get("notes", []):
+            click.echo(f"review: note: {note}", err=True)
+        # the outcome's own columns, unless the command line names others
+        columns = {**df.attrs["pool_kwargs"], **columns}
+        study = study or columns.pop("study", None)
+        columns.pop("study", None)
+        if r is None:
+            r = columns.pop("r", None)
+        columns.pop("r", None)
+        measure = measure or df.attrs["default_measure"]
+        source, title = f"outcome {outcome}", outcome
+    else:
+        if measure is None:
+            raise ReviewError("--measure is required with FILE.csv")
+        try:
+            df = pd.read_csv(file, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise ReviewError(f"cannot read CSV: {exc}", file=file)
+        source, title = file, os.path.basename(file)
     # the forest plot is drawn inside pool_table, before anything is printed: a failure
     # leaves no half output
     out = pool_table(df, measure, study=study, method=method, knha=knha, level=level, by=by,
-                     moderators=moderators, r=r, file=file, forest=forest,
-                     title=os.path.basename(file), **columns)
+                     moderators=moderators, r=r, file=source, forest=forest, title=title,
+                     **columns)
     emit(out, as_json, _pool_human)
 
 
@@ -486,6 +722,83 @@ def pool_cmd(ctx, file, outcome, measure, r, study, method, knha, level, by, mod
 # ============================================================================================
 # PRISMA and the worked example (issue 8): `review prisma`, `review reproduce`
 # ============================================================================================
+@cli.command("prisma")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "svg", "png", "pdf"]),
+              default="csv", show_default=True,
+              help="csv = the PRISMA2020 R package's data template; svg/png/pdf = the diagram.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False),
+              help="Write to this file (csv/json default: stdout; diagrams need --out).")
+@json_option
+@click.pass_context
+def prisma_cmd(ctx, fmt, out_path, as_json):
+    """PRISMA 2020 flow counts derived from the store, as the R package's CSV, JSON or diagram."""
+    from . import prisma
+    from .flow import prisma_counts
+
+    review = get_review(ctx, "prisma")
+    counts = prisma_counts(review, studies_in_meta_analysis=_studies_with_data(review))
+    review.close()
+    prisma.check_invariants(counts)
+    if fmt in ("svg", "png", "pdf"):
+        if not out_path:
+            raise ReviewError(f"--format {fmt} needs --out FILE.{fmt}")
+        prisma.draw(counts, out_path)
+    elif fmt == "csv":
+        if out_path:
+            prisma.write_csv(counts, out_path)
+        elif not as_json:
+            click.echo(prisma.csv_text(counts), nl=False)
+    else:
+        data = prisma.to_json(counts)
+        if out_path:
+            with open(out_path, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=2, ensure_ascii=False)
+        elif not as_json:
+            click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    if as_json:
+        emit({"format": fmt, "out": out_path, "counts": counts}, True)
+    elif out_path:
+        click.echo(f"wrote {out_path}", err=True)
+
+
+def _studies_with_data(review) -> int | None:
+    """Included studies with at least one extracted outcome value (PRISMA's meta-analysis box)."""
+    try:
+        from .extraction.export import export_table
+    except ModuleNotFoundError:
+        return None
+    if "extraction_values" not in review.db.table_names():
+        return None
+    try:
+        df = export_table(review)
+    except ReviewError:
+        return None
+    return int(df["study"].nunique()) if len(df) and "study" in df.columns else None
+
+
+@cli.command("reproduce")
+@click.option("--out", "out_dir", default="reproduce_out", show_default=True,
+              type=click.Path(file_okay=False), help="Folder for the outputs.")
+@click.option("--root", type=click.Path(file_okay=False, exists=True),
+              help="The review folder (with queries/, screening/, extraction/); default: the "
+                   "current folder, else the toolkit's own repository.")
+@json_option
+def reproduce_cmd(out_dir, root, as_json):
+    """Rebuild the worked example (spinal cryoablation review) offline, end to end."""
+    from pathlib import Path
+
+    from .reproduce import FILES, reproduce
+
+    if root is None:
+        here = Path.cwd()
+        repo = Path(__file__).resolve().parent.parent
+        root = here if (here / FILES["ta"]).exists() else repo
+    out = reproduce(root, out_dir, say=lambda s: click.echo(f"reproduce: {s}", err=True))
+    emit(out, as_json, lambda d: (
+        f"reproduced into {d['out']}: {d['records']} records, {d['duplicates_removed']} "
+        f"duplicates, {d['studies_included']} studies, {d['pooled_outcomes']} pooled outcomes; "
+        f"see {d['out']}/report.md"))
+
 
 # --- end of PRISMA and reproduce commands -----------------------------------------------------
 

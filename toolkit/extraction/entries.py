@@ -1,0 +1,203 @@
+"""Saving and reading extracted values (table ``extraction_values``).
+
+Each value is saved at once, in its own transaction, with its extractor, time and optional
+source quote and page. Re-entering a value supersedes the extractor's earlier one (kept).
+The *final* value of a study's field is: the latest adjudicated value if any; else the value
+all extractors agree on (or the only extractor's); else a conflict.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ReviewError
+from ..fulltext import _read_csv, included_studies, raise_cell_errors, resolve_study
+from ..store import Review, now_iso
+from .forms import Form, register_form
+from .values import NOT_REPORTED, format_value, from_row, parse_value, to_json
+
+IMPORT_COLUMNS = ("study", "field", "value", "instance", "extractor", "quote", "page", "source",
+                  "source_url", "note", "unit", "derived")
+# `source_url` is another name for `source`; `unit` is informational (the form's unit rules);
+# `derived` (how a value was worked out from the source, e.g. "0: 'no complications'") is kept
+# in the note.
+
+
+def check_instance(field: dict, instance: str | None) -> str:
+    """The instance key for a field: '' at study level, a non-empty label otherwise."""
+    instance = (instance or "").strip()
+    if field["level"] == "study":
+        if instance:
+            raise ValueError(f"field {field['name']} is study-level and takes no instance")
+        return ""
+    if not instance:
+        raise ValueError(f"field {field['name']} is {field['level']}-level: give the "
+                         f"{field['level']} (instance)")
+    return instance
+
+
+def save_value(review: Review, form: Form, study: str, field_name: str, text, extractor: str,
+               *, instance: str | None = None, quote: str | None = None,
+               page: str | None = None, origin: str = "entry", note: str | None = None,
+               source: str | None = None, log: bool = True) -> int:
+    """Validate and save one value (caller holds the transaction); returns the row id.
+
+    ``study`` must be a study label (see :func:`toolkit.fulltext.resolve_study`)."""
+    field = form.by_name.get(field_name)
+    if field is None:
+        raise ReviewError(f"form {form.name} has no field {field_name!r}")
+    try:
+        value = parse_value(field, text)
+        instance = check_instance(field, instance)
+    except ValueError as exc:
+        raise ReviewError(str(exc), record=f"study {study}", column=field_name) from None
+    register_form(review, form)
+    key = [study, form.name, field_name, instance]
+    if origin == "resolution":
+        review.db.execute(
+            "update extraction_values set superseded_at = ? where study = ? and form = ? and "
+            "field = ? and instance = ? and origin = 'resolution' and superseded_at is null",
+            [now_iso()] + key)
+    else:
+        review.db.execute(
+            "update extraction_values set superseded_at = ? where study = ? and form = ? and "
+            "field = ? and instance = ? and extractor = ? and origin != 'resolution' "
+            "and superseded_at is null", [now_iso()] + key + [extractor])
+    row_id = review.db["extraction_values"].insert({
+        "study": study, "form": form.name, "field": field_name, "instance": instance,
+        "extractor": extractor,
+        "status": "not_reported" if value is NOT_REPORTED else "reported",
+        "value": to_json(value), "raw": str(text).strip(), "quote": quote or None,
+        "page": (str(page).strip() or None) if page is not None else None,
+        "source": source or None, "origin": origin, "note": note, "entered_at": now_iso(), "superseded_at": None,
+    }).last_pk
+    if log:
+        review.log(f"extraction_{origin}", {"id": row_id, "study": study, "form": form.name,
+                                            "field": field_name, "instance": instance,
+                                            "value": format_value(value)}, actor=extractor)
+    return row_id
+
+
+def live_rows(review: Review, form_name: str, study: str | None = None) -> list[dict]:
+    """Current (not superseded) rows of a form, with ``parsed`` values, in entry order."""
+    sql = ("select * from extraction_values where form = ? and superseded_at is null")
+    args = [form_name]
+    if study is not None:
+        sql += " and study = ?"
+        args.append(study)
+    out = []
+    for row in review.db.query(sql + " order by id", args):
+        row = dict(row)
+        row["parsed"] = from_row(row["status"], row["value"])
+        out.append(row)
+    return out
+
+
+def final_values(review: Review, form: Form) -> dict[tuple, dict]:
+    """{(study, field, instance): {'state', 'value', 'by'}}; state is 'resolved', 'agreed'
+    (two or more extractors, same value), 'single' (one extractor) or 'conflict'."""
+    grouped: dict[tuple, dict] = {}
+    for row in live_rows(review, form.name):
+        key = (row["study"], row["field"], row["instance"])
+        g = grouped.setdefault(key, {"resolution": None, "by": {}})
+        if row["origin"] == "resolution":
+            g["resolution"] = row
+        else:
+            g["by"][row["extractor"]] = row
+    out = {}
+    for key, g in grouped.items():
+        if g["resolution"] is not None:
+            out[key] = {"state": "resolved", "value": g["resolution"]["parsed"],
+                        "by": [g["resolution"]["extractor"]]}
+            continue
+        vals = {_cmp_key(r["parsed"]) for r in g["by"].values()}
+        first = next(iter(g["by"].values()))
+        if len(vals) == 1:
+            out[key] = {"state": "agreed" if len(g["by"]) > 1 else "single",
+                        "value": first["parsed"], "by": sorted(g["by"])}
+        else:
+            out[key] = {"state": "conflict", "value": None, "by": sorted(g["by"])}
+    return out
+
+
+def _cmp_key(value) -> str:
+    if value is NOT_REPORTED:
+        return "NR"
+    if isinstance(value, str):
+        return " ".join(value.split()).casefold()
+    return to_json(value)
+
+
+def values_equal(a, b) -> bool:
+    """Whether two parsed values are the same answer (text ignores case and spacing)."""
+    return _cmp_key(a) == _cmp_key(b)
+
+
+def import_values_csv(review: Review, path: str | Path, form: Form,
+                      extractor: str | None = None) -> dict:
+    """Bulk entry from a long CSV (columns ``IMPORT_COLUMNS``; ``study``, ``field``, ``value``
+    required, ``extractor`` unless given). Every invalid cell is reported (file, row, column,
+    why); nothing is written unless all are valid. Returns {'imported': n, 'studies': k}."""
+    path = Path(path)
+    rows = _read_csv(path)
+    header = list(rows[0].keys()) if rows else []
+    missing = [c for c in ("study", "field", "value") if c not in header]
+    if missing:
+        raise ReviewError(f"missing columns {missing}; expected {list(IMPORT_COLUMNS)}",
+                          file=path)
+    unknown = [c for c in header if c not in IMPORT_COLUMNS]
+    if unknown:
+        raise ReviewError(f"unknown columns {unknown}; expected {list(IMPORT_COLUMNS)}",
+                          file=path)
+    studies = included_studies(review)
+    errors, todo, seen = [], [], {}
+    for line, row in enumerate(rows, start=2):
+        ref = (row.get("study") or "").strip()
+        study = resolve_study(review, ref, studies) if ref else None
+        if not ref:
+            errors.append((line, "study", "empty"))
+        elif study is None:
+            errors.append((line, "study", f"{ref!r} is not an included study (nor one of its "
+                                          "reports)"))
+        who = (row.get("extractor") or "").strip() or extractor
+        if not who:
+            errors.append((line, "extractor", "empty, and no --extractor given"))
+        fname = (row.get("field") or "").strip()
+        field = form.by_name.get(fname)
+        if field is None:
+            errors.append((line, "field", f"{fname!r} is not a field of form {form.name}"))
+            continue
+        try:
+            parse_value(field, row.get("value"))
+        except ValueError as exc:
+            errors.append((line, "value", str(exc)))
+            continue
+        try:
+            instance = check_instance(field, row.get("instance"))
+        except ValueError as exc:
+            errors.append((line, "instance", str(exc)))
+            continue
+        if study is None or not who:
+            continue
+        key = (study, fname, instance, who)
+        if key in seen:
+            errors.append((line, "field", f"{fname} of study {study} by {who} is already on "
+                                          f"row {seen[key]}"))
+            continue
+        seen[key] = line
+        note = "; ".join(x for x in ((row.get("note") or "").strip(),
+                                     ("derived: " + row["derived"].strip())
+                                     if (row.get("derived") or "").strip() else "") if x)
+        source = (row.get("source") or row.get("source_url") or "").strip() or None
+        todo.append((study, fname, row["value"], who, instance, row.get("quote"),
+                     row.get("page"), note or None, source))
+    if errors:
+        raise_cell_errors(path, errors)
+    with review.atomic():
+        for study, fname, text, who, instance, quote, page, note, source in todo:
+            save_value(review, form, study, fname, text, who, instance=instance,
+                       quote=(quote or "").strip() or None, page=page, origin="import",
+                       note=note, source=source, log=False)
+        review.log("extraction_import", {"file": str(path), "form": form.name,
+                                         "rows": len(todo)})
+    return {"imported": len(todo), "studies": len({t[0] for t in todo}), "file": str(path)}

@@ -1,0 +1,273 @@
+"""Extraction forms: a YAML file of typed fields, validated when loaded.
+
+Shape (see docs/fulltext_extraction.md)::
+
+    name: cryoablation            # optional; defaults to the file name
+    title: "..."                  # optional
+    fields:
+      - name: patients            # identifier: letters, digits, _; unique
+        label: Patients           # shown in prompts (defaults to name)
+        type: integer             # one of values.TYPES ("n of N", "mean (SD)", ... accepted)
+        unit: patients            # optional
+        min: 1                    # optional range (numeric and compound types)
+        max: 10000
+        choices: [a, b]           # choice only: required, unique
+        required: true            # default false: prompts insist on an answer (NR allowed)
+        help: "..."               # optional
+        level: study              # study (default) | arm | timepoint
+        n_field: patients         # mean (SD) only: the integer field giving n for SD derivation
+    outcomes:                     # optional: what `--export --outcome NAME` writes
+      local_control: {measure: proportion, events: ltc}           # events: an n of N field
+      female: {measure: proportion, events: female_n, total: patients}  # or integer + integer
+      age: {measure: mean, value: age, n: patients}
+      pain: {measure: mean_change, pre: pain_pre, post: pain_post, n: patients,
+             r: pain_r, timepoint: pain_timepoint}                 # r, timepoint optional
+    # every outcome may add `covariates: [field, ...]` (moderator / subgroup columns)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import yaml
+
+from ..errors import ReviewError
+from ..store import Review, now_iso
+from .values import NUMERIC_TYPES, TYPE_ALIASES, TYPES
+
+LEVELS = ("study", "arm", "timepoint")
+FIELD_KEYS = {"name", "label", "type", "unit", "min", "max", "choices", "required", "help",
+              "level", "n_field"}
+RANGE_TYPES = NUMERIC_TYPES + ("n_of_N", "mean_sd", "median_iqr")
+# measure -> {role: (required?, allowed types)}
+MEASURES = {
+    "proportion": {"events": (True, ("n_of_N", "integer")), "total": (False, ("integer",))},
+    "mean": {"value": (True, ("mean_sd",)), "n": (True, ("integer",))},
+    "mean_change": {"pre": (True, ("mean_sd",)), "post": (True, ("mean_sd",)),
+                    "n": (True, ("integer",)), "r": (False, ("number",)),
+                    "timepoint": (False, ("text", "number", "integer"))},
+}
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+class Form:
+    """A validated form: ``name``, ``title``, ``fields`` (list of dicts, in order),
+    ``by_name``, ``outcomes`` and the source ``text``."""
+
+    def __init__(self, name: str, title: str | None, fields: list[dict], outcomes: dict,
+                 text: str):
+        self.name, self.title, self.fields, self.outcomes, self.text = (
+            name, title, fields, outcomes, text)
+        self.by_name = {f["name"]: f for f in fields}
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+def parse_form(text: str, *, source: str = "<form>", default_name: str | None = None) -> Form:
+    """Validate form YAML; every problem is a ReviewError naming the file and field."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ReviewError(f"not valid YAML: {exc}", file=source) from None
+    if not isinstance(data, dict) or not isinstance(data.get("fields"), list):
+        raise ReviewError("a form is a mapping with a list 'fields:'", file=source)
+    unknown = set(data) - {"name", "title", "version", "description", "fields", "outcomes"}
+    if unknown:
+        raise ReviewError(f"unknown top-level keys {sorted(unknown)}", file=source)
+    name = str(data.get("name") or default_name or "").strip()
+    if not _NAME.match(name):
+        raise ReviewError(f"form name {name!r} must be letters, digits and _", file=source)
+    fields = []
+    seen = set()
+    for i, raw in enumerate(data["fields"], start=1):
+        where = f"field {i}"
+        if not isinstance(raw, dict):
+            raise ReviewError("each field is a mapping (name:, type:, ...)", file=source,
+                              record=where)
+        fname = raw.get("name")
+        if not isinstance(fname, str) or not _NAME.match(fname):
+            raise ReviewError(f"name {fname!r} must be an identifier (letters, digits, _)",
+                              file=source, record=where)
+        where = f"field {i} ({fname})"
+        if fname in seen:
+            raise ReviewError(f"duplicate field name {fname!r}", file=source, record=where)
+        seen.add(fname)
+        extra = set(raw) - FIELD_KEYS
+        if extra:
+            raise ReviewError(f"unknown keys {sorted(extra)}; allowed: {sorted(FIELD_KEYS)}",
+                              file=source, record=where)
+        kind = TYPE_ALIASES.get(str(raw.get("type")), raw.get("type"))
+        if kind not in TYPES:
+            raise ReviewError(f"unknown type {raw.get('type')!r}; one of {', '.join(TYPES)}",
+                              file=source, record=where)
+        f = {"name": fname, "label": str(raw.get("label") or fname), "type": kind,
+             "unit": raw.get("unit"), "help": raw.get("help"),
+             "required": raw.get("required", False), "level": raw.get("level", "study")}
+        if not isinstance(f["required"], bool):
+            raise ReviewError("required must be true or false", file=source, record=where)
+        if f["level"] not in LEVELS:
+            raise ReviewError(f"level {f['level']!r} is not one of {', '.join(LEVELS)}",
+                              file=source, record=where)
+        for key in ("min", "max"):
+            if key in raw:
+                if kind not in RANGE_TYPES:
+                    raise ReviewError(f"{key} is not allowed for type {kind}", file=source,
+                                      record=where)
+                if isinstance(raw[key], bool) or not isinstance(raw[key], (int, float)):
+                    raise ReviewError(f"{key} must be a number, got {raw[key]!r}", file=source,
+                                      record=where)
+                f[key] = raw[key]
+        if "min" in f and "max" in f and f["min"] > f["max"]:
+            raise ReviewError(f"bad range: min {f['min']} > max {f['max']}", file=source,
+                              record=where)
+        if kind == "percent" and (f.get("min", 0) < 0 or f.get("max", 100) > 100):
+            raise ReviewError("a percent range must lie within 0 to 100", file=source,
+                              record=where)
+        if kind == "choice":
+            choices = raw.get("choices")
+            if (not isinstance(choices, list) or not choices
+                    or not all(isinstance(c, str) and c.strip() for c in choices)):
+                raise ReviewError("a choice field needs choices: [a non-empty list of text]",
+                                  file=source, record=where)
+            folded = [c.casefold() for c in choices]
+            if len(set(folded)) != len(folded):
+                raise ReviewError(f"duplicate choices in {choices}", file=source, record=where)
+            f["choices"] = [c.strip() for c in choices]
+        elif "choices" in raw:
+            raise ReviewError(f"choices are only for type choice, not {kind}", file=source,
+                              record=where)
+        if "n_field" in raw:
+            if kind != "mean_sd":
+                raise ReviewError("n_field is only for mean (SD) fields", file=source,
+                                  record=where)
+            f["n_field"] = raw["n_field"]
+        fields.append(f)
+    if not fields:
+        raise ReviewError("the form has no fields", file=source)
+    by_name = {f["name"]: f for f in fields}
+    for f in fields:
+        if "n_field" in f:
+            ref = by_name.get(f["n_field"])
+            if ref is None or ref["type"] != "integer":
+                raise ReviewError(f"n_field {f['n_field']!r} is not an integer field of the "
+                                  "form", file=source, record=f"field {f['name']}")
+    outcomes = _parse_outcomes(data.get("outcomes") or {}, by_name, source)
+    return Form(name, data.get("title"), fields, outcomes, text)
+
+
+def _parse_outcomes(raw, by_name: dict, source: str) -> dict:
+    if not isinstance(raw, dict):
+        raise ReviewError("outcomes must be a mapping of name: {measure: ...}", file=source)
+    out = {}
+    for oname, spec in raw.items():
+        where = f"outcome {oname}"
+        if not _NAME.match(str(oname)):
+            raise ReviewError("outcome names are identifiers", file=source, record=where)
+        if not isinstance(spec, dict) or spec.get("measure") not in MEASURES:
+            raise ReviewError(f"measure must be one of {', '.join(MEASURES)}", file=source,
+                              record=where)
+        roles = MEASURES[spec["measure"]]
+        extra = set(spec) - set(roles) - {"measure", "covariates", "label"}
+        if extra:
+            raise ReviewError(f"unknown keys {sorted(extra)} for measure {spec['measure']}",
+                              file=source, record=where)
+        for role, (needed, types) in roles.items():
+            if role not in spec:
+                if needed:
+                    raise ReviewError(f"missing {role}: (a field name)", file=source,
+                                      record=where)
+                continue
+            f = by_name.get(spec[role])
+            if f is None:
+                raise ReviewError(f"{role}: {spec[role]!r} is not a field of the form",
+                                  file=source, record=where)
+            if f["type"] not in types:
+                raise ReviewError(f"{role}: field {f['name']!r} has type {f['type']}, needs "
+                                  f"{' or '.join(types)}", file=source, record=where)
+        if spec["measure"] == "proportion":
+            etype = by_name[spec["events"]]["type"]
+            if etype == "integer" and "total" not in spec:
+                raise ReviewError("events is an integer field, so total: is needed",
+                                  file=source, record=where)
+            if etype == "n_of_N" and "total" in spec:
+                raise ReviewError("events is an n of N field; it has its own total",
+                                  file=source, record=where)
+        covs = spec.get("covariates") or []
+        if not isinstance(covs, list) or any(c not in by_name for c in covs):
+            raise ReviewError(f"covariates must be a list of field names, got {covs!r}",
+                              file=source, record=where)
+        levels = {by_name[spec[r]]["level"] for r in roles if r in spec} - {"study"}
+        if len(levels) > 1:
+            raise ReviewError(f"its fields mix levels {sorted(levels)}", file=source,
+                              record=where)
+        out[str(oname)] = dict(spec, covariates=list(covs))
+    return out
+
+
+def load_form(path: str | Path) -> Form:
+    """Read and validate a form file."""
+    path = Path(path)
+    if not path.exists():
+        raise ReviewError("form file not found", file=path)
+    return parse_form(path.read_text(encoding="utf-8"), source=str(path),
+                      default_name=path.stem)
+
+
+def forms_dir(review: Review) -> Path:
+    """``extraction/forms/`` in the folder that holds the review store."""
+    return review.path.resolve().parent / "extraction" / "forms"
+
+
+def find_form(review: Review, name: str | None) -> Form:
+    """The form called ``name`` (a path to a YAML file, a file in ``extraction/forms/``, or a
+    form stored in the review); without a name, the only form there is."""
+    if name and (name.endswith((".yaml", ".yml")) or "/" in name):
+        return load_form(name)
+    folder = forms_dir(review)
+    files = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")) if folder.exists() \
+        else []
+    if name:
+        for p in files:
+            if p.stem == name:
+                return load_form(p)
+        stored = stored_form(review, name)
+        if stored is not None:
+            return stored
+        raise ReviewError(f"no form {name!r} in {folder} or in the review")
+    stored_names = [r["name"] for r in review.db.query("select name from extraction_forms")]
+    names = sorted({p.stem for p in files} | set(stored_names))
+    if len(names) == 1:
+        return find_form(review, names[0])
+    if not names:
+        raise ReviewError(f"no extraction form: put one in {folder} or pass --form PATH")
+    raise ReviewError(f"several forms ({', '.join(names)}): choose one with --form NAME")
+
+
+def stored_form(review: Review, name: str) -> Form | None:
+    rows = list(review.db.query("select yaml from extraction_forms where name = ?", [name]))
+    if not rows:
+        return None
+    return parse_form(rows[0]["yaml"], source=f"form {name} (stored)", default_name=name)
+
+
+def stored_forms(review: Review) -> list[Form]:
+    return [parse_form(r["yaml"], source=f"form {r['name']} (stored)", default_name=r["name"])
+            for r in review.db.query("select name, yaml from extraction_forms order by name")]
+
+
+def register_form(review: Review, form: Form) -> None:
+    """Keep the form's text in the store (caller holds the transaction); a changed form
+    replaces the stored text and is logged."""
+    rows = list(review.db.query("select sha256 from extraction_forms where name = ?",
+                                [form.name]))
+    if rows and rows[0]["sha256"] == form.sha256:
+        return
+    review.db["extraction_forms"].upsert({"name": form.name, "yaml": form.text,
+                                          "sha256": form.sha256, "loaded_at": now_iso()},
+                                         pk="name")
+    review.log("extraction_form", {"name": form.name, "sha256": form.sha256,
+                                   "replaced": bool(rows)})
