@@ -309,14 +309,20 @@ class ScreeningSession:
                                                    self.confidence)
         if not self.has_features:
             return {"recall": None, "low": None, "high": None, "method": "model"}
-        labels = self._training_labels()
-        scores = self.ranker.scores
-        lab = [self.pos[r] for r in labels]
+        # calibration: each screened record's score when it was shown (out of sample)
+        calib: dict[int, tuple[float, int]] = {}
+        for row in self.review.db.query(
+            "select record_id, decision, score from ta_decisions where reviewer = ? and "
+            "origin = 'human' and undone_at is null and score is not null order by id",
+            [self.reviewer]
+        ):
+            if row["decision"] != "maybe":
+                calib[row["record_id"]] = (row["score"], int(row["decision"] == "include"))
         # records excluded by automation were never seen by a person: they count as unscreened
         unseen = [i for i, rid in enumerate(self.pool) if rid not in self.mine]
         return stopping.recall_from_model(
-            found, scores[lab] if lab else [], [labels[r] for r in labels],
-            scores[unseen], self.confidence)
+            found, [v[0] for v in calib.values()], [v[1] for v in calib.values()],
+            self.ranker.scores[unseen], self.confidence)
 
     # -- stopping rules --------------------------------------------------------------------
     def _recent_human(self, n: int) -> list[str]:

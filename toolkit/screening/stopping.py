@@ -20,12 +20,15 @@ Recall estimate shown in the status line (:func:`recall_from_sample`, :func:`rec
 * with a random sample (BUSCAR phase): the number ``K`` of includes in the urn has an exact
   (Clopper–Pearson-type) hypergeometric confidence interval from ``k`` of ``n``; the includes
   still missed are ``K − k``, and recall = ``r_seen / (r_seen + K − k)``. This is exact.
-* before a random sample exists: a model-based approximation. The model's scores are mapped to
-  probabilities by Platt scaling (a one-feature logistic regression fitted on the screened
-  records), the expected number of includes among unscreened records is the sum of those
-  probabilities and its spread is the Poisson-binomial variance ``Σ p(1 − p)``; a normal interval
-  on the missed includes gives the recall interval. Screened records are not a random sample
-  (the model chose them), so this is only a guide; only the sample-based figure is a guarantee.
+* before a random sample exists: a model-based approximation. Each screened record's score when
+  it was shown (before its label was known, so out of sample) and its label calibrate the scores
+  to probabilities by Platt scaling (a one-feature logistic regression); the expected number of
+  includes among the records no person has seen is the sum of their probabilities under the
+  current ranking. The interval combines the uncertainty of the two Platt parameters (Laplace
+  approximation, seeded draws) with the Poisson-binomial spread ``Σ p(1 − p)`` of the missed
+  includes. Screened records are not a random sample (the model chose them, and scores of
+  different model versions are not on exactly one scale), so this is only a guide; only the
+  sample-based figure is a guarantee.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import math
 from typing import Iterable, Sequence
 
 import numpy as np
-from scipy.stats import hypergeom, norm
+from scipy.stats import hypergeom
 
 DEFAULT_TARGET = 0.95
 DEFAULT_CONFIDENCE = 0.95
@@ -121,26 +124,56 @@ def recall_from_sample(r_seen: int, urn_size: int, n_sample: int, k_sample: int,
 
 def recall_from_model(r_seen: int, labelled_scores: Sequence[float], labels: Sequence[int],
                       unlabelled_scores: Sequence[float],
-                      confidence: float = DEFAULT_CONFIDENCE) -> dict:
+                      confidence: float = DEFAULT_CONFIDENCE, draws: int = 2000,
+                      seed: int = 0) -> dict:
     """Model-based recall estimate (approximate; see the module docstring).
 
+    ``labelled_scores`` should be out-of-sample: the score each screened record had when it was
+    shown, before its label was known (``ta_decisions.score``). The interval carries both the
+    uncertainty of the calibration (Laplace approximation of the Platt fit's two parameters,
+    ``draws`` seeded draws) and the Poisson-binomial spread of the missed includes.
+
     Returns {"recall", "low", "high", "method": "model"}; all None while the model cannot be
-    calibrated (fewer than one include and one exclude screened).
+    calibrated (fewer than one include and one exclude with a score).
     """
     from sklearn.linear_model import LogisticRegression
 
     y = np.asarray(labels, dtype=int)
     if len(y) == 0 or y.min() == y.max() or r_seen == 0:
         return {"recall": None, "low": None, "high": None, "method": "model"}
-    x = np.asarray(labelled_scores, dtype=float).reshape(-1, 1)
+    x = np.asarray(labelled_scores, dtype=float)
+    C = 1.0
     # newton-cg: exact on this 2-parameter problem and far quicker than lbfgs here
-    platt = LogisticRegression(C=1.0, solver="newton-cg").fit(x, y)
-    u = np.asarray(unlabelled_scores, dtype=float).reshape(-1, 1)
-    p = platt.predict_proba(u)[:, 1] if len(u) else np.zeros(0)
-    mean = float(p.sum())
-    sd = float(np.sqrt((p * (1 - p)).sum()))
-    z = float(norm.ppf(1 - (1 - confidence) / 2))
-    return _recall_dict(r_seen, mean, mean + z * sd, max(mean - z * sd, 0.0), "model")
+    platt = LogisticRegression(C=C, solver="newton-cg").fit(x.reshape(-1, 1), y)
+    theta = np.array([platt.coef_[0, 0], platt.intercept_[0]])
+    u = np.asarray(unlabelled_scores, dtype=float)
+    if len(u) == 0:
+        return _recall_dict(r_seen, 0.0, 0.0, 0.0, "model")
+    p_hat = _sigmoid(theta[0] * u + theta[1])
+    # Laplace approximation: the parameters' covariance is the inverse Hessian of the
+    # penalised log-likelihood (sklearn penalises the slope by 1/(2C), not the intercept).
+    X = np.column_stack([x, np.ones_like(x)])
+    p_lab = _sigmoid(X @ theta)
+    H = X.T @ (X * (p_lab * (1 - p_lab))[:, None]) + np.diag([1.0 / C, 0.0])
+    cov = np.linalg.pinv(H)
+    rng = np.random.default_rng(seed)
+    thetas = rng.multivariate_normal(theta, cov, size=draws, method="eigh")
+    # The pool's scores in 256 equal-count groups (their means) keep the draws cheap.
+    order = np.sort(u)
+    groups = np.array_split(order, min(256, len(order)))
+    centres = np.array([g.mean() for g in groups])
+    counts = np.array([len(g) for g in groups], dtype=float)
+    p_draw = _sigmoid(thetas[:, :1] * centres[None, :] + thetas[:, 1:])
+    mean = p_draw @ counts
+    sd = np.sqrt((p_draw * (1 - p_draw)) @ counts)
+    missed = np.maximum(mean + sd * rng.standard_normal(draws), 0.0)
+    alpha = 1 - confidence
+    low, high = np.quantile(missed, [alpha / 2, 1 - alpha / 2])
+    return _recall_dict(r_seen, float(p_hat.sum()), float(high), float(low), "model")
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
 
 def _recall_dict(r_seen, missed_hat, missed_high, missed_low, method) -> dict:
