@@ -188,3 +188,23 @@ def test_records_added_after_a_stop_get_a_fresh_run(tmp_path):
     assert "stopping rule met" not in res.output and "remaining 2" in res.output
     res = CliRunner().invoke(cli, args, input="e\n", catch_exceptions=False)
     assert "stopping rule met" in res.output and len(automation_rows(db)) == 9
+
+
+def test_recall_from_model_recovers_a_known_calibration():
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    truth = lambda s: 1 / (1 + np.exp(-(2.0 * s - 3.0)))  # the true P(include | score)
+    s_lab = rng.normal(0, 1.5, 4000)
+    y = (rng.random(4000) < truth(s_lab)).astype(int)
+    s_unl = rng.normal(-1, 1, 5000)
+    missed = truth(s_unl).sum()  # expected includes among the unscreened, from the true model
+    found = int(y.sum())
+    est = stopping.recall_from_model(found, s_lab, y, s_unl)
+    assert est["recall"] == pytest.approx(found / (found + missed), rel=0.03)
+    assert est["low"] <= found / (found + missed) <= est["high"]
+    # fewer labels: the same point roughly, but a wider interval (calibration uncertainty)
+    few = stopping.recall_from_model(int(y[:200].sum()), s_lab[:200], y[:200], s_unl)
+    assert (few["high"] - few["low"]) > (est["high"] - est["low"])
+    # deterministic (seeded draws)
+    assert stopping.recall_from_model(found, s_lab, y, s_unl) == est
