@@ -82,3 +82,31 @@ def test_bad_decision_and_missing_columns(tmp_path):
     code, err = run_err(db, "--import", str(nocol))
     assert code == 1 and "record_id" in err
     assert counts(db) == (0, 0)
+
+
+def test_foreign_record_ids_are_refused_clearly(tmp_path):
+    db = tmp_path / "r.db"
+    build_review(db).close()
+    csv = tmp_path / "d.csv"
+    csv.write_text("record_id,decision\nCRYO001,include\n", encoding="utf-8")
+    code, err = run_err(db, "--import", str(csv))
+    assert code == 1 and "row 2" in err and "'CRYO001' is not an id of this store" in err
+    assert counts(db) == (0, 0)
+
+
+def test_review_export_carries_the_screening_columns(tmp_path):
+    import csv as csvmod
+    import io
+
+    db = tmp_path / "r.db"
+    build_review(db).close()
+    src = tmp_path / "d.csv"
+    src.write_text("record_id,decision,reviewer\n1,include,alice\n1,exclude,bob\n"
+                   "2,exclude,alice\n", encoding="utf-8")
+    assert run(db, "--import", str(src)).exit_code == 0
+    res = CliRunner().invoke(cli, ["--db", str(db), "export"])
+    rows = {r["id"]: r for r in csvmod.DictReader(io.StringIO(res.stdout))}
+    assert rows["1"]["ta_decision"] == "conflict"
+    assert rows["1"]["ta_reviewers"] == "alice:include; bob:exclude"
+    assert rows["2"]["ta_decision"] == "exclude" and rows["2"]["ta_origin"] == "import"
+    assert rows["3"]["ta_decision"] == ""

@@ -215,6 +215,10 @@ def import_decisions(review: Review, path, reviewer: str) -> dict:
                 raise ReviewError("no record id (" + ", ".join(match_cols) + " all empty)",
                                   file=path, record=f"row {rowno}")
             value = get(row, col)
+            if col == "record_id" and not value.isdigit():
+                raise ReviewError(f"record_id {value!r} is not an id of this store (a whole "
+                                  "number); match by source_id, pmid or doi instead",
+                                  file=path, record=f"row {rowno}", column=header[col])
             ids = lookup(col, value, get(row, "source"))
             if not ids:
                 raise ReviewError(f"no record with {col} {value!r} in this review",
