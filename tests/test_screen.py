@@ -182,7 +182,7 @@ def test_records_to_screen_uses_dedup_and_skips_inherited(db, monkeypatch):
 
 def test_export_and_status_columns(db):
     from toolkit.screening.export import columns
-    from toolkit.screening.queue import screening_counts, status
+    from toolkit.screening.queue import screening_counts
 
     res = screen(db, ["i", "n", "why", "e", "q"])
     first, second = shown_ids(res.output)[:2]

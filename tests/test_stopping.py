@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -208,3 +209,19 @@ def test_recall_from_model_recovers_a_known_calibration():
     assert (few["high"] - few["low"]) > (est["high"] - est["low"])
     # deterministic (seeded draws)
     assert stopping.recall_from_model(found, s_lab, y, s_unl) == est
+
+
+def test_buscar_through_the_cli(tmp_path):
+    # Nothing relevant is found: r_seen = 0, so H0 needs K = 1 include in the urn of 57 and
+    # p = P(X = 0) = 1 - n/57, which drops below 1 - 0.5 at n = 29 sampled records.
+    db = tmp_path / "r.db"
+    build_review(db, n=60, blank=False).close()
+    res = CliRunner().invoke(cli, ["--db", str(db), "screen", "--reviewer", "alice", "--stop",
+                                   "buscar", "--stop-after", "3", "--confidence", "0.5"],
+                             input="e\n" * 40, catch_exceptions=False)
+    assert "3 consecutive excludes: now a random sample of the 57 unscreened" in res.output
+    assert res.output.count("(random sample for the stopping rule)") == 29
+    assert re.search(r"stopping rule met \(BUSCAR: .*p = 0\.4912, 0 includes in a random "
+                     r"sample of 29\)", res.output), res.output[-600:]
+    assert len(automation_rows(db)) == 28
+    assert 1 - 29 / 57 == pytest.approx(0.4912, abs=1e-4)

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 import yaml
 
-from .queue import ScreeningSession, Shown
+from .queue import ScreeningSession
 from .stopping import format_recall
 
 KEYS = {"i": "include", "e": "exclude", "m": "maybe"}
