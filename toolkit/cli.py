@@ -315,6 +315,9 @@ def screen_cmd(ctx, reviewer, criteria_path, import_path, stop, stop_after, targ
             f"{d['file']}: {d['rows']} rows, {d['decisions']} decisions saved "
             f"(include {d['include']}, exclude {d['exclude']}, maybe {d['maybe']})"))
         return
+    n = review.db["records"].count
+    if n > 2000:  # features for a large review take seconds; say why nothing shows yet
+        click.echo(f"preparing the ranking of {n} records ...", err=True)
     session = ScreeningSession(review, reviewer, stop=stop, stop_after=stop_after,
                                target_recall=target_recall, confidence=confidence, seed=seed)
     out = run(session, criteria_path=criteria_path or _criteria_default(ctx.obj["db"]),
