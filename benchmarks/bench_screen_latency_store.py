@@ -9,7 +9,10 @@ audit event, retraining (or scheduling it), choosing the next record, reading it
 formatting it and computing the status line with the recall estimate.
 
 Usage: python benchmarks/bench_screen_latency_store.py [--records 20000] [--decisions 300]
+       [--extra-fit-ms MS]
 Prints the session start-up time and the p50/p95/max latency in milliseconds.
+``--extra-fit-ms`` adds a delay to every fit, standing in for a slower model, to show the
+background retraining path.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from toolkit.records import make_record  # noqa: E402
+from toolkit.screening.model import ActiveLearner  # noqa: E402
 from toolkit.screening.prompts import format_record, status_line  # noqa: E402
 from toolkit.screening.queue import ScreeningSession  # noqa: E402
 from toolkit.store import create_review, now_iso  # noqa: E402
@@ -57,6 +61,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=20000)
     ap.add_argument("--decisions", type=int, default=300)
+    ap.add_argument("--extra-fit-ms", type=float, default=0.0)
     args = ap.parse_args()
     from toolkit.store import open_review
 
@@ -65,7 +70,16 @@ def main() -> None:
         labels = build(db, args.records)
         review = open_review(db, command="screen")
         t0 = time.perf_counter()
-        session = ScreeningSession(review, "bench", seed=1)
+        learner = ActiveLearner(random_state=1)
+        if args.extra_fit_ms:
+            plain_fit = learner.fit
+
+            def slow_fit(idx, labels):
+                time.sleep(args.extra_fit_ms / 1000)
+                return plain_fit(idx, labels)
+
+            learner.fit = slow_fit
+        session = ScreeningSession(review, "bench", seed=1, learner=learner)
         startup = time.perf_counter() - t0
         shown = session.next()
         lat = []
