@@ -186,6 +186,8 @@ class ScreeningSession:
         self.mine = reviewer_decisions(review, reviewer)
         self.blocked = blocked_records(review)
         self.revisited: set[int] = set()
+        self._changes = 0  # bumped whenever mine/blocked change (remaining() cache key)
+        self._remaining_cache = None
         self.forced: int | None = None
         self.stopped: dict | None = None
         self.sampling = self._load_sampling()
@@ -214,8 +216,12 @@ class ScreeningSession:
     # -- the queue -------------------------------------------------------------------------
     def remaining(self) -> list[int]:
         """Pool positions this reviewer has not decided and automation has not excluded."""
-        return [i for i, rid in enumerate(self.pool)
-                if rid not in self.mine and rid not in self.blocked]
+        key = (len(self.mine), len(self.blocked), self._changes)
+        if self._remaining_cache is None or self._remaining_cache[0] != key:
+            rem = [i for i, rid in enumerate(self.pool)
+                   if rid not in self.mine and rid not in self.blocked]
+            self._remaining_cache = (key, rem)
+        return self._remaining_cache[1]
 
     def next(self) -> Shown | None:
         """The next record to show, or None when the session is done."""
@@ -255,6 +261,7 @@ class ScreeningSession:
                                model_version=shown.model_version, note=note, phase=shown.phase)
         self.mine.pop(shown.record_id, None)
         self.mine[shown.record_id] = decision
+        self._changes += 1
         if shown.phase == "maybe":
             self.revisited.add(shown.record_id)
         if decision != "maybe":
@@ -276,6 +283,7 @@ class ScreeningSession:
         self.mine.pop(rid, None)
         if prev:
             self.mine[rid] = prev[0]["decision"]
+        self._changes += 1
         self.revisited.discard(rid)
         self.forced = rid
         self._retrain()
@@ -319,7 +327,9 @@ class ScreeningSession:
             if row["decision"] != "maybe":
                 calib[row["record_id"]] = (row["score"], int(row["decision"] == "include"))
         # records excluded by automation were never seen by a person: they count as unscreened
-        unseen = [i for i, rid in enumerate(self.pool) if rid not in self.mine]
+        unseen = self.remaining()
+        if self.blocked:
+            unseen = [i for i, rid in enumerate(self.pool) if rid not in self.mine]
         return stopping.recall_from_model(
             found, [v[0] for v in calib.values()], [v[1] for v in calib.values()],
             self.ranker.scores[unseen], self.confidence)
@@ -426,6 +436,7 @@ class ScreeningSession:
             automation_exclude(self.review, rest, rule=rule, stopping_id=sid,
                                details=dict(details, reviewer=self.reviewer, **self._params()))
         self.blocked.update(rest)
+        self._changes += 1
         self.sampling = None
         self.stopped = dict(details, rule=rule, n_automation=len(rest), recall=estimate)
 

@@ -160,9 +160,10 @@ def recall_from_model(r_seen: int, labelled_scores: Sequence[float], labels: Seq
     thetas = rng.multivariate_normal(theta, cov, size=draws, method="eigh")
     # The pool's scores in 256 equal-count groups (their means) keep the draws cheap.
     order = np.sort(u)
-    groups = np.array_split(order, min(256, len(order)))
-    centres = np.array([g.mean() for g in groups])
-    counts = np.array([len(g) for g in groups], dtype=float)
+    starts = np.linspace(0, len(order), min(256, len(order)) + 1).astype(int)[:-1]
+    starts = np.unique(starts)
+    counts = np.diff(np.append(starts, len(order))).astype(float)
+    centres = np.add.reduceat(order, starts) / counts
     p_draw = _sigmoid(thetas[:, :1] * centres[None, :] + thetas[:, 1:])
     mean = p_draw @ counts
     sd = np.sqrt((p_draw * (1 - p_draw)) @ counts)
