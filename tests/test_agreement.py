@@ -78,3 +78,19 @@ def test_resolve_errors(db):
     assert code == 1 and "record 99" in err
     code, _, err = run_main(["--db", str(db), "conflicts", "--resolve", "8"])
     assert code == 1 and "--decision" in err
+
+
+def test_automation_exclusion_against_a_human_include_is_a_conflict(db):
+    from toolkit.screening.decisions import automation_exclude
+
+    with open_review(db) as r, r.atomic():
+        automation_exclude(r, [11, 12], rule="heuristic", details={})
+    with open_review(db) as r:
+        record_decision(r, 12, "include", "bob")
+        r.db.conn.commit()
+        assert final_decisions(r)[12] == "conflict"
+    out = json.loads(CliRunner().invoke(cli, ["--db", str(db), "conflicts", "--json"]).stdout)
+    listed = {c["record_id"]: c["decisions"] for c in out["conflicts"]}
+    assert listed[12] == {"automation": "exclude", "bob": "include"}
+    assert listed[11] == {"alice": "maybe", "automation": "exclude"}
+    assert out["kappa"][0]["reviewers"] == ["alice", "bob"] and len(out["kappa"]) == 1

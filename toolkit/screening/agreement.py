@@ -16,12 +16,14 @@ from sklearn.metrics import cohen_kappa_score
 from ..store import Review
 
 
-def reviewer_table(review: Review) -> dict[int, dict[str, str]]:
-    """{record_id: {reviewer: decision}} of every reviewer's latest live own decision."""
+def reviewer_table(review: Review, origins=("human", "import")) -> dict[int, dict[str, str]]:
+    """{record_id: {reviewer: decision}} of every reviewer's latest live decision of the given
+    origins (default: people's own decisions)."""
     out: dict[int, dict[str, str]] = {}
+    marks = ",".join("?" * len(origins))
     for row in review.db.query(
         "select record_id, reviewer, decision from ta_decisions where undone_at is null "
-        "and origin in ('human', 'import') order by id"
+        f"and origin in ({marks}) order by id", list(origins)
     ):
         out.setdefault(row["record_id"], {})[row["reviewer"]] = row["decision"]
     return out
@@ -67,10 +69,13 @@ def conflicts(review: Review) -> dict:
     item is {"record_id", "title", "decisions": {reviewer: decision}, "resolution"}.
     """
     table = reviewer_table(review)
+    # a person's include against an automation exclusion (another reviewer's stopping rule) is
+    # a disagreement to resolve too; automation is left out of kappa
+    listed = reviewer_table(review, ("human", "import", "automation", "inherited"))
     res = resolutions(review)
     titles = {r["id"]: r["title"] for r in review.db.query("select id, title from records")}
     conflict_items, maybe_items = [], []
-    for rid, by in sorted(table.items()):
+    for rid, by in sorted(listed.items()):
         values = set(by.values())
         item = {"record_id": rid, "title": titles.get(rid), "decisions": dict(sorted(by.items())),
                 "resolution": res[rid]["decision"] if rid in res else None}
