@@ -537,8 +537,9 @@ def _pool_options(f):
 
 @cli.command("pool")
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
-@click.option("--outcome", help="Pool the review's own extracted outcome NAME (needs extraction).")
-@click.option("--measure", required=True, callback=lambda c, p, v: v.upper() if v else v,
+@click.option("--outcome", help="Pool the review's own extracted outcome NAME (from the store; "
+                                "see `review extract --export --outcome`).")
+@click.option("--measure", callback=lambda c, p, v: v.upper() if v else v,
               type=click.Choice(list(MEASURES), case_sensitive=False),
               help="Effect size: " + "; ".join(f"{m.name} = {m.label}" for m in MEASURES.values()))
 @_pool_options
@@ -573,17 +574,37 @@ def pool_cmd(ctx, file, outcome, measure, r, study, method, knha, level, by, mod
         raise ReviewError("give either FILE.csv or --outcome NAME")
     if forest and os.path.splitext(forest)[1].lower() not in FORMATS:
         raise ReviewError("--forest must end in .png, .svg or .pdf", file=forest)
+    columns = {k: v for k, v in columns.items() if v is not None}
     if outcome is not None:
-        raise ReviewError("--outcome needs the extraction stage, which is not available yet")
-    try:
-        df = pd.read_csv(file, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ReviewError(f"cannot read CSV: {exc}", file=file)
+        from .extraction.export import outcome_table
+
+        review = get_review(ctx, "pool")
+        df = outcome_table(review, outcome)
+        review.close()
+        for note in df.attrs.get("notes", []):
+            click.echo(f"review: note: {note}", err=True)
+        # the outcome's own columns, unless the command line names others
+        columns = {**df.attrs["pool_kwargs"], **columns}
+        study = study or columns.pop("study", None)
+        columns.pop("study", None)
+        if r is None:
+            r = columns.pop("r", None)
+        columns.pop("r", None)
+        measure = measure or df.attrs["default_measure"]
+        source, title = f"outcome {outcome}", outcome
+    else:
+        if measure is None:
+            raise ReviewError("--measure is required with FILE.csv")
+        try:
+            df = pd.read_csv(file, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise ReviewError(f"cannot read CSV: {exc}", file=file)
+        source, title = file, os.path.basename(file)
     # the forest plot is drawn inside pool_table, before anything is printed: a failure
     # leaves no half output
     out = pool_table(df, measure, study=study, method=method, knha=knha, level=level, by=by,
-                     moderators=moderators, r=r, file=file, forest=forest,
-                     title=os.path.basename(file), **columns)
+                     moderators=moderators, r=r, file=source, forest=forest, title=title,
+                     **columns)
     emit(out, as_json, _pool_human)
 
 
@@ -593,6 +614,83 @@ def pool_cmd(ctx, file, outcome, measure, r, study, method, knha, level, by, mod
 # ============================================================================================
 # PRISMA and the worked example (issue 8): `review prisma`, `review reproduce`
 # ============================================================================================
+@cli.command("prisma")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "svg", "png", "pdf"]),
+              default="csv", show_default=True,
+              help="csv = the PRISMA2020 R package's data template; svg/png/pdf = the diagram.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False),
+              help="Write to this file (csv/json default: stdout; diagrams need --out).")
+@json_option
+@click.pass_context
+def prisma_cmd(ctx, fmt, out_path, as_json):
+    """PRISMA 2020 flow counts derived from the store, as the R package's CSV, JSON or diagram."""
+    from . import prisma
+    from .flow import prisma_counts
+
+    review = get_review(ctx, "prisma")
+    counts = prisma_counts(review, studies_in_meta_analysis=_studies_with_data(review))
+    review.close()
+    prisma.check_invariants(counts)
+    if fmt in ("svg", "png", "pdf"):
+        if not out_path:
+            raise ReviewError(f"--format {fmt} needs --out FILE.{fmt}")
+        prisma.draw(counts, out_path)
+    elif fmt == "csv":
+        if out_path:
+            prisma.write_csv(counts, out_path)
+        elif not as_json:
+            click.echo(prisma.csv_text(counts), nl=False)
+    else:
+        data = prisma.to_json(counts)
+        if out_path:
+            with open(out_path, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=2, ensure_ascii=False)
+        elif not as_json:
+            click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    if as_json:
+        emit({"format": fmt, "out": out_path, "counts": counts}, True)
+    elif out_path:
+        click.echo(f"wrote {out_path}", err=True)
+
+
+def _studies_with_data(review) -> int | None:
+    """Included studies with at least one extracted outcome value (PRISMA's meta-analysis box)."""
+    try:
+        from .extraction.export import export_table
+    except ModuleNotFoundError:
+        return None
+    if "extraction_values" not in review.db.table_names():
+        return None
+    try:
+        df = export_table(review)
+    except ReviewError:
+        return None
+    return int(df["study"].nunique()) if len(df) and "study" in df.columns else None
+
+
+@cli.command("reproduce")
+@click.option("--out", "out_dir", default="reproduce_out", show_default=True,
+              type=click.Path(file_okay=False), help="Folder for the outputs.")
+@click.option("--root", type=click.Path(file_okay=False, exists=True),
+              help="The review folder (with queries/, screening/, extraction/); default: the "
+                   "current folder, else the toolkit's own repository.")
+@json_option
+def reproduce_cmd(out_dir, root, as_json):
+    """Rebuild the worked example (spinal cryoablation review) offline, end to end."""
+    from pathlib import Path
+
+    from .reproduce import FILES, reproduce
+
+    if root is None:
+        here = Path.cwd()
+        repo = Path(__file__).resolve().parent.parent
+        root = here if (here / FILES["ta"]).exists() else repo
+    out = reproduce(root, out_dir, say=lambda s: click.echo(f"reproduce: {s}", err=True))
+    emit(out, as_json, lambda d: (
+        f"reproduced into {d['out']}: {d['records']} records, {d['duplicates_removed']} "
+        f"duplicates, {d['studies_included']} studies, {d['pooled_outcomes']} pooled outcomes; "
+        f"see {d['out']}/report.md"))
+
 
 # --- end of PRISMA and reproduce commands -----------------------------------------------------
 
