@@ -347,6 +347,11 @@ def test_outcome_tables_give_the_sourced_counts(replayed):
         "CRYO002": (0, 14), "CRYO004": (2, 105), "CRYO005": (0, 23)}
     assert _table(review, form, label, "minor_complications", ("events", "total")) == {
         "CRYO002": (0, 14), "CRYO004": (7, 105), "CRYO005": (0, 23)}
+    # guidance described for the whole series: all patients (derived), CT or MRI in 4 studies
+    assert _table(review, form, label, "guidance_ct_mri", ("events", "total")) == {
+        "CRYO001": (14, 14), "CRYO002": (14, 14), "CRYO005": (23, 23), "CRYO008": (16, 16)}
+    assert _table(review, form, label, "guidance_mri", ("events", "total")) == {
+        "CRYO002": (14, 14)}
     # 9 women of 14; 35 women of 74
     assert _table(review, form, label, "female", ("events", "total")) == {
         "CRYO001": (9, 14), "CRYO004": (35, 74)}

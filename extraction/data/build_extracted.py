@@ -63,10 +63,12 @@ NOT_EXTRACTED = {
 SKIP = {("CRYO007", "n_patients"): "30 is both arms together (cryoablation and RFA); the "
                                    "cryoablation arm size is not in the abstract"}
 # Guidance described for the whole series -> each modality in all patients (derived).
-GUIDANCE = {"CT": ("guidance_ct",), "CT+MRI": ("guidance_ct", "guidance_mri"),
+# guidance_ct_mri (CT or MRI, the review's "CT/MRI guidance") wherever CT or MRI is named.
+GUIDANCE = {"CT": ("guidance_ct", "guidance_ct_mri"),
+            "CT+MRI": ("guidance_ct", "guidance_mri", "guidance_ct_mri"),
             "fluoroscopy+CT (3D rotational angiography)": ("guidance_fluoroscopy",
-                                                           "guidance_ct"),
-            "CT+DSA": ("guidance_ct",)}
+                                                           "guidance_ct", "guidance_ct_mri"),
+            "CT+DSA": ("guidance_ct", "guidance_ct_mri")}
 # Facts from the snapshot's condensed abstracts: (study, field, value, unit, fragment, note).
 # The fragment must occur in the snapshot abstract (checked when building).
 SNAPSHOT_FACTS = (
