@@ -250,6 +250,13 @@ def pool_outcomes(ctx: Context, published: dict) -> list[dict]:
             kw["r"] = ASSUMED_R
         row.update(k=len(df), measure=measure, method="REML",
                    studies=";".join(str(s) for s in df["study"]) if len(df) else "")
+        if len(df) < 2 and measure == "MN":
+            weighted = weighted_mean(ctx, form.outcomes[outcome])
+            if weighted is not None:
+                row.update(weighted)
+                row["difference"] = _sig(row["estimate"] - fig["value"])
+                rows.append(row)
+                continue
         if len(df) < 2:
             row["status"] = (f"not pooled: {len(df)} study with data" if len(df) == 1 else
                              "not reproducible: no study with data")
@@ -268,6 +275,30 @@ def pool_outcomes(ctx: Context, published: dict) -> list[dict]:
                    difference=_sig(row["estimate"] - fig["value"]))
         rows.append(row)
     return rows
+
+
+def weighted_mean(ctx: Context, spec: dict) -> dict | None:
+    """A sample-size-weighted mean of the study means, for a mean outcome whose SDs are not
+    reported (a random-effects model needs them): descriptive, no CI. None below 2 studies."""
+    import pandas as pd
+
+    from .extraction.export import export_table
+
+    wide = export_table(ctx.review)
+    mean_col, n_col = f"{spec['value']}_mean", spec["n"]
+    if mean_col not in wide.columns or n_col not in wide.columns:
+        return None
+    d = wide[["study", mean_col, n_col]].copy()
+    d[mean_col] = pd.to_numeric(d[mean_col], errors="coerce")
+    d[n_col] = pd.to_numeric(d[n_col], errors="coerce")
+    d = d.dropna()
+    if len(d) < 2:
+        return None
+    est = float((d[mean_col] * d[n_col]).sum() / d[n_col].sum())
+    return {"k": len(d), "measure": "n-weighted mean", "method": "", "estimate": _sig(est),
+            "studies": ";".join(str(s) for s in d["study"]),
+            "status": f"n-weighted mean of {len(d)} study means (SDs not reported, so no "
+                      f"random-effects model or CI)"}
 
 
 def _scale(value, measure: str, unit: str):
