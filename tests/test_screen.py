@@ -248,3 +248,11 @@ def test_screens_a_review_imported_and_deduplicated_by_the_foundation_commands(t
     res = screen(db, ["e"] * len(pool))
     assert sorted(shown_ids(res.output)) == pool  # every unique record once, no duplicate
     assert "done: nothing left to screen" in res.output
+
+
+def test_a_record_shown_again_after_undo_keeps_score_and_rank(db):
+    screen(db, ["i", "e", "e", "u", "e", "q"])
+    saved = rows(db)
+    redone = saved[-1]
+    assert saved[-2]["undone_at"] is not None and redone["record_id"] == saved[-2]["record_id"]
+    assert redone["score"] is not None and redone["rank"] >= 1 and redone["model_version"]

@@ -102,6 +102,16 @@ class Ranker:
             self.version = self.learner.version
             self.last_fit_s = time.perf_counter() - t0
 
+    def score_rank(self, pos: int, unlabelled: list[int]) -> tuple[float | None, int | None]:
+        """Score and rank (1 = highest among ``unlabelled``) of pool position ``pos``."""
+        with self._cv:
+            scores = self.scores
+        cand = scores[np.asarray(unlabelled, dtype=int)]
+        if len(cand) == 0 or np.ptp(cand) == 0:
+            return None, None
+        score = float(scores[pos])
+        return score, int((cand > score).sum()) + 1
+
     @property
     def busy(self) -> bool:
         with self._cv:
@@ -229,6 +239,9 @@ class ScreeningSession:
             rid, self.forced = self.forced, None
             phase = "maybe" if self.mine.get(rid) == "maybe" else (
                 "sample" if self.sampling else "ranked")
+            if phase == "ranked" and self.has_features and rid in self.pos:
+                score, rank = self.ranker.score_rank(self.pos[rid], self.remaining())
+                return Shown(rid, phase, score, rank, self.model_version)
             return Shown(rid, phase)
         if self.stopped is None:
             if self.sampling:
