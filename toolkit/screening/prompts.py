@@ -63,8 +63,8 @@ class Terminal:
         return line.rstrip("\r\n").strip()
 
 
-def load_criteria(path: str | Path | None) -> str | None:
-    """The criteria file rendered as text, or None if there is none."""
+def load_criteria(path: str | Path | None, width: int = 78) -> str | None:
+    """The criteria file rendered as indented text wrapped to ``width``, or None if absent."""
     if path is None:
         return None
     path = Path(path)
@@ -74,16 +74,32 @@ def load_criteria(path: str | Path | None) -> str | None:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         return f"(cannot read {path}: {exc})"
-    if isinstance(data, dict):
+    return "\n".join(_render(data, 0, width))
+
+
+def _render(value, indent: int, width: int) -> list[str]:
+    pad = " " * indent
+    if isinstance(value, dict):
         out = []
-        for section, items in data.items():
-            out.append(f"{section}:")
-            if isinstance(items, list):
-                out.extend(f"  - {item}" for item in items)
+        for key, item in value.items():
+            if isinstance(item, (dict, list)):
+                out.append(f"{pad}{key}:")
+                out.extend(_render(item, indent + 2, width))
             else:
-                out.append(f"  {items}")
-        return "\n".join(out)
-    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False).strip()
+                out.extend(textwrap.wrap(f"{key}: {item}", width, initial_indent=pad,
+                                         subsequent_indent=pad + "  ") or [f"{pad}{key}:"])
+        return out
+    if isinstance(value, list):
+        out = []
+        for item in value:
+            if isinstance(item, (dict, list)):
+                out.append(f"{pad}-")
+                out.extend(_render(item, indent + 2, width))
+            else:
+                out.extend(textwrap.wrap(str(item), width, initial_indent=pad + "- ",
+                                         subsequent_indent=pad + "  "))
+        return out
+    return textwrap.wrap(str(value), width, initial_indent=pad, subsequent_indent=pad)
 
 
 def format_record(row: dict, width: int) -> str:
@@ -156,7 +172,7 @@ def run(session: ScreeningSession, *, criteria_path=None, err: bool = False) -> 
                           if note else "no note")
                 continue
             if k == "c":
-                text = load_criteria(criteria_path)
+                text = load_criteria(criteria_path, width)
                 term.echo(text if text is not None else
                           f"no criteria file ({criteria_path}); write the inclusion and "
                           "exclusion criteria there as YAML")
