@@ -256,3 +256,15 @@ def test_a_record_shown_again_after_undo_keeps_score_and_rank(db):
     redone = saved[-1]
     assert saved[-2]["undone_at"] is not None and redone["record_id"] == saved[-2]["record_id"]
     assert redone["score"] is not None and redone["rank"] >= 1 and redone["model_version"]
+
+
+def test_same_review_same_keys_same_order(tmp_path):
+    orders = []
+    for name in ("a", "b"):
+        db = tmp_path / f"{name}.db"
+        build_review(db).close()
+        res = screen(db, ["e", "i", "e", "e", "m", "e", "q"])
+        orders.append((shown_ids(res.output),
+                       [(r["record_id"], r["decision"], r["score"], r["rank"], r["model_version"])
+                        for r in rows(db)]))
+    assert orders[0] == orders[1]
