@@ -161,6 +161,16 @@ def test_title_abstract_to_pooling_table(review_dir):
     assert by_src.loc["9000005", "fulltext_reason"] == "review or case report"
     assert pd.isna(by_src.loc["9000008", "fulltext_status"])  # excluded at title/abstract
 
+    # `review pool --outcome` reads the same table from the store: same numbers as the CSV.
+    from_store = json.loads(ok("pool", "--outcome", "local_control", "--json"))
+    from_csv = json.loads(ok("pool", lc_csv, "--measure", "PLO", "--events", "events",
+                             "--total", "total", "--study", "study", "--json"))
+    assert from_store["measure"] == "PLO" and from_store["k"] == 3
+    for key in ("estimate", "ci_low", "ci_high", "tau2", "Q"):
+        assert from_store[key] == pytest.approx(from_csv[key], rel=1e-12)
+    mc = json.loads(ok("pool", "--outcome", "pain", "--r", "0.5", "--json"))
+    assert mc["measure"] == "MC" and mc["k"] == 2
+
 
 def _ok(result):
     code, out, err = result

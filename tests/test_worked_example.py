@@ -18,7 +18,16 @@ import pytest
 import yaml
 
 from toolkit import prisma
+from toolkit.dedup.api import deduplicate
+from toolkit.extraction.entries import import_values_csv
+from toolkit.extraction.export import outcome_table
+from toolkit.extraction.forms import load_form
+from toolkit.extraction.values import parse_value
+from toolkit.fulltext import import_fulltext_csv, load_criteria, resolve_record, resolve_study
+from toolkit.importing import import_file
+from toolkit.screening.decisions import record_decision
 from toolkit.sources import pubmed_xml, ris
+from toolkit.store import create_review
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "queries" / "results"
@@ -27,15 +36,10 @@ EVIDENCE = ROOT / "extraction" / "data" / "outcomes_evidence.csv"
 EXTRACTED = ROOT / "extraction" / "data" / "cryoablation_extracted.csv"
 SAMPLES = ROOT / "tests" / "data" / "formats"  # real efetch samples (SOURCES.md there)
 
-# The extraction form's field names as given in the brief (independent of the build script).
-FORM_FIELDS = {
-    "design", "country", "period", "n_patients", "n_tumours", "age_mean", "age_sd", "female_n",
-    "primary_breast_n", "primary_lung_n", "primary_thyroid_n", "primary_kidney_n",
-    "primary_other_n", "anaesthesia_general_n", "guidance_ct_n", "guidance_mri_n",
-    "guidance_fluoro_n", "thermal_protection", "ltc_events", "ltc_total", "followup_mean_months",
-    "followup_median_months", "pain_scale", "pain_pre_mean", "pain_pre_sd", "pain_post_mean",
-    "pain_post_sd", "pain_timepoint", "complications_major_n", "complications_minor_n",
-    "complication_grading"}
+FORM = ROOT / "extraction" / "forms" / "cryoablation.yaml"
+# The extraction form's fields and types, read from the form file (not from the build script).
+FORM_TYPES = {f["name"]: f["type"]
+              for f in yaml.safe_load(FORM.read_text(encoding="utf-8"))["fields"]}
 
 
 def load_module(path: Path):
@@ -226,35 +230,137 @@ def test_extracted_file_is_what_the_build_script_writes():
     assert build.build() == EXTRACTED.read_text(encoding="utf-8")
 
 
+QUOTE_SEP, URL_SEP = " [...] ", " ; "
+
+
+def test_extracted_values_parse_with_the_form():
+    form = load_form(FORM)
+    for line, r in enumerate(read_csv(EXTRACTED), start=2):
+        assert r["field"] in form.by_name, (line, r["field"])
+        parse_value(form.by_name[r["field"]], r["value"])  # raises if not the form's syntax
+
+
 def test_every_extracted_value_is_sourced(snapshot):
     rows = read_csv(EXTRACTED)
     evidence = read_csv(EVIDENCE)
-    urls = {}
+    urls, quotes = {}, {}
     for r in evidence:
         urls.setdefault(r["record_id"], set()).add(r["source_url"])
+        quotes.setdefault(r["record_id"], set()).add(r["quote"])
     candidates = {k for k, s in snapshot.items() if s["likely_decision"] == "include-candidate"}
     assert rows
     seen = set()
+    by_key = {(r["study"], r["field"]): r for r in rows}
     for r in rows:
         key = (r["study"], r["field"])
         assert key not in seen, key
         seen.add(key)
         assert r["study"] in candidates
-        assert r["field"] in FORM_FIELDS, r["field"]
-        assert r["value"] != "" and r["quote"] != ""
-        assert r["source_url"] in urls.get(r["study"], set()) | {snapshot[r["study"]]["source_url"]}
-        if r["quote"].startswith("[condensed"):
-            assert r["quote"].split("] ", 1)[1] in snapshot[r["study"]]["abstract"]
-        else:
-            quotes = {e["quote"] for e in evidence if e["record_id"] == r["study"]}
-            assert r["quote"] in quotes  # verbatim from the evidence file
-        if re.fullmatch(r"\d+(\.\d+)?", r["value"]) and not r["derived"]:
-            assert r["value"] in numbers_in(r["quote"]), key
-    # a value that is not in its quote must say how it was derived
+        assert r["field"] in FORM_TYPES, r["field"]
+        assert r["value"] != "" and r["quote"] != "" and r["source_url"] != ""
+        snap_urls = set(snapshot[r["study"]]["source_url"].split(URL_SEP))
+        for url in r["source_url"].split(URL_SEP):
+            assert url in urls.get(r["study"], set()) | snap_urls, key
+        for part in r["quote"].split(QUOTE_SEP):
+            if part.startswith("[condensed"):
+                assert part.split("] ", 1)[1] in snapshot[r["study"]]["abstract"], key
+            else:
+                assert part in quotes[r["study"]], key  # verbatim from the evidence file
+        numbers = re.findall(r"\d+(?:\.\d+)?", r["value"])
+        if FORM_TYPES[r["field"]] == "date":
+            numbers = numbers[:1]  # the year (the quote names the month: "May 2008")
+        for x in numbers:
+            # a number not in its quote must be explained by the derivation
+            assert x in numbers_in(r["quote"]) or (r["derived"] and x in r["derived"]), (key, x)
+        # the denominator of an n of N is the study's own patient or tumour count
+        if FORM_TYPES[r["field"]] == "n of N":
+            assert r["unit"] in ("patients", "tumours"), key
+            total = r["value"].split("/")[1]
+            if (r["study"], r["unit"]) in by_key:
+                assert total == by_key[(r["study"], r["unit"])]["value"] or \
+                    r["field"] == "local_control", key
+    # values made of two evidence rows keep both quotes
+    assert by_key[("CRYO004", "local_control")]["quote"].count(QUOTE_SEP) == 1
+    assert by_key[("CRYO002", "guidance_mri")]["quote"].count(QUOTE_SEP) == 1
+    # a value that is not in its quote says how it was derived
     derived = {(r["study"], r["field"]) for r in rows if r["derived"]}
-    assert ("CRYO001", "guidance_ct_n") in derived
-    assert ("CRYO002", "complications_major_n") in derived
+    assert ("CRYO001", "guidance_ct") in derived
+    assert ("CRYO002", "major_complications") in derived
+    assert ("CRYO004", "major_complications") not in derived  # "out of 105 SM" is quoted
+    assert "tumour" in by_key[("CRYO004", "major_complications")]["note"]
     # the mixed-arm patient count is not passed off as the cryoablation arm
-    assert ("CRYO007", "n_patients") not in seen
+    assert ("CRYO007", "patients") not in seen
     # a median is not extracted as a mean
-    assert ("CRYO004", "age_mean") not in seen
+    assert ("CRYO004", "age") not in seen and ("CRYO004", "age_median") in seen
+    # ungraded complications and an overall rate are not split into major/minor
+    assert ("CRYO001", "major_complications") not in seen
+    assert ("CRYO003", "minor_complications") not in seen
+
+
+# --- the extracted file imports into a review replayed from the repository's files ------------
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory):
+    """A fresh store: recorded search results imported, deduplicated, title/abstract and
+    full-text decisions replayed, then the extracted values imported with the form."""
+    review = create_review(tmp_path_factory.mktemp("worked") / "review.db")
+    for name in ("pubmed.xml", "embase.ris"):
+        import_file(review, RESULTS / name)
+    deduplicate(review)
+    with review.atomic():
+        for r in read_csv(ROOT / "screening" / "ta_decisions.csv"):
+            rid = resolve_record(review, r["record_id"])
+            record_decision(review, rid, r["decision"], r["reviewer"])
+    reasons = load_criteria(ROOT / "screening" / "criteria.yaml")["fulltext_reasons"]
+    import_fulltext_csv(review, ROOT / "screening" / "fulltext_decisions.csv", reasons=reasons)
+    form = load_form(FORM)
+    summary = import_values_csv(review, EXTRACTED, form)
+    label = {resolve_study(review, f"CRYO{i:03d}"): f"CRYO{i:03d}" for i in range(1, 9)}
+    return review, form, summary, label
+
+
+def _table(review, form, label, outcome, columns):
+    df = outcome_table(review, outcome, form=form)
+    return {label[s]: tuple(row[c] for c in columns)
+            for s, row in zip(df["study"], df.to_dict("records"))}
+
+
+def test_extracted_file_imports_into_the_replayed_review(replayed):
+    review, form, summary, label = replayed
+    assert None not in label and len(label) == 8  # every CRYO### names an included study
+    assert summary["imported"] == len(read_csv(EXTRACTED))
+    assert summary["studies"] == 8
+    stored = review.db.execute(
+        "select count(*) from extraction_values where quote is null or source is null"
+    ).fetchone()[0]
+    assert stored == 0  # every value keeps its quote and source
+
+
+def test_outcome_tables_give_the_sourced_counts(replayed):
+    review, form, _, label = replayed
+    # numbers read off the quotes in outcomes_evidence.csv: 30/31 tumours (Tomasian),
+    # 5/7 patients (Moses), 6/10 metastases (Autrusseau), 23/28 SM (Cazzato)
+    assert _table(review, form, label, "local_control", ("events", "total")) == {
+        "CRYO001": (30, 31), "CRYO002": (5, 7), "CRYO003": (6, 10), "CRYO004": (23, 28)}
+    # "no complications" in 14 and 23 patients; 2 major and 7 minor out of 105 SM
+    assert _table(review, form, label, "major_complications", ("events", "total")) == {
+        "CRYO002": (0, 14), "CRYO004": (2, 105), "CRYO005": (0, 23)}
+    assert _table(review, form, label, "minor_complications", ("events", "total")) == {
+        "CRYO002": (0, 14), "CRYO004": (7, 105), "CRYO005": (0, 23)}
+    # guidance described for the whole series: all patients (derived), CT or MRI in 4 studies
+    assert _table(review, form, label, "guidance_ct_mri", ("events", "total")) == {
+        "CRYO001": (14, 14), "CRYO002": (14, 14), "CRYO005": (23, 23), "CRYO008": (16, 16)}
+    assert _table(review, form, label, "guidance_mri", ("events", "total")) == {
+        "CRYO002": (14, 14)}
+    # 9 women of 14; 35 women of 74
+    assert _table(review, form, label, "female", ("events", "total")) == {
+        "CRYO001": (9, 14), "CRYO004": (35, 74)}
+    # NRS 6.2 ± 1.7 -> 1.9 ± 1.8 in 31 patients; 6.8 ± 2.2 -> 2.4 ± 2.5 in 64 patients
+    pain = _table(review, form, label, "pain", ("mean_pre", "sd_pre", "mean_post", "sd_post",
+                                                 "n", "timepoint"))
+    assert pain == {"CRYO003": (6.2, 1.7, 1.9, 1.8, 31, "last available follow-up"),
+                    "CRYO004": (6.8, 2.2, 2.4, 2.5, 64, "last available follow-up")}
+    # a mean without its SD cannot be pooled: left out with a note, not given an invented SD
+    age = outcome_table(review, "age", form=form)
+    assert [label[s] for s in age["study"]] == ["CRYO003"]
+    assert any("age" in n for n in age.attrs["notes"])

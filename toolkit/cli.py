@@ -267,6 +267,117 @@ def dedup_cmd(ctx, manual, undo, as_json):
 # Screening (issue 5): `review screen`, `review conflicts`, `review simulate`
 # ============================================================================================
 
+def _criteria_default(db_path: str) -> str:
+    """screening/criteria.yaml next to the review's db file, else in the working directory."""
+    from pathlib import Path
+
+    beside = Path(db_path).resolve().parent / "screening" / "criteria.yaml"
+    return str(beside if beside.is_file() else Path("screening") / "criteria.yaml")
+
+
+@cli.command("screen")
+@click.option("--reviewer", envvar="REVIEW_REVIEWER",
+              help="Who screens (default: env REVIEW_REVIEWER, else the OS user).")
+@click.option("--criteria", "criteria_path", type=click.Path(dir_okay=False),
+              help="Inclusion/exclusion criteria YAML shown on `c` "
+                   "[default: screening/criteria.yaml next to the db, else in the cwd].")
+@click.option("--import", "import_path", type=click.Path(dir_okay=False),
+              help="Load decisions from a CSV (record_id|source_id|pmid|doi, decision, "
+                   "[reviewer], [note]) instead of screening; one transaction.")
+@click.option("--stop", type=click.Choice(["none", "heuristic", "buscar"]), default="none",
+              show_default=True, help="Stopping rule; when it is met the remaining records are "
+                                      "recorded as excluded by automation.")
+@click.option("--stop-after", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Consecutive excludes that stop (heuristic) or start the random sample "
+                   "(buscar).")
+@click.option("--target-recall", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=0.95, show_default=True, help="BUSCAR recall target.")
+@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=0.95, show_default=True, help="BUSCAR confidence level.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Random state of the model and of the BUSCAR sample.")
+@json_option
+@click.pass_context
+def screen_cmd(ctx, reviewer, criteria_path, import_path, stop, stop_after, target_recall,
+               confidence, seed, as_json):
+    """Title/abstract screening, one record at a time, in the order the model ranks them.
+
+    Keys: i include, e exclude, m maybe, u undo, n note, c criteria, ? help, q quit. Every
+    decision is saved before the next record is shown; run again to resume. With --json the
+    prompts go to stderr and one JSON object of counts is printed at the end.
+    """
+    from .screening.decisions import import_decisions
+    from .screening.prompts import run
+    from .screening.queue import ScreeningSession
+    from .store import default_actor
+
+    reviewer = reviewer or default_actor()
+    review = get_review(ctx, "screen")
+    if import_path:
+        out = import_decisions(review, import_path, reviewer)
+        out = {"file": import_path, **out}
+        emit(out, as_json, lambda d: (
+            f"{d['file']}: {d['rows']} rows, {d['decisions']} decisions saved "
+            f"(include {d['include']}, exclude {d['exclude']}, maybe {d['maybe']})"))
+        return
+    n = review.db["records"].count
+    if n > 2000:  # features for a large review take seconds; say why nothing shows yet
+        click.echo(f"preparing the ranking of {n} records ...", err=True)
+    session = ScreeningSession(review, reviewer, stop=stop, stop_after=stop_after,
+                               target_recall=target_recall, confidence=confidence, seed=seed)
+    out = run(session, criteria_path=criteria_path or _criteria_default(ctx.obj["db"]),
+              err=as_json)
+    if as_json:
+        emit(out, True)
+
+
+@cli.command("conflicts")
+@click.option("--resolve", "record_id", type=int, help="Resolve this record (its id).")
+@click.option("--decision", type=click.Choice(["include", "exclude"]),
+              help="The resolution (with --resolve).")
+@click.option("--note", help="Why (with --resolve).")
+@click.option("--reviewer", envvar="REVIEW_REVIEWER",
+              help="Who resolves (default: env REVIEW_REVIEWER, else the OS user).")
+@json_option
+@click.pass_context
+def conflicts_cmd(ctx, record_id, decision, note, reviewer, as_json):
+    """Disagreements between reviewers and maybes, with Cohen's kappa; --resolve records a
+    resolution that overrides the reviewers' decisions."""
+    from .screening.agreement import conflicts
+    from .screening.decisions import resolve
+    from .store import default_actor
+
+    review = get_review(ctx, "conflicts")
+    if record_id is not None or decision is not None:
+        if record_id is None or decision is None:
+            raise ReviewError("--resolve RECORD and --decision include|exclude go together")
+        who = reviewer or default_actor()
+        row_id = resolve(review, record_id, decision, who, note)
+        emit({"record_id": record_id, "decision": decision, "reviewer": who, "note": note,
+              "decision_id": row_id}, as_json,
+             lambda d: f"record {d['record_id']}: resolved as {d['decision']} by {d['reviewer']}")
+        return
+    emit(conflicts(review), as_json, _format_conflicts)
+
+
+def _format_conflicts(d: dict) -> str:
+    lines = []
+    for label, items in (("conflicts", d["conflicts"]), ("maybes", d["maybes"])):
+        lines.append(f"{label}: {len(items)}")
+        for it in items:
+            who = ", ".join(f"{r}: {v}" for r, v in it["decisions"].items())
+            res = f"  -> resolved: {it['resolution']}" if it["resolution"] else ""
+            lines.append(f"  record {it['record_id']}: {(it['title'] or '')[:70]}")
+            lines.append(f"    {who}{res}")
+    for k in d["kappa"]:
+        kap = "n/a" if k["kappa"] is None else f"{k['kappa']:.3f}"
+        agr = "n/a" if k["agreement"] is None else f"{k['agreement']:.1%}"
+        lines.append(f"kappa {k['reviewers'][0]} vs {k['reviewers'][1]}: {kap} "
+                     f"(agreement {agr} on {k['n']} records)")
+    lines.append(f"unresolved: {d['n_unresolved']}")
+    return "\n".join(lines)
+
+
 # --- end of screening commands ----------------------------------------------------------------
 
 
@@ -542,8 +653,9 @@ def _pool_options(f):
 
 @cli.command("pool")
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
-@click.option("--outcome", help="Pool the review's own extracted outcome NAME (needs extraction).")
-@click.option("--measure", required=True, callback=lambda c, p, v: v.upper() if v else v,
+@click.option("--outcome", help="Pool the review's own extracted outcome NAME (from the store; "
+                                "see `review extract --export --outcome`).")
+@click.option("--measure", callback=lambda c, p, v: v.upper() if v else v,
               type=click.Choice(list(MEASURES), case_sensitive=False),
               help="Effect size: " + "; ".join(f"{m.name} = {m.label}" for m in MEASURES.values()))
 @_pool_options
@@ -578,17 +690,37 @@ def pool_cmd(ctx, file, outcome, measure, r, study, method, knha, level, by, mod
         raise ReviewError("give either FILE.csv or --outcome NAME")
     if forest and os.path.splitext(forest)[1].lower() not in FORMATS:
         raise ReviewError("--forest must end in .png, .svg or .pdf", file=forest)
+    columns = {k: v for k, v in columns.items() if v is not None}
     if outcome is not None:
-        raise ReviewError("--outcome needs the extraction stage, which is not available yet")
-    try:
-        df = pd.read_csv(file, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ReviewError(f"cannot read CSV: {exc}", file=file)
+        from .extraction.export import outcome_table
+
+        review = get_review(ctx, "pool")
+        df = outcome_table(review, outcome)
+        review.close()
+        for note in df.attrs.get("notes", []):
+            click.echo(f"review: note: {note}", err=True)
+        # the outcome's own columns, unless the command line names others
+        columns = {**df.attrs["pool_kwargs"], **columns}
+        study = study or columns.pop("study", None)
+        columns.pop("study", None)
+        if r is None:
+            r = columns.pop("r", None)
+        columns.pop("r", None)
+        measure = measure or df.attrs["default_measure"]
+        source, title = f"outcome {outcome}", outcome
+    else:
+        if measure is None:
+            raise ReviewError("--measure is required with FILE.csv")
+        try:
+            df = pd.read_csv(file, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise ReviewError(f"cannot read CSV: {exc}", file=file)
+        source, title = file, os.path.basename(file)
     # the forest plot is drawn inside pool_table, before anything is printed: a failure
     # leaves no half output
     out = pool_table(df, measure, study=study, method=method, knha=knha, level=level, by=by,
-                     moderators=moderators, r=r, file=file, forest=forest,
-                     title=os.path.basename(file), **columns)
+                     moderators=moderators, r=r, file=source, forest=forest, title=title,
+                     **columns)
     emit(out, as_json, _pool_human)
 
 
@@ -598,6 +730,83 @@ def pool_cmd(ctx, file, outcome, measure, r, study, method, knha, level, by, mod
 # ============================================================================================
 # PRISMA and the worked example (issue 8): `review prisma`, `review reproduce`
 # ============================================================================================
+@cli.command("prisma")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "svg", "png", "pdf"]),
+              default="csv", show_default=True,
+              help="csv = the PRISMA2020 R package's data template; svg/png/pdf = the diagram.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False),
+              help="Write to this file (csv/json default: stdout; diagrams need --out).")
+@json_option
+@click.pass_context
+def prisma_cmd(ctx, fmt, out_path, as_json):
+    """PRISMA 2020 flow counts derived from the store, as the R package's CSV, JSON or diagram."""
+    from . import prisma
+    from .flow import prisma_counts
+
+    review = get_review(ctx, "prisma")
+    counts = prisma_counts(review, studies_in_meta_analysis=_studies_with_data(review))
+    review.close()
+    prisma.check_invariants(counts)
+    if fmt in ("svg", "png", "pdf"):
+        if not out_path:
+            raise ReviewError(f"--format {fmt} needs --out FILE.{fmt}")
+        prisma.draw(counts, out_path)
+    elif fmt == "csv":
+        if out_path:
+            prisma.write_csv(counts, out_path)
+        elif not as_json:
+            click.echo(prisma.csv_text(counts), nl=False)
+    else:
+        data = prisma.to_json(counts)
+        if out_path:
+            with open(out_path, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=2, ensure_ascii=False)
+        elif not as_json:
+            click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    if as_json:
+        emit({"format": fmt, "out": out_path, "counts": counts}, True)
+    elif out_path:
+        click.echo(f"wrote {out_path}", err=True)
+
+
+def _studies_with_data(review) -> int | None:
+    """Included studies with at least one extracted outcome value (PRISMA's meta-analysis box)."""
+    try:
+        from .extraction.export import export_table
+    except ModuleNotFoundError:
+        return None
+    if "extraction_values" not in review.db.table_names():
+        return None
+    try:
+        df = export_table(review)
+    except ReviewError:
+        return None
+    return int(df["study"].nunique()) if len(df) and "study" in df.columns else None
+
+
+@cli.command("reproduce")
+@click.option("--out", "out_dir", default="reproduce_out", show_default=True,
+              type=click.Path(file_okay=False), help="Folder for the outputs.")
+@click.option("--root", type=click.Path(file_okay=False, exists=True),
+              help="The review folder (with queries/, screening/, extraction/); default: the "
+                   "current folder, else the toolkit's own repository.")
+@json_option
+def reproduce_cmd(out_dir, root, as_json):
+    """Rebuild the worked example (spinal cryoablation review) offline, end to end."""
+    from pathlib import Path
+
+    from .reproduce import FILES, reproduce
+
+    if root is None:
+        here = Path.cwd()
+        repo = Path(__file__).resolve().parent.parent
+        root = here if (here / FILES["ta"]).exists() else repo
+    out = reproduce(root, out_dir, say=lambda s: click.echo(f"reproduce: {s}", err=True))
+    emit(out, as_json, lambda d: (
+        f"reproduced into {d['out']}: {d['records']} records, {d['duplicates_removed']} "
+        f"duplicates, {d['studies_included']} studies, {d['pooled_outcomes']} pooled outcomes; "
+        f"see {d['out']}/report.md"))
+
 
 # --- end of PRISMA and reproduce commands -----------------------------------------------------
 

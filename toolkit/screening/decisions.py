@@ -42,3 +42,199 @@ def final_decisions(review: Review) -> dict[int, str]:
         out[rid] = values.pop() if len(values) == 1 else "conflict"
     out.update(resolved)
     return out
+
+
+# -- Writing decisions (each helper is one transaction with its audit event) -----------------
+
+HUMAN_ORIGINS = ("human", "import")
+
+
+def save_decision(review: Review, record_id: int, decision: str, reviewer: str, *,
+                  score=None, rank=None, model_version=None, note=None,
+                  phase: str = "ranked") -> int:
+    """Commit one human decision and its audit event in one transaction; returns the row id.
+
+    When this returns, the decision is durable (the transaction is committed)."""
+    with review.atomic():
+        row_id = record_decision(review, record_id, decision, reviewer, score=score, rank=rank,
+                                 model_version=model_version, note=note)
+        review.log("screen.decision", {
+            "decision_id": row_id, "record_id": record_id, "decision": decision,
+            "score": score, "rank": rank, "model_version": model_version, "note": note,
+            "phase": phase,
+        }, actor=reviewer)
+    return row_id
+
+
+def reviewer_decisions(review: Review, reviewer: str) -> dict[int, str]:
+    """{record_id: decision} of the reviewer's latest live own decision (human or imported)."""
+    out: dict[int, str] = {}
+    for row in review.db.query(
+        "select record_id, decision from ta_decisions where reviewer = ? and undone_at is null "
+        "and origin in ('human', 'import') order by id", [reviewer]
+    ):
+        out[row["record_id"]] = row["decision"]
+    return out
+
+
+def blocked_records(review: Review) -> set[int]:
+    """Records no reviewer is asked about: excluded by automation or with an inherited decision."""
+    return {r["record_id"] for r in review.db.query(
+        "select distinct record_id from ta_decisions where undone_at is null "
+        "and origin in ('automation', 'inherited')")}
+
+
+def undo_last(review: Review, reviewer: str) -> dict | None:
+    """Undo the reviewer's latest live human decision (the row is kept, marked undone).
+
+    Returns the undone row, or None if there is nothing to undo."""
+    with review.atomic():
+        rows = list(review.db.query(
+            "select * from ta_decisions where reviewer = ? and origin = 'human' "
+            "and undone_at is null order by id desc limit 1", [reviewer]))
+        if not rows:
+            return None
+        row = rows[0]
+        review.db.execute("update ta_decisions set undone_at = ? where id = ?",
+                          [now_iso(), row["id"]])
+        review.log("screen.undo", {"decision_id": row["id"], "record_id": row["record_id"],
+                                   "decision": row["decision"]}, actor=reviewer)
+    return row
+
+
+def automation_exclude(review: Review, record_ids, *, rule: str, details: dict,
+                       stopping_id: int | None = None) -> int:
+    """Record 'exclude' with origin 'automation' (reviewer 'automation') for ``record_ids``
+    and log it. The caller holds the transaction. Returns how many were recorded."""
+    ids = sorted(set(record_ids))
+    at = now_iso()
+    review.db["ta_decisions"].insert_all(
+        ({"record_id": rid, "reviewer": "automation", "decision": "exclude",
+          "origin": "automation", "decided_at": at, "score": None, "rank": None,
+          "model_version": None, "note": f"stopping rule: {rule}", "undone_at": None}
+         for rid in ids), batch_size=1000)
+    review.log("screen.automation_exclude", dict(details, rule=rule, n=len(ids),
+                                                 stopping_id=stopping_id, record_ids=ids))
+    return len(ids)
+
+
+def resolve(review: Review, record_id: int, decision: str, reviewer: str,
+            note: str | None = None) -> int:
+    """Record a 'resolution' of a conflict or maybe (it overrides reviewers' decisions)."""
+    from ..errors import ReviewError
+
+    if decision not in ("include", "exclude"):
+        raise ReviewError(f"a resolution is include or exclude, not {decision!r}")
+    if review.db.execute("select 1 from records where id = ?", [record_id]).fetchone() is None:
+        raise ReviewError("no such record", record=f"record {record_id}")
+    with review.atomic():
+        before = {r["reviewer"]: r["decision"] for r in review.db.query(
+            "select reviewer, decision from ta_decisions where record_id = ? "
+            "and undone_at is null and origin != 'resolution' order by id", [record_id])}
+        row_id = record_decision(review, record_id, decision, reviewer, origin="resolution",
+                                 note=note)
+        review.log("screen.resolve", {"decision_id": row_id, "record_id": record_id,
+                                      "decision": decision, "note": note,
+                                      "reviewers": before}, actor=reviewer)
+    return row_id
+
+
+# -- review screen --import ------------------------------------------------------------------
+
+_DECISION_WORDS = {
+    "include": "include", "included": "include", "1": "include", "yes": "include",
+    "exclude": "exclude", "excluded": "exclude", "0": "exclude", "no": "exclude",
+    "maybe": "maybe", "unsure": "maybe",
+}
+_MATCH_COLUMNS = ("record_id", "source_id", "pmid", "doi")
+
+
+def import_decisions(review: Review, path, reviewer: str) -> dict:
+    """Load decisions from a CSV (e.g. another screening tool) as this review's labels.
+
+    Columns (names case-insensitive): one of ``record_id`` (this store's id), ``source_id``
+    (with an optional ``source``), ``pmid``, ``doi`` to find the record (the first non-empty one
+    in that order is used); ``decision`` (include/exclude/maybe or 1/0; ``label_included`` is
+    accepted instead); optional ``reviewer`` (default ``reviewer``) and ``note``. A row that
+    matches several records (the same PMID from two databases) labels each of them.
+    Everything is one transaction: an unknown id or a bad decision stops it with an error
+    naming the row, and nothing is written.
+    """
+    import csv
+    import hashlib
+    from pathlib import Path
+
+    from ..errors import ReviewError
+    from ..records import normalise_doi, normalise_pmid
+
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ReviewError(f"cannot read ({exc.strerror})", file=path) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ReviewError("not UTF-8 text", file=path) from None
+    reader = csv.DictReader(text.splitlines())
+    header = {(h or "").strip().lower(): h for h in (reader.fieldnames or [])}
+    match_cols = [c for c in _MATCH_COLUMNS if c in header]
+    if not match_cols:
+        raise ReviewError("needs a column to match records: one of "
+                          + ", ".join(_MATCH_COLUMNS), file=path, record="header")
+    dec_col = "decision" if "decision" in header else (
+        "label_included" if "label_included" in header else None)
+    if dec_col is None:
+        raise ReviewError("needs a 'decision' (or 'label_included') column", file=path,
+                          record="header")
+
+    def get(row, col):
+        return (row.get(header[col]) or "").strip() if col in header else ""
+
+    def lookup(col, value, source):
+        if col == "record_id":
+            if not value.isdigit():
+                return []
+            sql, args = "select id from records where id = ?", [int(value)]
+        elif col == "source_id":
+            sql, args = "select id from records where source_id = ?", [value]
+            if source:
+                sql, args = sql + " and source = ?", args + [source]
+        elif col == "pmid":
+            sql, args = "select id from records where pmid = ?", [normalise_pmid(value)]
+        else:
+            sql, args = "select id from records where doi = ?", [normalise_doi(value)]
+        return [r[0] for r in review.db.execute(sql + " order by id", args).fetchall()]
+
+    counts = {"rows": 0, "decisions": 0, "include": 0, "exclude": 0, "maybe": 0}
+    with review.atomic():
+        for rowno, row in enumerate(reader, start=2):  # row 1 is the header
+            counts["rows"] += 1
+            col = next((c for c in match_cols if get(row, c)), None)
+            if col is None:
+                raise ReviewError("no record id (" + ", ".join(match_cols) + " all empty)",
+                                  file=path, record=f"row {rowno}")
+            value = get(row, col)
+            if col == "record_id" and not value.isdigit():
+                raise ReviewError(f"record_id {value!r} is not an id of this store (a whole "
+                                  "number); match by source_id, pmid or doi instead",
+                                  file=path, record=f"row {rowno}", column=header[col])
+            ids = lookup(col, value, get(row, "source"))
+            if not ids:
+                raise ReviewError(f"no record with {col} {value!r} in this review",
+                                  file=path, record=f"row {rowno}", column=header[col])
+            word = get(row, dec_col).lower()
+            decision = _DECISION_WORDS.get(word)
+            if decision is None:
+                raise ReviewError(f"decision {word!r} is not include/exclude/maybe or 1/0",
+                                  file=path, record=f"row {rowno}", column=header[dec_col])
+            who = get(row, "reviewer") or reviewer
+            note = get(row, "note") or None
+            for rid in ids:
+                record_decision(review, rid, decision, who, origin="import", note=note)
+                counts["decisions"] += 1
+                counts[decision] += 1
+        review.log("screen.import", dict(counts, file=str(path),
+                                         sha256=hashlib.sha256(raw).hexdigest()),
+                   actor=reviewer)
+    return counts

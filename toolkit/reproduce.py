@@ -1,0 +1,528 @@
+"""`review reproduce`: the worked example end to end, offline and deterministic.
+
+From the review's own files (``queries/``, ``screening/``, ``extraction/`` of a review folder)
+into a fresh store: import the recorded search results -> deduplicate -> replay the
+title/abstract decisions (with the screening model's ranking reported beside them) -> replay
+the full-text decisions -> import the extracted values -> pool every outcome the published
+abstract reports (plus a subgroup analysis and a meta-regression) -> forest plots -> PRISMA.
+
+Writes into ``out``: prisma.csv, prisma.svg, included_studies.csv, pooled.csv,
+screening_ranking.csv, forest_<outcome>.png, review.db and report.md. The CSV and Markdown files
+are byte-identical across runs (no times, fixed seeds, numbers rounded to 10 significant
+digits so that a last-bit difference of floating-point sums cannot change them).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from .errors import ReviewError
+from .store import Review, create_review
+
+TITLE = ("Percutaneous cryoablation in the management of spinal metastases "
+         "(worked example: Fallahi et al., J Neuro-Oncol 2025)")
+SEED = 1
+ASSUMED_R = 0.5  # pre/post correlation of pain scores when no study reports one
+
+# The review's files, relative to its folder.
+FILES = {
+    "pubmed": "queries/results/pubmed.xml",
+    "embase": "queries/results/embase.ris",
+    "record_ids": "queries/results/record_ids.csv",
+    "ta": "screening/ta_decisions.csv",
+    "fulltext": "screening/fulltext_decisions.csv",
+    "criteria": "screening/criteria.yaml",
+    "form": "extraction/forms/cryoablation.yaml",
+    "extracted": "extraction/data/cryoablation_extracted.csv",
+    "published": "extraction/published_results.yaml",
+    "snapshot": "queries/results/search_snapshot_sources.csv",
+}
+
+
+def _sig(x, digits: int = 10):
+    """A float rounded to ``digits`` significant digits (None stays None)."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return None
+    if x == 0:
+        return 0.0
+    return float(f"{x:.{digits}g}")
+
+
+def _read_csv(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
+
+
+@dataclass
+class Context:
+    root: Path
+    out: Path
+    review: Review
+    say: Callable[[str], None]
+
+    def file(self, key: str) -> Path:
+        p = self.root / FILES[key]
+        if not p.exists():
+            raise ReviewError(f"the review file {FILES[key]} is missing", file=p)
+        return p
+
+
+# -- steps ----------------------------------------------------------------------------------------
+
+def import_results(ctx: Context) -> list[dict]:
+    from .importing import import_file
+
+    return [import_file(ctx.review, ctx.file("pubmed"), source="PubMed"),
+            import_file(ctx.review, ctx.file("embase"), source="Embase")]
+
+
+def record_map(ctx: Context) -> dict[str, list[int]]:
+    """{CRYO id: stored record ids} through queries/results/record_ids.csv."""
+    out: dict[str, list[int]] = {}
+    for row in _read_csv(ctx.file("record_ids")):
+        hit = ctx.review.db.execute(
+            "select id from records where source = ? and source_id = ?",
+            [row["database"], row["source_id"]]).fetchone()
+        if hit is None:
+            raise ReviewError(f"{row['record_id']}: no stored {row['database']} record with id "
+                              f"{row['source_id']}", file=ctx.file("record_ids"))
+        out.setdefault(row["record_id"], []).append(hit[0])
+    return out
+
+
+def primaries(ctx: Context, ids: list[int], primary: set[int]) -> list[int]:
+    """The deduplicated records (screening units) behind one traced record's stored copies:
+    one when deduplication merged them, several when it did not."""
+    from .dedup.api import cluster_of
+
+    out = []
+    for rid in ids:
+        p = rid
+        if rid not in primary:
+            cid = cluster_of(ctx.review, rid)
+            p = ctx.review.db["clusters"].get(cid)["primary_id"] if cid is not None else rid
+        if p not in out:
+            out.append(p)
+    return out
+
+
+def replay_title_abstract(ctx: Context, cryo: dict[str, list[int]]) -> dict:
+    from .dedup.api import primary_record_ids
+    from .screening.decisions import record_decision
+
+    primary = set(primary_record_ids(ctx.review))
+    rows = _read_csv(ctx.file("ta"))
+    decided: dict[int, str] = {}
+    split = []
+    with ctx.review.atomic():
+        for row in rows:
+            ids = cryo.get(row["record_id"])
+            if not ids:
+                raise ReviewError(f"unknown record {row['record_id']!r}", file=ctx.file("ta"))
+            targets = primaries(ctx, ids, primary)
+            if len(targets) > 1:
+                split.append(row["record_id"])
+            for rid in targets:
+                record_decision(ctx.review, rid, row["decision"], row["reviewer"],
+                                origin="import", note=row.get("reason") or row.get("note"))
+                decided[rid] = row["decision"]
+        ctx.review.log("ta-replay", {"file": FILES["ta"], "decisions": len(decided),
+                                     "records_split_by_dedup": split})
+    return {"decisions": len(decided), "included": sum(d == "include" for d in decided.values()),
+            "split": split, "labels": decided}
+
+
+def model_ranking(ctx: Context, labels: dict[int, str], cryo: dict[str, list[int]]) -> dict:
+    """Where the screening model would have put the included records: an active-learning
+    simulation over the deduplicated records with the replayed decisions as labels."""
+    from .screening.simulate import simulate
+
+    ids = sorted(labels)
+    by_id = {r["id"]: r for r in ctx.review.db.query(
+        f"select id, title, abstract from records where id in ({','.join('?' * len(ids))})", ids)}
+    texts_title = [by_id[i]["title"] or "" for i in ids]
+    texts_abstract = [by_id[i]["abstract"] or "" for i in ids]
+    y = [1 if labels[i] in ("include", "maybe") else 0 for i in ids]
+    res = simulate(texts_title, texts_abstract, y, seed=SEED)
+    back = {rid: cid for cid, rids in cryo.items() for rid in rids}
+    order = list(res["order"])
+    rows = []
+    for pos, idx in enumerate(order, start=1):
+        rid = ids[idx]
+        rows.append({"screened_position": pos, "record": back.get(rid, ""), "record_id": rid,
+                     "prior": int(idx in set(res.get("priors", []))),
+                     "decision": labels[rid], "title": by_id[rid]["title"]})
+    _write_csv(ctx.out / "screening_ranking.csv",
+               ["screened_position", "record", "record_id", "prior", "decision", "title"], rows)
+    metrics = {k: res[k] for k in ("n_records", "n_included", "n95", "n100", "wss95",
+                                   "recall_at_10pct") if k in res}
+    return metrics
+
+
+def replay_fulltext(ctx: Context, cryo: dict[str, list[int]]) -> dict:
+    from .dedup.api import primary_record_ids
+    from .fulltext import load_criteria, record_fulltext
+
+    primary = set(primary_record_ids(ctx.review))
+    reasons = load_criteria(ctx.file("criteria"))["fulltext_reasons"]
+    rows = _read_csv(ctx.file("fulltext"))
+    with ctx.review.atomic():
+        for line, row in enumerate(rows, start=2):
+            ids = cryo.get(row["record_id"])
+            if not ids:
+                raise ReviewError(f"unknown record {row['record_id']!r}",
+                                  file=ctx.file("fulltext"), record=f"row {line}")
+            for rid in primaries(ctx, ids, primary):
+                record_fulltext(ctx.review, rid, row["status"], row.get("decision") or None,
+                                row.get("reason") or None, reviewer=row["reviewer"],
+                                reasons=reasons, note=row.get("note") or None, origin="import",
+                                source=row.get("source") or None)
+    return {"decisions": len(rows)}
+
+
+def link_studies(ctx: Context, cryo: dict[str, list[int]]) -> dict[str, str]:
+    """Label each included study by its traced record id (CRYO###): {label: CRYO id}."""
+    from .fulltext import included_studies, link_report
+
+    back = {rid: cid for cid, rids in cryo.items() for rid in rids}
+    labels = {}
+    with ctx.review.atomic():
+        for label, reports in included_studies(ctx.review).items():
+            cid = next((back[r] for r in reports if r in back), None)
+            if cid is None:
+                continue
+            for r in reports:
+                link_report(ctx.review, r, cid, actor="reproduce")
+            labels[cid] = cid
+    return labels
+
+
+def import_extraction(ctx: Context) -> dict:
+    from .extraction.entries import import_values_csv
+    from .extraction.forms import load_form, register_form
+
+    form = load_form(ctx.file("form"))
+    with ctx.review.atomic():
+        register_form(ctx.review, form)
+        out = import_values_csv(ctx.review, ctx.file("extracted"), form,
+                                extractor="reconstruction (outcomes_evidence.csv)")
+    return {"form": form.name, **out}
+
+
+def pool_outcomes(ctx: Context, published: dict) -> list[dict]:
+    """One row per published figure: our pooled estimate (or why there is none)."""
+    import pandas as pd
+
+    from .extraction.export import outcome_table
+    from .extraction.forms import load_form
+    from .pooling.api import pool_table
+
+    form = load_form(ctx.file("form"))
+    rows = []
+    for fig in published["figures"]:
+        outcome = fig.get("outcome")
+        row = {"outcome": outcome or "", "label": fig["label"], "unit": fig["unit"],
+               "published": fig["value"], "k": 0, "k_of": published["studies"]}
+        if not outcome or outcome not in form.outcomes:
+            row["status"] = "not reproducible: the extraction form has no such outcome"
+            rows.append(row)
+            continue
+        df = outcome_table(ctx.review, outcome)
+        kw = dict(df.attrs["pool_kwargs"])
+        measure = df.attrs["default_measure"]
+        if measure == "MC" and "r" not in kw:
+            kw["r"] = ASSUMED_R
+        row.update(k=len(df), measure=measure, method="REML",
+                   studies=";".join(str(s) for s in df["study"]) if len(df) else "")
+        if len(df) < 2 and measure == "MN":
+            weighted = weighted_mean(ctx, form.outcomes[outcome])
+            if weighted is not None:
+                row.update(weighted)
+                row["difference"] = _sig(row["estimate"] - fig["value"])
+                rows.append(row)
+                continue
+        if len(df) < 2:
+            row["status"] = (f"not pooled: {len(df)} study with data" if len(df) == 1 else
+                             "not reproducible: no study with data")
+            if len(df) == 1:
+                one = pool_table(df, measure, method="FE", **kw)
+                row.update(estimate=_scale(one["estimate"], measure, fig["unit"]))
+            rows.append(row)
+            continue
+        forest = ctx.out / f"forest_{outcome}.png"
+        res = pool_table(df, measure, method="REML", forest=forest,
+                         title=f"{fig['label']} (k = {len(df)})", **kw)
+        for key in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high"):
+            row[key] = _scale(res[key], measure, fig["unit"])
+        row.update(tau2=_sig(res["tau2"]), I2=_sig(res["I2"]), Q_p=_sig(res["Q_p"]),
+                   r=kw.get("r") if measure == "MC" else None, status="pooled",
+                   difference=_sig(row["estimate"] - fig["value"]))
+        rows.append(row)
+    return rows
+
+
+def weighted_mean(ctx: Context, spec: dict) -> dict | None:
+    """A sample-size-weighted mean of the study means, for a mean outcome whose SDs are not
+    reported (a random-effects model needs them): descriptive, no CI. None below 2 studies."""
+    import pandas as pd
+
+    from .extraction.export import export_table
+
+    wide = export_table(ctx.review)
+    mean_col, n_col = f"{spec['value']}_mean", spec["n"]
+    if mean_col not in wide.columns or n_col not in wide.columns:
+        return None
+    d = wide[["study", mean_col, n_col]].copy()
+    d[mean_col] = pd.to_numeric(d[mean_col], errors="coerce")
+    d[n_col] = pd.to_numeric(d[n_col], errors="coerce")
+    d = d.dropna()
+    if len(d) < 2:
+        return None
+    est = float((d[mean_col] * d[n_col]).sum() / d[n_col].sum())
+    return {"k": len(d), "measure": "n-weighted mean", "method": "", "estimate": _sig(est),
+            "studies": ";".join(str(s) for s in d["study"]),
+            "status": f"n-weighted mean of {len(d)} study means (SDs not reported, so no "
+                      f"random-effects model or CI)"}
+
+
+def _scale(value, measure: str, unit: str):
+    """Proportions as percent when the published figure is a percentage."""
+    if value is None:
+        return None
+    if measure in ("PR", "PLO", "PFT") and unit == "%":
+        return _sig(100 * value)
+    return _sig(value)
+
+
+def extra_analyses(ctx: Context) -> list[dict]:
+    """The abstract's "subgroup analysis and meta-regression": local control by study design
+    and local control on mean age (the published moderators are not known)."""
+    from .extraction.export import outcome_table
+    from .pooling.api import pool_table
+
+    out = []
+    df = outcome_table(ctx.review, "local_control")
+    kw = dict(df.attrs["pool_kwargs"])
+    if "design" in df.columns and df["design"].notna().sum() >= 2:
+        d = df[df["design"].notna()]
+        if d["design"].nunique() >= 2:
+            res = pool_table(d, "PLO", by="design", **kw)
+            for g in res["subgroups"]:
+                out.append({"analysis": "subgroup: local control by design", "term": g["group"],
+                            "k": g["k"], "estimate": _sig(100 * g["estimate"]),
+                            "ci_low": _sig(100 * g["ci_low"]),
+                            "ci_high": _sig(100 * g["ci_high"]),
+                            "p": None, "note": "percent, back-transformed from logit"})
+            out.append({"analysis": "subgroup: local control by design",
+                        "term": "test of subgroup differences", "k": int(len(d)),
+                        "estimate": _sig(res["Q_between"]), "p": _sig(res["Q_between_p"]),
+                        "note": "Q between"})
+        else:
+            out.append({"analysis": "subgroup: local control by design", "term": "",
+                        "k": int(len(d)), "note": "not done: one design only among studies "
+                                                  "with data"})
+    if "age" in df.columns:
+        d = df[pd_notna(df["age"])]
+        if len(d) >= 3:
+            res = pool_table(d, "PLO", moderators=["age"], **kw)
+            mr = res["metareg"]
+            for c in mr["coefficients"]:
+                out.append({"analysis": "meta-regression: logit local control on mean age",
+                            "term": c["name"], "k": int(len(d)), "estimate": _sig(c["estimate"]),
+                            "ci_low": _sig(c["ci_low"]), "ci_high": _sig(c["ci_high"]),
+                            "p": _sig(c["p"]), "note": f"QM p = {_sig(mr['QM_p'])}"})
+        else:
+            out.append({"analysis": "meta-regression: logit local control on mean age",
+                        "term": "", "k": int(len(d)),
+                        "note": "not done: fewer than 3 studies with both values"})
+    return out
+
+
+def pd_notna(series):
+    import pandas as pd
+
+    return pd.to_numeric(series, errors="coerce").notna()
+
+
+def included_table(ctx: Context, cryo: dict[str, list[int]]) -> list[dict]:
+    from .fulltext import included_studies
+
+    snap = {r["record_id"]: r for r in _read_csv(ctx.file("snapshot"))}
+    back = {rid: cid for cid, rids in cryo.items() for rid in rids}
+    rows = []
+    for label, reports in included_studies(ctx.review).items():
+        cid = label if label in snap else next((back[r] for r in reports if r in back), "")
+        s = snap.get(cid, {})
+        first = (s.get("authors") or "").split(";")[0].strip()
+        rows.append({"study": label, "first_author": first, "year": s.get("year", ""),
+                     "title": s.get("title", ""), "journal": s.get("journal", ""),
+                     "pmid": s.get("pmid", ""), "doi": s.get("doi", ""),
+                     "design": s.get("study_design", ""), "reports": len(reports),
+                     "record_ids": ";".join(str(r) for r in sorted(reports))})
+    return rows
+
+
+# -- report ---------------------------------------------------------------------------------------
+
+def _fmt(x, unit=""):
+    if x is None or x == "":
+        return "–"
+    return f"{x:.1f}"
+
+
+def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict],
+                 extra: list[dict], included: list[dict], ranking: dict, imports: list[dict],
+                 dedup: dict) -> None:
+    L = []
+    L.append(f"# Reproduction report: {published['review']}\n")
+    L.append("Rebuilt offline by `review reproduce` from the review's files (queries/, "
+             "screening/, extraction/). Every number below comes from the pipeline; the "
+             "published figures are the abstract's (extraction/published_results.yaml).\n")
+    L.append("## Flow (PRISMA 2020)\n")
+    ident = counts["identified_by_database"]
+    L.append(f"- records identified: {sum(ident.values())} ("
+             + ", ".join(f"{k} {v}" for k, v in ident.items()) + ")")
+    L.append(f"- duplicates removed: {counts['duplicates_removed']}")
+    L.append(f"- records screened: {counts['records_screened']}, excluded at title/abstract: "
+             f"{counts['records_excluded']}")
+    L.append(f"- reports assessed: {counts['reports_assessed']}, excluded: "
+             + ", ".join(f"{k} {v}" for k, v in counts["reports_excluded_reasons"].items()))
+    L.append(f"- studies included: {counts['new_studies_included']} "
+             f"(published: {published['studies']} studies, {published['patients']} patients)\n")
+    if ranking:
+        L.append("## Screening model beside the replayed decisions\n")
+        L.append(f"An active-learning simulation (seed {SEED}, one random prior include and "
+                 f"exclude) over the {ranking.get('n_records')} deduplicated records, with the "
+                 f"replayed decisions as labels: all {ranking.get('n_included')} includes found "
+                 f"after {ranking.get('n100')} records screened beyond the priors "
+                 f"(WSS@95 = {_sig(ranking.get('wss95'), 3)}). Order: screening_ranking.csv.\n")
+    L.append("## Pooled results next to the published abstract\n")
+    L.append("| outcome | published | reproduced [95% CI] | k of 11 | difference | status |")
+    L.append("|---|---|---|---|---|---|")
+    for r in pooled:
+        rep = (f"{_fmt(r.get('estimate'))} [{_fmt(r.get('ci_low'))}, {_fmt(r.get('ci_high'))}]"
+               if r.get("status") == "pooled" else _fmt(r.get("estimate")))
+        diff = "–" if r.get("difference") is None else f"{r['difference']:+.1f}"
+        L.append(f"| {r['label']} ({r['unit']}) | {r['published']:.1f} | {rep} | {r['k']} | "
+                 f"{diff} | {r['status']} |")
+    L.append("")
+    L.append("Models: random effects (REML); proportions on the logit scale (PLO) and "
+             "back-transformed; means as MN; pain reduction as mean change (MC, pre − post) with "
+             f"an assumed pre/post correlation r = {ASSUMED_R} where no study reports one. "
+             "Forest plots: forest_<outcome>.png.\n")
+    if extra:
+        L.append("## Subgroup analysis and meta-regression\n")
+        L.append("| analysis | term | k | estimate | 95% CI | p | note |")
+        L.append("|---|---|---|---|---|---|---|")
+        for e in extra:
+            ci = (f"[{e['ci_low']:.3g}, {e['ci_high']:.3g}]" if e.get("ci_low") is not None
+                  else "")
+            est = "" if e.get("estimate") is None else f"{e['estimate']:.4g}"
+            p = "" if e.get("p") is None else f"{e['p']:.3g}"
+            L.append(f"| {e['analysis']} | {e.get('term', '')} | {e.get('k', '')} | {est} | "
+                     f"{ci} | {p} | {e.get('note', '')} |")
+        L.append("")
+    L.append("## What could not be reproduced, and why\n")
+    L.append(f"- The published review included {published['studies']} studies; "
+             f"{len(included)} could be traced in public sources and are included here "
+             f"(extraction/README.md lists which and with what confidence). The others are "
+             "not identified, so every pooled figure rests on fewer studies than the "
+             "published one (k of 11 above).")
+    L.append("- The review's search strings, dates and result counts are not public: the "
+             "searches are reconstructed and the recorded results contain only the traced "
+             "records (queries/results/README.md), so the PRISMA counts are this "
+             "reconstruction's, not the published flow.")
+    for r in pooled:
+        if r["status"] != "pooled":
+            L.append(f"- {r['label']}: {r['status']}.")
+    L.append("- Where a figure is pooled, the difference from the published value reflects the "
+             "missing studies and unknown per-study data, and the published model choices "
+             "(estimator, transformation) are not stated in the abstract.")
+    (ctx.out / "report.md").write_text("\n".join(L) + "\n", encoding="utf-8")
+
+
+# -- the whole run --------------------------------------------------------------------------------
+
+def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
+              say: Callable[[str], None] = lambda s: None) -> dict:
+    """Rebuild the worked example from ``root``'s review files into ``out``; returns a summary."""
+    from . import prisma
+    from .dedup.api import deduplicate
+    from .flow import prisma_counts
+
+    root, out = Path(root).resolve(), Path(out)
+    for key in FILES:
+        p = root / FILES[key]
+        if not p.exists():
+            raise ReviewError(f"not a review folder: {FILES[key]} is missing "
+                              f"(run from the repository root, or pass --root)", file=p)
+    out.mkdir(parents=True, exist_ok=True)
+    db = out / "review.db"
+    for p in (db, out / "review.db-wal", out / "review.db-shm"):
+        if p.exists():
+            p.unlink()
+    # The form is looked up beside the store (extraction/forms/): give the store the review's.
+    review = create_review(db, title=TITLE, command="reproduce")
+    ctx = Context(root=root, out=out, review=review, say=say)
+    try:
+        say("import recorded search results")
+        imports = import_results(ctx)
+        say("deduplicate")
+        dedup = deduplicate(review)
+        cryo = record_map(ctx)
+        say("replay title/abstract decisions")
+        ta = replay_title_abstract(ctx, cryo)
+        say("screening model ranking beside the decisions")
+        ranking = model_ranking(ctx, ta["labels"], cryo)
+        say("replay full-text decisions")
+        replay_fulltext(ctx, cryo)
+        link_studies(ctx, cryo)
+        say("import extracted data")
+        extraction = import_extraction(ctx)
+        published = yaml.safe_load(ctx.file("published").read_text(encoding="utf-8"))
+        say("pool outcomes and draw forest plots")
+        pooled = pool_outcomes(ctx, published)
+        extra = extra_analyses(ctx)
+        included = included_table(ctx, cryo)
+        studies_ma = len({s for r in pooled if r["status"] == "pooled"
+                          for s in r["studies"].split(";") if s})
+        say("PRISMA flow")
+        counts = prisma_counts(review, studies_in_meta_analysis=studies_ma)
+        prisma.write_csv(counts, out / "prisma.csv")
+        prisma.draw_svg(counts, out / "prisma.svg")
+        _write_csv(out / "included_studies.csv",
+                   ["study", "first_author", "year", "title", "journal", "pmid", "doi",
+                    "design", "reports", "record_ids"], included)
+        _write_csv(out / "pooled.csv",
+                   ["outcome", "label", "unit", "published", "k", "k_of", "measure", "method",
+                    "estimate", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "I2", "Q_p",
+                    "r", "difference", "status", "studies"], pooled)
+        _write_csv(out / "analyses.csv",
+                   ["analysis", "term", "k", "estimate", "ci_low", "ci_high", "p", "note"], extra)
+        write_report(ctx, published, counts, pooled, extra, included, ranking, imports, dedup)
+        with review.atomic():
+            review.log("reproduce", {"out": str(out), "studies": len(included),
+                                     "pooled": sum(r["status"] == "pooled" for r in pooled)})
+    finally:
+        review.close()
+    return {"out": str(out), "records": sum(i["records_added"] for i in imports),
+            "duplicates_removed": dedup["duplicates_removed"], "ta_decisions": ta["decisions"],
+            "studies_included": len(included), "extracted_values": extraction.get("imported"),
+            "pooled_outcomes": sum(r["status"] == "pooled" for r in pooled),
+            "files": sorted(p.name for p in out.iterdir() if p.is_file())}

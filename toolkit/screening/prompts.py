@@ -1,0 +1,212 @@
+"""Terminal prompts of `review screen`: one record at a time, one key per decision.
+
+Keys are read with :func:`click.getchar` when stdin is a terminal and as lines otherwise, so the
+session can be driven by a pipe or click's CliRunner (``input="i\\ne\\nq\\n"``). End of input
+counts as ``q``. Every decision is committed before "saved" is printed and before the next record
+is shown.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
+import click
+import yaml
+
+from .queue import ScreeningSession
+from .stopping import format_recall
+
+KEYS = {"i": "include", "e": "exclude", "m": "maybe"}
+HELP = """keys:
+  i  include          e  exclude          m  maybe (kept apart, revisited at the end)
+  u  undo the last decision               n  add a note to this record's decision
+  c  show the inclusion/exclusion criteria
+  ?  this help        q  quit (everything saved so far is kept; run again to resume)"""
+
+
+class Terminal:
+    """Where prompts go (stdout, or stderr when stdout carries --json) and how keys are read."""
+
+    def __init__(self, err: bool = False):
+        self.err = err
+        self.tty = sys.stdin.isatty()
+
+    def echo(self, text: str = "", **kw) -> None:
+        click.echo(text, err=self.err, **kw)
+
+    def key(self, prompt: str) -> str:
+        """One key, lower case; 'q' at end of input."""
+        if self.tty:
+            self.echo(prompt, nl=False)
+            try:
+                ch = click.getchar()
+            except (EOFError, KeyboardInterrupt):
+                return "q"
+            self.echo(ch)
+            return ch.lower()
+        self.echo(prompt, nl=False)
+        line = sys.stdin.readline()
+        if not line:
+            self.echo("")
+            return "q"
+        line = line.strip()
+        return line[:1].lower() if line else ""
+
+    def line(self, prompt: str) -> str:
+        """One line of text ('' at end of input)."""
+        self.echo(prompt, nl=False)
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n").strip()
+
+
+def load_criteria(path: str | Path | None, width: int = 78) -> str | None:
+    """The criteria file rendered as indented text wrapped to ``width``, or None if absent."""
+    if path is None:
+        return None
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        return f"(cannot read {path}: {exc})"
+    return "\n".join(_render(data, 0, width))
+
+
+def _render(value, indent: int, width: int) -> list[str]:
+    pad = " " * indent
+    if isinstance(value, dict):
+        out = []
+        for key, item in value.items():
+            if isinstance(item, (dict, list)):
+                out.append(f"{pad}{key}:")
+                out.extend(_render(item, indent + 2, width))
+            else:
+                out.extend(textwrap.wrap(f"{key}: {item}", width, initial_indent=pad,
+                                         subsequent_indent=pad + "  ") or [f"{pad}{key}:"])
+        return out
+    if isinstance(value, list):
+        out = []
+        for item in value:
+            if isinstance(item, (dict, list)):
+                out.append(f"{pad}-")
+                out.extend(_render(item, indent + 2, width))
+            else:
+                out.extend(textwrap.wrap(str(item), width, initial_indent=pad + "- ",
+                                         subsequent_indent=pad + "  "))
+        return out
+    return textwrap.wrap(str(value), width, initial_indent=pad, subsequent_indent=pad)
+
+
+def format_record(row: dict, width: int) -> str:
+    """Title, authors/journal/year and the abstract wrapped to ``width``."""
+    authors = json.loads(row["authors"]) if row.get("authors") else []
+    if len(authors) > 6:
+        authors = authors[:6] + ["et al."]
+    meta = " · ".join(str(x) for x in (
+        "; ".join(authors) if authors else None, row.get("journal"), row.get("year")) if x)
+    title = row.get("title") or "(no title)"
+    abstract = row.get("abstract") or "(no abstract)"
+    parts = [click.style(textwrap.fill(title, width), bold=True)]
+    if meta:
+        parts.append(textwrap.fill(meta, width))
+    parts.append("")
+    parts.append(textwrap.fill(abstract, width))
+    return "\n".join(parts)
+
+
+def status_line(session: ScreeningSession) -> str:
+    c = session.counts()
+    return (f"[{session.reviewer}: screened {c['screened']} | included {c['include']} | "
+            f"maybe {c['maybe']} | remaining {c['remaining']} | "
+            f"{format_recall(session.recall_estimate())}]")
+
+
+def run(session: ScreeningSession, *, criteria_path=None, err: bool = False) -> dict:
+    """Run the prompt loop until the queue is done or the reviewer quits; returns counts."""
+    term = Terminal(err=err)
+    width = max(40, min(100, shutil.get_terminal_size((80, 24)).columns) - 2)
+    quit_ = False
+    decided = 0
+    while True:
+        shown = session.next()
+        if shown is None:
+            break
+        row = session.review.db["records"].get(shown.record_id)
+        note = None
+        term.echo("=" * width)
+        label = {"ranked": "", "sample": "  (random sample for the stopping rule)",
+                 "maybe": "  (revisiting a maybe)"}[shown.phase]
+        term.echo(f"record {shown.record_id}{label}")
+        term.echo(format_record(row, width))
+        term.echo(status_line(session))
+        while True:
+            k = term.key("[i]nclude [e]xclude [m]aybe [u]ndo [n]ote [c]riteria [?] [q]uit > ")
+            if k in KEYS:
+                decision = KEYS[k]
+                was_sampling = session.sampling is not None
+                session.decide(shown, decision, note)
+                decided += 1
+                term.echo(f"saved: {decision} (record {shown.record_id})")
+                if session.stopped is not None and session.stopped.get("_announced") is None:
+                    _announce_stop(term, session)
+                elif session.sampling is not None and not was_sampling:
+                    term.echo(f"{session.stop_after} consecutive excludes: now a random sample "
+                              f"of the {session.sampling['urn_size']} unscreened records, "
+                              "until the BUSCAR test says the recall target is reached")
+                break
+            if k == "u":
+                undone = session.undo()
+                if undone is None:
+                    term.echo("nothing to undo")
+                    continue
+                term.echo(f"undone: {undone['decision']} (record {undone['record_id']})")
+                break
+            if k == "n":
+                note = term.line("note: ") or None
+                term.echo("note kept; it is saved with this record's decision"
+                          if note else "no note")
+                continue
+            if k == "c":
+                text = load_criteria(criteria_path, width)
+                term.echo(text if text is not None else
+                          f"no criteria file ({criteria_path}); write the inclusion and "
+                          "exclusion criteria there as YAML")
+                continue
+            if k == "?":
+                term.echo(HELP)
+                continue
+            if k == "q":
+                quit_ = True
+                break
+            term.echo("unknown key; ? for help")
+        if quit_:
+            break
+    counts = session.counts()
+    counts["decided_this_session"] = decided
+    counts["recall_estimate"] = session.recall_estimate()
+    counts["stopped"] = ({k: v for k, v in session.stopped.items() if not k.startswith("_")}
+                         if session.stopped else None)
+    if quit_:
+        term.echo("quit: everything decided is saved; run `review screen` again to resume")
+        counts["finished"] = False
+    else:
+        term.echo("done: nothing left to screen for " + session.reviewer)
+        counts["finished"] = True
+    term.echo(status_line(session))
+    return counts
+
+
+def _announce_stop(term: Terminal, session: ScreeningSession) -> None:
+    s = session.stopped
+    s["_announced"] = True
+    why = (f"{session.stop_after} consecutive excludes" if s["rule"] == "heuristic" else
+           f"BUSCAR: recall >= {session.target:.0%} at {session.confidence:.0%} confidence "
+           f"(p = {s['p_value']:.4f}, {s['k_sample']} includes in a random sample of "
+           f"{s['n_sample']})")
+    term.echo(f"stopping rule met ({why}); {s['n_automation']} unscreened records recorded "
+              "as excluded by automation")

@@ -1,0 +1,489 @@
+"""The screening session of one reviewer: which record comes next, and saving what was decided.
+
+The pool is :func:`records_to_screen` (deduplicated records once deduplication exists). Each
+reviewer has an own queue: the pool minus the records that reviewer has decided and minus
+records excluded by automation or with an inherited decision. The model
+(:class:`~toolkit.screening.model.ActiveLearner`) is trained on the reviewer's own labels plus
+imported labels and resolutions, so dual screening stays independent.
+
+Retraining: after every decision. While a fit takes at most ``sync_budget_s`` (default 0.1 s)
+it runs before the next record is chosen; once fits are slower (large reviews) they run in a
+background thread and the next record is chosen from the latest finished ranking (at most a few
+decisions old), which keeps the next record on screen quickly. Decisions never wait for the model.
+
+Phases: 'ranked' (the model's order), 'sample' (a BUSCAR random sample of the remainder, see
+:mod:`toolkit.screening.stopping`), 'maybe' (the reviewer's maybes, revisited once each at the end
+of a session).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..store import Review, now_iso
+from . import stopping
+from .decisions import (automation_exclude, blocked_records, reviewer_decisions, save_decision,
+                        undo_last)
+from .model import ActiveLearner
+
+
+def records_to_screen(review: Review) -> list[int]:
+    """Ids of the records to screen, ascending: the primary record of each duplicate cluster
+    when deduplication exists (``toolkit.dedup.api.primary_record_ids``), else every record;
+    records that already carry an inherited decision are left out."""
+    try:
+        from ..dedup.api import primary_record_ids
+    except ImportError:  # no deduplication stage yet
+        primary_record_ids = None
+    if primary_record_ids is not None:
+        ids = sorted(int(i) for i in primary_record_ids(review))
+    else:
+        ids = [r[0] for r in review.db.execute("select id from records order by id")]
+    inherited = {r[0] for r in review.db.execute(
+        "select record_id from ta_decisions where origin = 'inherited' and undone_at is null")}
+    return [i for i in ids if i not in inherited]
+
+
+def record_text(row: dict) -> str:
+    """The text the model reads: title and abstract ('' when both are missing)."""
+    return " ".join(t for t in (row.get("title"), row.get("abstract")) if t)
+
+
+class Ranker:
+    """Keeps the learner's latest ranking; retrains in the foreground while fits are fast and in
+    one background thread once they are not (see the module docstring)."""
+
+    def __init__(self, learner: ActiveLearner, n: int, sync_budget_s: float = 0.1,
+                 background: bool = True):
+        self.learner = learner
+        self.sync_budget_s = sync_budget_s
+        self.background = background
+        self.scores = np.zeros(n)
+        self.version = learner.version
+        self.n_labels = 0
+        self.last_fit_s = 0.0
+        self._cv = threading.Condition()
+        self._running = False
+        self._pending = None
+
+    def update(self, idx: list[int], labels: list[int]) -> None:
+        """Retrain on ``labels`` of pool positions ``idx`` (now, or in the background)."""
+        with self._cv:
+            if self._running:
+                self._pending = (idx, labels)
+                return
+            if self.background and self.last_fit_s > self.sync_budget_s:
+                self._running, self._pending = True, (idx, labels)
+                threading.Thread(target=self._worker, daemon=True).start()
+                return
+        self._fit(idx, labels)
+
+    def _worker(self) -> None:
+        while True:
+            with self._cv:
+                job, self._pending = self._pending, None
+                if job is None:
+                    self._running = False
+                    self._cv.notify_all()
+                    return
+            self._fit(*job)
+
+    def _fit(self, idx, labels) -> None:
+        t0 = time.perf_counter()
+        self.learner.fit(idx, labels)
+        scores = np.asarray(self.learner.scores(), dtype=float)
+        with self._cv:
+            self.scores, self.n_labels = scores, len(idx)
+            self.version = self.learner.version
+            self.last_fit_s = time.perf_counter() - t0
+
+    def score_rank(self, pos: int, unlabelled: list[int]) -> tuple[float | None, int | None]:
+        """Score and rank (1 = highest among ``unlabelled``) of pool position ``pos``."""
+        with self._cv:
+            scores = self.scores
+        cand = scores[np.asarray(unlabelled, dtype=int)]
+        if len(cand) == 0 or np.ptp(cand) == 0:
+            return None, None
+        score = float(scores[pos])
+        return score, int((cand > score).sum()) + 1
+
+    @property
+    def busy(self) -> bool:
+        with self._cv:
+            return self._running
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until no background fit is running."""
+        with self._cv:
+            self._cv.wait_for(lambda: not self._running, timeout=timeout)
+
+    def choose(self, unlabelled: list[int]) -> tuple[int, float | None, int | None]:
+        """``(position, score, rank)`` of the next record among pool positions ``unlabelled``.
+
+        For maximum relevance (the default) that is the highest score of the latest finished
+        ranking (already computed: no second pass over the pool). Other query strategies of the
+        learner decide themselves when no background fit is running; while one runs (the
+        learner is busy), the highest score decides."""
+        with self._cv:
+            scores = self.scores
+        cand = scores[np.asarray(unlabelled)]
+        flat = len(cand) == 0 or np.ptp(cand) == 0  # no ranking information yet
+        maximum = getattr(self.learner, "query_strategy", "max") == "max"
+        if self.busy or (maximum and not flat):
+            pos = int(unlabelled[int(np.argmax(cand))])
+        else:
+            pos = int(self.learner.query(unlabelled))
+        if flat:
+            return pos, None, None
+        score = float(scores[pos])
+        return pos, score, int((cand > score).sum()) + 1
+
+
+@dataclass
+class Shown:
+    """The record on screen and what the model said about it when it was chosen."""
+    record_id: int
+    phase: str                      # ranked | sample | maybe
+    score: float | None = None
+    rank: int | None = None
+    model_version: str | None = None
+
+
+class ScreeningSession:
+    """One reviewer's screening session on an open review.
+
+    Parameters
+    ----------
+    review : the open store.
+    reviewer : who decides.
+    stop : None, 'heuristic' or 'buscar'.
+    stop_after : consecutive excludes that stop (heuristic) or start the random sample (BUSCAR).
+    target_recall, confidence : BUSCAR settings.
+    seed : random state of the model and of the BUSCAR sample.
+    """
+
+    def __init__(self, review: Review, reviewer: str, *, stop: str | None = None,
+                 stop_after: int = stopping.DEFAULT_STOP_AFTER,
+                 target_recall: float = stopping.DEFAULT_TARGET,
+                 confidence: float = stopping.DEFAULT_CONFIDENCE, seed: int = 0,
+                 learner: ActiveLearner | None = None, sync_budget_s: float = 0.1,
+                 background: bool = True):
+        if stop not in (None, "none", "heuristic", "buscar"):
+            raise ValueError(f"unknown stopping rule {stop!r}")
+        self.review, self.reviewer = review, reviewer
+        self.stop = None if stop == "none" else stop
+        self.stop_after, self.target, self.confidence, self.seed = (
+            stop_after, target_recall, confidence, seed)
+        self.pool = records_to_screen(review)
+        self.pos = {rid: i for i, rid in enumerate(self.pool)}
+        texts = [""] * len(self.pool)
+        for row in review.db.query("select id, title, abstract from records"):
+            i = self.pos.get(row["id"])
+            if i is not None:
+                texts[i] = record_text(row)
+        self.learner = learner or ActiveLearner(random_state=seed)
+        try:
+            self.learner.fit_features(texts)
+            self.has_features = True
+        except ValueError:  # no words at all (every record lacks title and abstract)
+            self.has_features = False
+        self.ranker = Ranker(self.learner, len(self.pool), sync_budget_s, background)
+        self.mine = reviewer_decisions(review, reviewer)
+        self.blocked = blocked_records(review)
+        self.revisited: set[int] = set()
+        self._changes = 0  # bumped whenever mine/blocked change (remaining() cache key)
+        self._remaining_cache = None
+        self.forced: int | None = None
+        self.stopped: dict | None = None
+        self.sampling = self._load_sampling()
+        self._retrain()
+
+    # -- labels and model ------------------------------------------------------------------
+    def _training_labels(self) -> dict[int, int]:
+        """{record_id: 1/0}: the reviewer's own labels plus imported labels and resolutions."""
+        latest: dict[int, str] = {}
+        for row in self.review.db.query(
+            "select record_id, reviewer, decision, origin from ta_decisions "
+            "where undone_at is null and (reviewer = ? and origin in ('human', 'import') "
+            "or origin in ('import', 'resolution', 'inherited')) order by id", [self.reviewer]
+        ):
+            latest[row["record_id"]] = row["decision"]
+        return {rid: int(d == "include") for rid, d in latest.items()
+                if d != "maybe" and rid in self.pos}
+
+    def _retrain(self) -> None:
+        if not self.has_features:
+            return
+        labels = self._training_labels()
+        ids = sorted(labels)
+        self.ranker.update([self.pos[r] for r in ids], [labels[r] for r in ids])
+
+    # -- the queue -------------------------------------------------------------------------
+    def remaining(self) -> list[int]:
+        """Pool positions this reviewer has not decided and automation has not excluded."""
+        key = (len(self.mine), len(self.blocked), self._changes)
+        if self._remaining_cache is None or self._remaining_cache[0] != key:
+            rem = [i for i, rid in enumerate(self.pool)
+                   if rid not in self.mine and rid not in self.blocked]
+            self._remaining_cache = (key, rem)
+        return self._remaining_cache[1]
+
+    def next(self) -> Shown | None:
+        """The next record to show, or None when the session is done."""
+        if self.forced is not None:
+            rid, self.forced = self.forced, None
+            phase = "maybe" if self.mine.get(rid) == "maybe" else (
+                "sample" if self.sampling else "ranked")
+            if phase == "ranked" and self.has_features and rid in self.pos:
+                score, rank = self.ranker.score_rank(self.pos[rid], self.remaining())
+                return Shown(rid, phase, score, rank, self.model_version)
+            return Shown(rid, phase)
+        if self.stopped is None:
+            if self.sampling:
+                order = json.loads(self.sampling["sample_order"])
+                for rid in order:
+                    if rid not in self.mine and rid not in self.blocked:
+                        return Shown(rid, "sample")
+            else:
+                rem = self.remaining()
+                if rem:
+                    if not self.has_features:
+                        return Shown(self.pool[rem[0]], "ranked")
+                    pos, score, rank = self.ranker.choose(rem)
+                    return Shown(self.pool[pos], "ranked", score, rank, self.model_version)
+        for rid, d in self.mine.items():  # insertion order = order decided
+            if d == "maybe" and rid not in self.revisited:
+                return Shown(rid, "maybe")
+        return None
+
+    @property
+    def model_version(self) -> str:
+        return f"{self.ranker.version}@{self.ranker.n_labels}"
+
+    # -- deciding --------------------------------------------------------------------------
+    def decide(self, shown: Shown, decision: str, note: str | None = None) -> int:
+        """Commit ``decision`` on the shown record (durable on return), then retrain and apply
+        the stopping rule. Returns the decision's row id."""
+        row_id = save_decision(self.review, shown.record_id, decision, self.reviewer,
+                               score=shown.score, rank=shown.rank,
+                               model_version=shown.model_version, note=note, phase=shown.phase)
+        self.mine.pop(shown.record_id, None)
+        self.mine[shown.record_id] = decision
+        self._changes += 1
+        if shown.phase == "maybe":
+            self.revisited.add(shown.record_id)
+        if decision != "maybe":
+            self._retrain()
+        if shown.phase != "maybe":
+            self._apply_stopping()
+        return row_id
+
+    def undo(self) -> dict | None:
+        """Undo the reviewer's last decision; its record is shown next."""
+        row = undo_last(self.review, self.reviewer)
+        if row is None:
+            return None
+        rid = row["record_id"]
+        prev = list(self.review.db.query(
+            "select decision from ta_decisions where reviewer = ? and record_id = ? and "
+            "undone_at is null and origin in ('human', 'import') order by id desc limit 1",
+            [self.reviewer, rid]))
+        self.mine.pop(rid, None)
+        if prev:
+            self.mine[rid] = prev[0]["decision"]
+        self._changes += 1
+        self.revisited.discard(rid)
+        self.forced = rid
+        self._retrain()
+        return row
+
+    # -- status ----------------------------------------------------------------------------
+    def counts(self) -> dict:
+        """Counts of this reviewer's decisions and of the queue."""
+        values = list(self.mine.values())
+        return {
+            "reviewer": self.reviewer,
+            "records": len(self.pool),
+            "screened": len(values),
+            "include": values.count("include"),
+            "exclude": values.count("exclude"),
+            "maybe": values.count("maybe"),
+            "remaining": len(self.remaining()),
+            "excluded_by_automation": sum(1 for rid in self.pool if rid in self.blocked),
+        }
+
+    def recall_estimate(self) -> dict:
+        """Estimated recall so far with an interval (see :mod:`toolkit.screening.stopping`)."""
+        if self.stopped is not None and self.stopped.get("recall"):
+            return self.stopped["recall"]
+        found = sum(1 for d in self.mine.values() if d == "include")
+        if self.sampling:
+            n, k = self._sample_counts()
+            if n:
+                s = self.sampling
+                return stopping.recall_from_sample(s["r_before"] + k, s["urn_size"], n, k,
+                                                   self.confidence)
+        if not self.has_features:
+            return {"recall": None, "low": None, "high": None, "method": "model"}
+        # calibration: each screened record's score when it was shown (out of sample)
+        calib: dict[int, tuple[float, int]] = {}
+        for row in self.review.db.query(
+            "select record_id, decision, score from ta_decisions where reviewer = ? and "
+            "origin = 'human' and undone_at is null and score is not null order by id",
+            [self.reviewer]
+        ):
+            if row["decision"] != "maybe":
+                calib[row["record_id"]] = (row["score"], int(row["decision"] == "include"))
+        # records excluded by automation were never seen by a person: they count as unscreened
+        unseen = self.remaining()
+        if self.blocked:
+            unseen = [i for i, rid in enumerate(self.pool) if rid not in self.mine]
+        return stopping.recall_from_model(
+            found, [v[0] for v in calib.values()], [v[1] for v in calib.values()],
+            self.ranker.scores[unseen], self.confidence)
+
+    # -- stopping rules --------------------------------------------------------------------
+    def _recent_human(self, n: int) -> list[str]:
+        """The reviewer's last ``n`` human decisions (oldest first) since the last automation
+        exclusion: after a stop, records added later start a fresh run of excludes."""
+        since = self.review.db.execute(
+            "select coalesce(max(id), 0) from ta_decisions where origin = 'automation'"
+        ).fetchone()[0]
+        rows = self.review.db.execute(
+            "select decision from ta_decisions where reviewer = ? and origin = 'human' and "
+            "undone_at is null and id > ? order by id desc limit ?",
+            [self.reviewer, since, n]).fetchall()
+        return [r[0] for r in reversed(rows)]
+
+    def _load_sampling(self) -> dict | None:
+        rows = list(self.review.db.query(
+            "select * from ta_stopping where reviewer = ? and state = 'sampling' "
+            "order by id desc limit 1", [self.reviewer]))
+        return rows[0] if rows else None
+
+    def _sample_counts(self) -> tuple[int, int]:
+        """(n, k): sampled records decided so far, and includes (maybes count as includes,
+        which can only make the test more cautious)."""
+        n = k = 0
+        for rid in json.loads(self.sampling["sample_order"]):
+            d = self.mine.get(rid)
+            if d is not None:
+                n += 1
+                k += d in ("include", "maybe")
+        return n, k
+
+    def _apply_stopping(self) -> None:
+        if self.stop is None or self.stopped is not None:
+            return
+        if self.stop == "heuristic":
+            if stopping.heuristic_should_stop(self._recent_human(self.stop_after),
+                                              self.stop_after):
+                self._stop("heuristic", {"stop_after": self.stop_after})
+            return
+        if self.sampling is None:
+            if stopping.heuristic_should_stop(self._recent_human(self.stop_after),
+                                              self.stop_after):
+                self._start_sample()
+            return
+        n, k = self._sample_counts()
+        s = self.sampling
+        stop, p = stopping.buscar_should_stop(s["urn_size"], s["r_before"], n, k,
+                                              self.target, self.confidence)
+        if stop:
+            self._stop("buscar", {"n_sample": n, "k_sample": k, "p_value": p}, p_value=p)
+        elif n >= s["urn_size"]:  # the whole remainder was screened: nothing left to stop
+            with self.review.atomic():
+                self.review.db["ta_stopping"].update(s["id"], {
+                    "state": "stopped", "stopped_at": now_iso(), "p_value": p,
+                    "n_automation": 0})
+            self.sampling = None
+
+    def _params(self) -> dict:
+        return {"stop_after": self.stop_after, "target_recall": self.target,
+                "confidence": self.confidence, "seed": self.seed}
+
+    def _start_sample(self) -> None:
+        urn = sorted(self.pool[i] for i in self.remaining())
+        order = [int(r) for r in np.random.default_rng(self.seed).permutation(urn)]
+        r_before = sum(1 for d in self.mine.values() if d == "include")
+        with self.review.atomic():
+            last = self.review.db.execute("select coalesce(max(id), 0) from ta_decisions")
+            row = {
+                "reviewer": self.reviewer, "rule": "buscar",
+                "params": json.dumps(self._params(), sort_keys=True), "state": "sampling",
+                "started_at": now_iso(), "first_decision_id": last.fetchone()[0],
+                "n_screened_before": len(self.mine), "r_before": r_before,
+                "urn_size": len(urn), "sample_order": json.dumps(order),
+                "stopped_at": None, "p_value": None, "n_automation": None,
+            }
+            row["id"] = self.review.db["ta_stopping"].insert(row).last_pk
+            self.review.log("screen.buscar_sample", {
+                "stopping_id": row["id"], "urn_size": len(urn), "r_before": r_before,
+                "n_screened_before": row["n_screened_before"], **self._params()},
+                actor=self.reviewer)
+        self.sampling = row
+
+    def _stop(self, rule: str, details: dict, p_value: float | None = None) -> None:
+        """End screening by a rule: the remaining records are excluded by automation."""
+        rest = [self.pool[i] for i in self.remaining()]
+        estimate = self.recall_estimate() if self.sampling is not None else None
+        with self.review.atomic():
+            if self.sampling is not None:
+                sid = self.sampling["id"]
+                self.review.db["ta_stopping"].update(sid, {
+                    "state": "stopped", "stopped_at": now_iso(), "p_value": p_value,
+                    "n_automation": len(rest)})
+            else:
+                last = self.review.db.execute("select coalesce(max(id), 0) from ta_decisions")
+                sid = self.review.db["ta_stopping"].insert({
+                    "reviewer": self.reviewer, "rule": rule,
+                    "params": json.dumps(self._params(), sort_keys=True), "state": "stopped",
+                    "started_at": now_iso(), "first_decision_id": last.fetchone()[0],
+                    "stopped_at": now_iso(), "p_value": p_value, "n_automation": len(rest),
+                }).last_pk
+            automation_exclude(self.review, rest, rule=rule, stopping_id=sid,
+                               details=dict(details, reviewer=self.reviewer, **self._params()))
+        self.blocked.update(rest)
+        self._changes += 1
+        self.sampling = None
+        self.stopped = dict(details, rule=rule, n_automation=len(rest), recall=estimate)
+
+
+def status(review: Review) -> dict:
+    """`review status` hook: one line of title/abstract screening progress."""
+    if not review.db["ta_decisions"].count:
+        return {}
+    c = screening_counts(review)
+    return {"screening": (
+        f"{c['decided']} of {c['to_screen']} records decided: {c['include']} include, "
+        f"{c['exclude']} exclude, {c['excluded_by_automation']} excluded by automation, "
+        f"{c['maybe']} maybe, {c['conflict']} conflict "
+        f"(reviewers: {', '.join(c['reviewers']) or 'none'})")}
+
+
+def screening_counts(review: Review) -> dict:
+    """Title/abstract progress over the pool (final decisions; automation kept apart)."""
+    from .decisions import final_decisions
+
+    pool = records_to_screen(review)
+    final = final_decisions(review)
+    automation = blocked_records(review)
+    values = [final.get(rid) for rid in pool]
+    n_auto = sum(1 for rid in pool if rid in automation and final.get(rid) == "exclude")
+    return {
+        "to_screen": len(pool),
+        "decided": sum(v is not None for v in values),
+        "include": values.count("include"),
+        "exclude": values.count("exclude") - n_auto,
+        "excluded_by_automation": n_auto,
+        "maybe": values.count("maybe"),
+        "conflict": values.count("conflict"),
+        "reviewers": sorted({r[0] for r in review.db.execute(
+            "select distinct reviewer from ta_decisions where origin = 'human' "
+            "and undone_at is null")}),
+    }
