@@ -69,6 +69,10 @@ def test_normalise_year(raw, expected):
     ("Dupont J-P", "Dupont, JP"),
     ("van der Berg J", "van der Berg, J"),
     ("Ludwig van Beethoven", "van Beethoven, L"),
+    ("de la Cruz", "de la Cruz"),  # a surname alone, particles and all
+    ("de la Cruz, María José", "de la Cruz, MJ"),
+    ("O'Brien, Seán", "O'Brien, S"),
+    ("Smith, 2nd", "Smith"),  # no letters to make initials from
     ("  Adler,   Douglas  G. ;", "Adler, DG"),
     # collective (group) authors are kept as written
     ("PLCO Project Team", "PLCO Project Team"),

@@ -95,13 +95,13 @@ _CONNECTORS = frozenset({"of", "for", "on", "the", "and", "in", "&", "und", "et"
 
 def _initials(given: str) -> str:
     """'Douglas G.' -> 'DG'; 'D.G.' -> 'DG'; 'Jean-Pierre' -> 'JP'."""
-    parts = [p for p in re.split(r"[\s.\-]+", given) if p]
     out = []
-    for p in parts:
+    for p in re.split(r"[^\w']+", given):
         if p.isupper() and len(p) <= 4 and p.isalpha():
             out.append(p)  # already initials: 'DG'
         else:
-            out.append(p[0].upper())
+            if p[:1].isalpha():  # not "", "'" or "2nd"
+                out.append(p[0].upper())
     return "".join(out)
 
 
@@ -135,7 +135,7 @@ def normalise_author(name: str) -> str | None:
         return name
     if "," in name:  # "Adler, Douglas G." / "Adler, D.G."
         surname, given = name.split(",", 1)
-        surname, given = surname.strip(), given.strip()
+        surname, given = surname.strip(" ;"), given.strip()
     else:
         tokens = name.split(" ")
         # "Adler D.G." / "Liu R" (surname first, initials last) is the MEDLINE/Embase style;
@@ -147,7 +147,7 @@ def normalise_author(name: str) -> str | None:
             surname, given = " ".join(tokens[:k]), " ".join(tokens[k:])
         elif len(tokens) > 1:
             k = len(tokens) - 1  # the surname, with particles before it ("van der Berg")
-            while k > 1 and tokens[k - 1] in _PARTICLES:
+            while k > 0 and tokens[k - 1] in _PARTICLES:
                 k -= 1
             surname, given = " ".join(tokens[k:]), " ".join(tokens[:k])
         else:
