@@ -206,3 +206,16 @@ def test_cli_search_killed_mid_run_resumes_to_the_clean_set(tmp_path, fake_eutil
     assert con.execute("select count(*) from records").fetchone()[0] == 1000
     assert con.execute("select count(*), max(status) from searches").fetchone() == (1, "complete")
     con.close()
+
+
+def test_retry_after_is_honoured(tmp_path, fake_eutils):
+    """A 429 with Retry-After: 0.2 waits at least 0.2 s, though backoff (0.01 s) and the rate
+    limit (0.1 s with a key) alone would retry sooner."""
+    fake = fake_eutils(10)
+    fake.faults = [("esearch", "429")]
+    client = EutilsClient(api_key="k", backoff=0.01)
+    review = create_review(tmp_path / "r.db")
+    out = search_pubmed(review, "q", client=client)
+    assert out["retrieved"] == 10
+    first, second = [t for t, ep, _ in fake.log if ep == "esearch"][:2]
+    assert second - first >= 0.2 - 0.01
