@@ -138,6 +138,7 @@ BAD_INPUTS = {
                    "not UTF-8"),
     "latin1.csv": ("title,abstract\nok,fine\nCaf\u00e9,x\n".encode("latin-1"), "not UTF-8"),
     "dupids.csv": (b"id,title\nA,First\nB,Second\nA,Third\n", "duplicate id 'A'"),
+    "utf16.csv": ("title,abstract\nT,A\n".encode("utf-16"), "UTF-16 text"),
 }
 
 

@@ -244,3 +244,26 @@ def test_every_foundation_command_prints_one_json_object(tmp_path, fake_eutils):
     srch = one_json_object(review_cli(db, "search", "pubmed", "q", "--api-key", "k", "--json"))
     assert {"query", "count", "retrieved", "added", "already_present", "requests"} <= set(srch)
     assert srch["count"] == srch["retrieved"] == srch["added"] == 30
+
+
+def test_save_records_stores_a_record_given_twice_once(tmp_path):
+    """An efetch batch may repeat a PMID: it is stored and linked once, not a unique-key crash."""
+    from toolkit.importing import save_records
+    from toolkit.records import make_record
+    from toolkit.store import now_iso
+
+    review = create_review(tmp_path / "r.db")
+    rows = [make_record({"source_id": s, "pmid": s, "title": f"T{s}"}, source="PubMed")
+            for s in ("1", "2", "1", "3")]
+    with review.atomic():
+        sid = review.db["searches"].insert({"kind": "search", "database": "PubMed",
+                                            "run_at": now_iso(), "status": "running"}).last_pk
+        assert save_records(review, sid, rows) == (3, 1)
+        # a second batch: all present, ids of the first batch reused
+        again = [make_record({"source_id": s, "pmid": s, "title": f"T{s}"}, source="PubMed")
+                 for s in ("3", "4")]
+        assert save_records(review, sid, again, start_position=4) == (1, 1)
+    got = list(review.db.query("select r.id, r.source_id, rs.position from records r join "
+                               "record_searches rs on rs.record_id = r.id order by r.id"))
+    assert [(g["id"], g["source_id"]) for g in got] == [(1, "1"), (2, "2"), (3, "3"), (4, "4")]
+    assert [g["position"] for g in got] == [1, 2, 4, 6]

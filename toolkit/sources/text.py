@@ -16,6 +16,9 @@ def check_not_binary(path) -> bytes:
         head = fh.read(8192)
     if not head.strip():
         raise ReviewError("file is empty", file=p)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text" and some Windows tools
+        raise ReviewError("UTF-16 text; re-export it as UTF-8 or convert it with "
+                          "`iconv -f utf-16 -t utf-8`", file=p)
     if b"\x00" in head:
         raise ReviewError("binary file (NUL bytes); expected a text export "
                           "(RIS, CSV, PubMed XML or MEDLINE)", file=p)
