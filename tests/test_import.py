@@ -68,6 +68,10 @@ def test_embase_ris_fields_normalised(db):
     assert row["title"].startswith("Duplication cysts")
     raw = json.loads(row["raw"])
     assert raw["name_of_database"] == "Embase"
+    assert row["pmid"] is None  # an Embase-only record
+    # a record also in MEDLINE (`DB  - Medline`) carries its PMID in C5
+    medline = list(r.db.query("select * from records where source_id = 'L39097156'"))[0]
+    assert medline["pmid"] == "15368318"
 
 
 def test_pubmed_xml_fields(db):

@@ -36,6 +36,11 @@ def ris_fields(rec: dict) -> dict:
     if not pmid:  # EndNote and `review export` put it in a note: "PMID: 123"
         pmid = next((m.group(1) for m in map(_PMID_NOTE.match, rec.get("notes") or ()) if m),
                     None)
+    if not pmid and rec.get("name_of_database") == "Embase" and \
+            str(rec.get("custom5") or "").isdigit():
+        # Embase's RIS gives the MEDLINE PMID in C5 (present exactly on its records that are
+        # also in MEDLINE, `DB  - Medline`)
+        pmid = rec["custom5"]
     return {
         "source_id": accession,
         "pmid": pmid,
