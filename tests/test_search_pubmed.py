@@ -219,3 +219,6 @@ def test_retry_after_is_honoured(tmp_path, fake_eutils):
     assert out["retrieved"] == 10
     first, second = [t for t, ep, _ in fake.log if ep == "esearch"][:2]
     assert second - first >= 0.2 - 0.01
+    # with an API key: at most 10 requests per second
+    times = [t for t, _, _ in fake.log]
+    assert len(times) >= 4 and min(b - a for a, b in zip(times, times[1:])) >= 0.1 - 0.02
