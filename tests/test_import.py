@@ -383,3 +383,14 @@ def test_ris_last_er_without_newline(db, tmp_path):
     f.write_bytes(b"TY  - JOUR\nT1  - One\nER  - \n\nTY  - JOUR\nT1  - Two\nER  -")
     out = json.loads(review_cli(db, "import", str(f), "--json").output)
     assert out["records_added"] == 2
+
+
+def test_usage_errors_are_one_line_and_exit_1(db):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "toolkit.cli", "--db", str(db), "import",
+                           "--no-such-flag"], capture_output=True, text=True,
+                          cwd=Path(__file__).parent.parent)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("review: error: ") and len(proc.stderr.splitlines()) == 1

@@ -74,7 +74,7 @@ def main(argv=None) -> None:
         if debug:
             raise
         click.echo(f"review: error: {exc.format_message()}", err=True)
-        sys.exit(exc.exit_code if exc.exit_code else 1)
+        sys.exit(1)  # usage errors too: one line, exit code 1
     except KeyboardInterrupt:
         click.echo("review: interrupted; everything saved so far is kept", err=True)
         sys.exit(130)
