@@ -7,7 +7,7 @@ Providers whose module does not exist yet are skipped.
 
 from __future__ import annotations
 
-import importlib
+from .stages import hooks
 
 COLUMN_PROVIDERS = (
     "toolkit.dedup.export:columns",
@@ -17,15 +17,7 @@ COLUMN_PROVIDERS = (
 
 
 def _providers():
-    for spec in COLUMN_PROVIDERS:
-        modname, func = spec.split(":")
-        try:
-            mod = importlib.import_module(modname)
-        except ModuleNotFoundError as exc:
-            if exc.name and modname.startswith(exc.name):
-                continue
-            raise
-        yield getattr(mod, func)
+    return hooks(COLUMN_PROVIDERS)
 
 
 BASE_COLUMNS = ["id", "source", "source_id", "pmid", "doi", "title", "abstract", "authors",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
+from .stages import hooks
 
 from .store import Review
 
 
-def _table_exists(review: Review, name: str) -> bool:
-    return name in review.db.table_names()
+STATUS_HOOKS = ("toolkit.dedup.api:status", "toolkit.screening.queue:status",
+                "toolkit.fulltext:status", "toolkit.extraction.export:status")
 
 
 def review_status(review: Review) -> dict:
@@ -28,17 +28,8 @@ def review_status(review: Review) -> dict:
             "from searches s order by s.id")],
     }
     stages = {}
-    for modname, func in (("toolkit.dedup.api", "status"), ("toolkit.screening.queue", "status"),
-                          ("toolkit.fulltext", "status"), ("toolkit.extraction.export", "status")):
-        try:
-            mod = importlib.import_module(modname)
-        except ModuleNotFoundError as exc:
-            if exc.name and modname.startswith(exc.name):
-                continue
-            raise
-        fn = getattr(mod, func, None)
-        if fn is not None:
-            stages.update(fn(review))
+    for fn in hooks(STATUS_HOOKS):
+        stages.update(fn(review))
     out["stages"] = stages
     return out
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import getpass
-import importlib
 import json
 import os
 import sqlite3
@@ -26,6 +25,7 @@ import sqlite_utils
 
 from . import __version__
 from .errors import ReviewError
+from .stages import optional_module
 
 DEFAULT_DB = "review.db"
 
@@ -63,13 +63,9 @@ def all_migrations() -> list[tuple[str, Callable[[sqlite_utils.Database], None]]
 
     out = list(schema.MIGRATIONS)
     for modname in STAGE_SCHEMAS:
-        try:
-            mod = importlib.import_module(modname)
-        except ModuleNotFoundError as exc:
-            if exc.name and modname.startswith(exc.name):
-                continue
-            raise
-        out.extend(getattr(mod, "MIGRATIONS", []))
+        mod = optional_module(modname)
+        if mod is not None:
+            out.extend(getattr(mod, "MIGRATIONS", []))
     names = [n for n, _ in out]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
