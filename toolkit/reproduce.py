@@ -151,28 +151,26 @@ def replay_title_abstract(ctx: Context, cryo: dict[str, list[int]]) -> dict:
 def model_ranking(ctx: Context, labels: dict[int, str], cryo: dict[str, list[int]]) -> dict:
     """Where the screening model would have put the included records: an active-learning
     simulation over the deduplicated records with the replayed decisions as labels."""
+    from .screening.model import record_text
     from .screening.simulate import simulate
 
     ids = sorted(labels)
     by_id = {r["id"]: r for r in ctx.review.db.query(
         f"select id, title, abstract from records where id in ({','.join('?' * len(ids))})", ids)}
-    texts_title = [by_id[i]["title"] or "" for i in ids]
-    texts_abstract = [by_id[i]["abstract"] or "" for i in ids]
+    texts = [record_text(by_id[i]["title"], by_id[i]["abstract"]) for i in ids]
     y = [1 if labels[i] in ("include", "maybe") else 0 for i in ids]
-    res = simulate(texts_title, texts_abstract, y, seed=SEED)
+    res = simulate(texts, y, seed=SEED)
     back = {rid: cid for cid, rids in cryo.items() for rid in rids}
-    order = list(res["order"])
-    rows = []
-    for pos, idx in enumerate(order, start=1):
-        rid = ids[idx]
-        rows.append({"screened_position": pos, "record": back.get(rid, ""), "record_id": rid,
-                     "prior": int(idx in set(res.get("priors", []))),
-                     "decision": labels[rid], "title": by_id[rid]["title"]})
+    priors = set(res.prior_rows)
+    rows = [{"screened_position": pos, "record": back.get(ids[idx], ""),
+             "record_id": ids[idx], "prior": int(idx in priors),
+             "decision": labels[ids[idx]], "title": by_id[ids[idx]]["title"]}
+            for pos, idx in enumerate(res.order, start=1)]
     _write_csv(ctx.out / "screening_ranking.csv",
                ["screened_position", "record", "record_id", "prior", "decision", "title"], rows)
-    metrics = {k: res[k] for k in ("n_records", "n_included", "n95", "n100", "wss95",
-                                   "recall_at_10pct") if k in res}
-    return metrics
+    return {"model": res.model_version, "n_records": len(ids), "n_included": sum(y),
+            **{k: res.metrics[k] for k in ("n95", "n100", "wss95", "recall_at_10pct")
+               if k in res.metrics}}
 
 
 def replay_fulltext(ctx: Context, cryo: dict[str, list[int]]) -> dict:
@@ -407,8 +405,9 @@ def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict]
              f"(published: {published['studies']} studies, {published['patients']} patients)\n")
     if ranking:
         L.append("## Screening model beside the replayed decisions\n")
-        L.append(f"An active-learning simulation (seed {SEED}, one random prior include and "
-                 f"exclude) over the {ranking.get('n_records')} deduplicated records, with the "
+        L.append(f"An active-learning simulation (model {ranking.get('model')}, seed {SEED}, "
+                 f"one random prior include and exclude) over the "
+                 f"{ranking.get('n_records')} deduplicated records, with the "
                  f"replayed decisions as labels: all {ranking.get('n_included')} includes found "
                  f"after {ranking.get('n100')} records screened beyond the priors "
                  f"(WSS@95 = {_sig(ranking.get('wss95'), 3)}). Order: screening_ranking.csv.\n")
