@@ -12,12 +12,15 @@ Interface (stable; the simulation and `review screen` both use it)::
 Extras (keyword options with defaults, so the interface above is unchanged):
 
 - ``learner.query_batch(unlabelled_idx, k)``: the next ``k`` rows, in order.
-- ``learner.retrain_due(n_labelled, n_at_last_fit)``: the retraining policy. Retraining after
-  every decision is exact but costs a fit per decision; past ``retrain_always_below`` labelled
-  records the model is refit every ``ceil(n_labelled * retrain_fraction)`` decisions (a geometric
-  schedule), and between fits the next record comes from the cached scores in microseconds.
+- ``learner.retrain_due(n_labelled, n_at_last_fit)``: the retraining policy. Refit after every
+  decision while fewer than ``retrain_always_below`` (100) records are labelled; afterwards
+  once every ``ceil(retrain_fraction * n_labelled)`` (5 %) new labels. Between fits the next
+  record comes from the cached scores (``fit`` scores the whole pool once), in well under a
+  millisecond. `review screen` calls ``retrain_due`` after each decision and ``fit`` when true.
 
-See docs/screening_model.md for the choices and their measured effect.
+The default model: TF-IDF (sublinear tf) on word 1-2 grams joined with character 3-5 grams
+within words (``char_wb``), a linear SVM (C = 0.1) with balanced class weights, and the
+maximum-relevance query. docs/screening_model.md gives the measurements behind each choice.
 """
 
 from __future__ import annotations
@@ -26,13 +29,15 @@ import math
 from typing import Sequence
 
 import numpy as np
+from scipy.sparse import hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import ComplementNB
 from sklearn.svm import LinearSVC
 
-CLASSIFIERS = ("svm", "logistic", "nb", "svm+nb")
+CLASSIFIERS = ("svm", "logistic", "nb")
 QUERIES = ("max", "uncertainty", "mixed")
+FEATURES = ("words+chars", "words")
 
 
 def record_text(title, abstract) -> str:
@@ -41,14 +46,25 @@ def record_text(title, abstract) -> str:
     return " ".join(parts)
 
 
-def make_vectorizer(min_df: int = 1, stop_words=None) -> TfidfVectorizer:
-    """TF-IDF on word 1-2 grams with sublinear tf, as in the screening literature.
+def word_vectorizer() -> TfidfVectorizer:
+    """TF-IDF on word 1-2 grams with sublinear tf (the screening literature's standard).
 
     float32 halves memory and speeds up the sparse products; ``min_df=1`` keeps rare terms, which
     is where topic-specific vocabulary lives.
     """
-    return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df,
-                           stop_words=stop_words, strip_accents="unicode", dtype=np.float32)
+    return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1,
+                           strip_accents="unicode", dtype=np.float32)
+
+
+def char_vectorizer() -> TfidfVectorizer:
+    """TF-IDF on character 3-5 grams inside word boundaries, sublinear tf.
+
+    Character grams match inflections, spelling variants and parts of compound or chemical names
+    (``-pril``, ``-prazole``) that whole-word features miss; ``min_df=2`` drops grams seen once,
+    which cannot connect two records.
+    """
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2,
+                           dtype=np.float32)
 
 
 class ActiveLearner:
@@ -65,6 +81,13 @@ class ActiveLearner:
     random_state
         Seed for everything random (solvers, the random share of ``mixed``, the order before the
         model can be trained).
+    features
+        ``"words+chars"`` (default) or ``"words"`` (word 1-2 grams only).
+    char_weight
+        Weight of the character block relative to the word block (each block is L2-normalised
+        per record; the joined vector is renormalised to unit length).
+    C
+        Inverse regularisation strength of the SVM / logistic regression.
     retrain_always_below, retrain_fraction
         The retraining policy (see ``retrain_due``).
     mix_random
@@ -72,49 +95,45 @@ class ActiveLearner:
     """
 
     def __init__(self, classifier: str = "svm", query: str = "max", random_state: int = 0, *,
+                 features: str = "words+chars", char_weight: float = 0.6, C: float = 0.1,
                  retrain_always_below: int = 100, retrain_fraction: float = 0.05,
-                 mix_random: float = 0.05, C: float = 1.0, class_weight="balanced",
-                 include_weight: float = 1.0, min_df: int = 1, stop_words=None,
-                 features: str = "words", char_scale: float = 1.0, max_char=None):
+                 mix_random: float = 0.05):
         if classifier not in CLASSIFIERS:
             raise ValueError(f"unknown classifier {classifier!r}; choose from {CLASSIFIERS}")
         if query not in QUERIES:
             raise ValueError(f"unknown query strategy {query!r}; choose from {QUERIES}")
+        if features not in FEATURES:
+            raise ValueError(f"unknown features {features!r}; choose from {FEATURES}")
         self.classifier = classifier
         self.query_strategy = query
         self.random_state = random_state
+        self.features = features
+        self.char_weight = char_weight
+        self.C = C
         self.retrain_always_below = retrain_always_below
         self.retrain_fraction = retrain_fraction
         self.mix_random = mix_random
-        self.C = C
-        self.class_weight = class_weight
-        self.include_weight = include_weight
-        self.min_df = min_df
-        self.stop_words = stop_words
-        self.features = features
-        self.char_scale = char_scale
-        self.max_char = max_char
         self._rng = np.random.default_rng(random_state)
         self.model_ = None
         self.scores_ = None
+        self.n_fitted_ = 0
 
     @property
     def version(self) -> str:
-        return f"tfidf12+{self.classifier}+{self.query_strategy}/rs{self.random_state}"
+        feats = "tfidf12w+c35" if self.features == "words+chars" else "tfidf12w"
+        return f"{feats}+{self.classifier}+{self.query_strategy}/rs{self.random_state}"
 
     # -- features ---------------------------------------------------------------------------
     def fit_features(self, texts: Sequence[str]) -> "ActiveLearner":
         """Fit TF-IDF once on the whole pool (unsupervised, so no label leaks) and keep X."""
-        self.vectorizer_ = make_vectorizer(self.min_df, self.stop_words)
         docs = [t or "" for t in texts]
+        self.vectorizer_ = word_vectorizer()
         X = self.vectorizer_.fit_transform(docs)
         if self.features == "words+chars":
-            from scipy.sparse import hstack
-            self.char_vectorizer_ = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5),
-                                                    sublinear_tf=True, min_df=2,
-                                                    dtype=np.float32, max_features=self.max_char)
-            C = self.char_vectorizer_.fit_transform(docs)
-            X = hstack([X, C * self.char_scale]).tocsr() * (1 / np.sqrt(1 + self.char_scale ** 2))
+            self.char_vectorizer_ = char_vectorizer()
+            Xc = self.char_vectorizer_.fit_transform(docs)
+            w = self.char_weight
+            X = hstack([X, Xc * w], format="csr") * (1.0 / math.sqrt(1.0 + w * w))
         self.X_ = X.tocsr().astype(np.float32)
         self.model_ = None
         self.scores_ = np.zeros(self.X_.shape[0])
@@ -123,26 +142,11 @@ class ActiveLearner:
     # -- training ---------------------------------------------------------------------------
     def _make_classifier(self):
         if self.classifier == "svm":
-            return LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
+            return LinearSVC(C=self.C, random_state=self.random_state)
         if self.classifier == "logistic":
-            return LogisticRegression(C=self.C, class_weight=self.class_weight, solver="liblinear",
+            return LogisticRegression(C=self.C, solver="liblinear",
                                       random_state=self.random_state)
         return ComplementNB(alpha=1.0)
-
-    def _fit_scores(self, kind: str, X, y, w) -> np.ndarray:
-        """Fit one classifier of ``kind`` with sample weights ``w``; return pool scores."""
-        if kind == "nb":
-            model = ComplementNB(alpha=1.0)
-            model.fit(X, y, sample_weight=w)
-            lp = model.predict_log_proba(self.X_)
-            return lp[:, 1] - lp[:, 0]
-        if kind == "svm":
-            model = LinearSVC(C=self.C, random_state=self.random_state)
-        else:
-            model = LogisticRegression(C=self.C, solver="liblinear",
-                                       random_state=self.random_state)
-        model.fit(X, y, sample_weight=w)
-        return np.asarray(model.decision_function(self.X_), dtype=np.float64)
 
     def fit(self, labelled_idx: Sequence[int], labels: Sequence[int]) -> "ActiveLearner":
         """Train on the labelled rows and cache a score for every row of the pool.
@@ -157,18 +161,18 @@ class ActiveLearner:
             self.model_ = None
             self.scores_ = np.zeros(self.X_.shape[0])
             return self
-        X = self.X_[idx]
+        # "balanced" class weights (n / (2 n_class)) as sample weights: every classifier here
+        # accepts them, and the rare includes count as much as the many excludes.
         counts = np.bincount(y, minlength=2).astype(float)
-        w = (y.size / (2.0 * counts))[y]  # "balanced" class weights, as sample weights
-        w[y == 1] *= self.include_weight
-        if self.classifier == "svm+nb":
-            # rank fusion: the mean of the two models' percentile ranks over the pool
-            parts = [self._fit_scores(k, X, y, w) for k in ("svm", "nb")]
-            self.scores_ = np.mean([np.argsort(np.argsort(p, kind="stable"), kind="stable")
-                                    for p in parts], axis=0) / len(parts[0])
+        weights = (y.size / (2.0 * counts))[y]
+        model = self._make_classifier()
+        model.fit(self.X_[idx], y, sample_weight=weights)
+        if self.classifier == "nb":
+            lp = model.predict_log_proba(self.X_)
+            self.scores_ = lp[:, 1] - lp[:, 0]  # log-odds: 0 is the decision boundary
         else:
-            self.scores_ = self._fit_scores(self.classifier, X, y, w)
-        self.model_ = True
+            self.scores_ = np.asarray(model.decision_function(self.X_), dtype=np.float64)
+        self.model_ = model
         return self
 
     def retrain_due(self, n_labelled: int, n_at_last_fit: int | None) -> bool:
@@ -203,8 +207,7 @@ class ActiveLearner:
             return [int(i) for i in self._rng.choice(idx, size=k, replace=False)]
         s = self.scores_[idx]
         if self.query_strategy == "uncertainty":
-            key = np.abs(s - (0.0 if self.classifier != "nb" else 0.0))
-            order = np.argsort(key, kind="stable")
+            order = np.argsort(np.abs(s), kind="stable")  # 0 = the decision boundary
         else:
             order = np.argsort(-s, kind="stable")
         if self.query_strategy != "mixed":
