@@ -182,4 +182,17 @@ def test_cli_missing_file_and_too_many_priors(tmp_path):
     assert p.returncode == 1 and "nope.csv: no such file" in p.stderr
     ok = write_csv(tmp_path / "ok.csv", [("a", "b", "1"), ("c", "d", "0")])
     p = run_cli("simulate", ok, "--prior-included", 2)
-    assert p.returncode == 1 and "asked for 2 prior includes but the data has 1" in p.stderr
+    assert p.returncode == 1
+    assert "ok.csv: asked for 2 prior includes but the data has 1" in p.stderr
+
+
+def test_pool_without_any_text_is_still_ranked_in_full():
+    # no vocabulary at all: the learner cannot train, every record is still screened once
+    res = simulate(["", "", "", "", ""], [1, 0, 1, 0, 0], seed=1)
+    assert sorted(res.order) == [0, 1, 2, 3, 4]
+    assert res.metrics["R"] == 1 and res.metrics["n100"] is not None
+
+
+def test_tiny_pool_where_no_character_gram_repeats():
+    res = simulate(["ab", "cd", "ef"], [1, 0, 1], seed=0)
+    assert sorted(res.order) == [0, 1, 2]

@@ -144,8 +144,13 @@ def simulate_cmd(data, seed, prior_included, prior_excluded, classifier, query, 
 
     t0 = time.perf_counter()
     ds = read_labelled_csv(data)
-    res = simulate(ds.texts, ds.labels, seed=seed, prior_included=prior_included,
-                   prior_excluded=prior_excluded, classifier=classifier, query=query)
+    try:
+        res = simulate(ds.texts, ds.labels, seed=seed, prior_included=prior_included,
+                       prior_excluded=prior_excluded, classifier=classifier, query=query)
+    except ReviewError as exc:  # e.g. more priors asked for than the file has: name the file
+        if exc.file:
+            raise
+        raise ReviewError(exc.bare_message, file=data) from None
     if out_path:
         write_ranking(res, out_path, ds.record_ids)
     m = res.metrics

@@ -29,7 +29,7 @@ import math
 from typing import Sequence
 
 import numpy as np
-from scipy.sparse import hstack
+from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import ComplementNB
@@ -64,6 +64,15 @@ def char_vectorizer() -> TfidfVectorizer:
     which cannot connect two records.
     """
     return TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2)
+
+
+def _fit_block(vectorizer: TfidfVectorizer, docs: list[str]):
+    """``vectorizer.fit_transform(docs)``, or an empty (n x 0) matrix when the pool has no usable
+    term (all texts empty, or no character gram seen twice): such records are still ranked."""
+    try:
+        return vectorizer.fit_transform(docs)
+    except ValueError:  # "empty vocabulary" / "no terms remain": nothing to learn from
+        return csr_matrix((len(docs), 0))
 
 
 class ActiveLearner:
@@ -127,10 +136,10 @@ class ActiveLearner:
         """Fit TF-IDF once on the whole pool (unsupervised, so no label leaks) and keep X."""
         docs = [t or "" for t in texts]
         self.vectorizer_ = word_vectorizer()
-        X = self.vectorizer_.fit_transform(docs)
+        X = _fit_block(self.vectorizer_, docs)
         if self.features == "words+chars":
             self.char_vectorizer_ = char_vectorizer()
-            Xc = self.char_vectorizer_.fit_transform(docs)
+            Xc = _fit_block(self.char_vectorizer_, docs)
             w = self.char_weight
             X = hstack([X, Xc * w], format="csr") * (1.0 / math.sqrt(1.0 + w * w))
         # float64 CSR with sorted indices is what liblinear takes as is: anything else is
@@ -153,13 +162,13 @@ class ActiveLearner:
     def fit(self, labelled_idx: Sequence[int], labels: Sequence[int]) -> "ActiveLearner":
         """Train on the labelled rows and cache a score for every row of the pool.
 
-        With only one class labelled there is nothing to learn: scores stay at zero and
-        ``query`` falls back to a seeded random order.
+        With only one class labelled, or no text in the whole pool, there is nothing to learn:
+        scores stay at zero and ``query`` falls back to a seeded random order.
         """
         idx = np.asarray(labelled_idx, dtype=np.int64)
         y = np.asarray(labels, dtype=np.int64)
         self.n_fitted_ = int(idx.size)
-        if idx.size == 0 or np.unique(y).size < 2:
+        if idx.size == 0 or np.unique(y).size < 2 or self.X_.shape[1] == 0:
             self.model_ = None
             self.scores_ = np.zeros(self.X_.shape[0])
             return self
