@@ -9,55 +9,235 @@ Interface (stable; the simulation and `review screen` both use it)::
     i = learner.query(unlabelled_idx)      # the next row to show, by the query strategy
     learner.version                        # a short string naming model + settings
 
-This file holds a baseline (TF-IDF word 1-2 grams, sublinear tf + linear SVM with balanced
-class weights, maximum-relevance query); the screening issue refines it.
+Extras (keyword options with defaults, so the interface above is unchanged):
+
+- ``learner.query_batch(unlabelled_idx, k)``: the next ``k`` rows, in order.
+- ``learner.retrain_due(n_labelled, n_at_last_fit)``: the retraining policy. Refit after every
+  decision while fewer than ``retrain_always_below`` (100) records are labelled; afterwards
+  once every ``ceil(retrain_fraction * n_labelled)`` (5 %) new labels. Between fits the next
+  record comes from the cached scores (``fit`` scores the whole pool once), in well under a
+  millisecond. `review screen` calls ``retrain_due`` after each decision and ``fit`` when true.
+
+The default model: TF-IDF (sublinear tf) on word 1-2 grams joined with character 3-5 grams
+within words (``char_wb``), a linear SVM (C = 0.1) with balanced class weights, and the
+maximum-relevance query. docs/screening_model.md gives the measurements behind each choice.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
+from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import ComplementNB
 from sklearn.svm import LinearSVC
 
-CLASSIFIERS = ("svm",)
-QUERIES = ("max",)
+CLASSIFIERS = ("svm", "logistic", "nb")
+QUERIES = ("max", "uncertainty", "mixed")
+FEATURES = ("words+chars", "words")
+
+
+def record_text(title, abstract) -> str:
+    """The text the model reads for one record: title and abstract joined (either may be empty)."""
+    parts = [str(p) for p in (title, abstract) if p is not None and str(p).strip()]
+    return " ".join(parts)
+
+
+def word_vectorizer() -> TfidfVectorizer:
+    """TF-IDF on word 1-2 grams with sublinear tf (the screening literature's standard).
+
+    ``min_df=1`` keeps rare terms, which
+    is where topic-specific vocabulary lives.
+    """
+    return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1,
+                           strip_accents="unicode")
+
+
+def char_vectorizer() -> TfidfVectorizer:
+    """TF-IDF on character 3-5 grams inside word boundaries, sublinear tf.
+
+    Character grams match inflections, spelling variants and parts of compound or chemical names
+    (``-pril``, ``-prazole``) that whole-word features miss; ``min_df=2`` drops grams seen once,
+    which cannot connect two records.
+    """
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2)
+
+
+def _fit_block(vectorizer: TfidfVectorizer, docs: list[str]):
+    """``vectorizer.fit_transform(docs)``, or an empty (n x 0) matrix when the pool has no usable
+    term (all texts empty, or no character gram seen twice): such records are still ranked."""
+    try:
+        return vectorizer.fit_transform(docs)
+    except ValueError:  # "empty vocabulary" / "no terms remain": nothing to learn from
+        return csr_matrix((len(docs), 0))
 
 
 class ActiveLearner:
-    def __init__(self, classifier: str = "svm", query: str = "max", random_state: int = 0):
+    """TF-IDF + a linear classifier with class balancing, and a query strategy.
+
+    Parameters
+    ----------
+    classifier
+        ``"svm"`` (linear SVM, default), ``"logistic"`` (logistic regression) or ``"nb"``
+        (complement naive Bayes).
+    query
+        ``"max"`` (most relevant first, default), ``"uncertainty"`` (closest to the decision
+        boundary) or ``"mixed"`` (max, with a random record a ``mix_random`` share of the time).
+    random_state
+        Seed for everything random (solvers, the random share of ``mixed``, the order before the
+        model can be trained).
+    features
+        ``"words+chars"`` (default) or ``"words"`` (word 1-2 grams only).
+    char_weight
+        Weight of the character block relative to the word block (each block is L2-normalised
+        per record; the joined vector is renormalised to unit length).
+    C
+        Inverse regularisation strength of the SVM / logistic regression.
+    retrain_always_below, retrain_fraction
+        The retraining policy (see ``retrain_due``).
+    mix_random
+        Share of random picks for ``query="mixed"``.
+    """
+
+    def __init__(self, classifier: str = "svm", query: str = "max", random_state: int = 0, *,
+                 features: str = "words+chars", char_weight: float = 0.6, C: float = 0.1,
+                 retrain_always_below: int = 100, retrain_fraction: float = 0.05,
+                 mix_random: float = 0.05):
+        if classifier not in CLASSIFIERS:
+            raise ValueError(f"unknown classifier {classifier!r}; choose from {CLASSIFIERS}")
+        if query not in QUERIES:
+            raise ValueError(f"unknown query strategy {query!r}; choose from {QUERIES}")
+        if features not in FEATURES:
+            raise ValueError(f"unknown features {features!r}; choose from {FEATURES}")
         self.classifier = classifier
         self.query_strategy = query
         self.random_state = random_state
+        self.features = features
+        self.char_weight = char_weight
+        self.C = C
+        self.retrain_always_below = retrain_always_below
+        self.retrain_fraction = retrain_fraction
+        self.mix_random = mix_random
+        self._rng = np.random.default_rng(random_state)
+        self.model_ = None
+        self.scores_ = None
+        self.n_fitted_ = 0
 
     @property
     def version(self) -> str:
-        return f"tfidf12+{self.classifier}+{self.query_strategy}/rs{self.random_state}"
+        feats = "tfidf12w+c35" if self.features == "words+chars" else "tfidf12w"
+        return f"{feats}+{self.classifier}+{self.query_strategy}/rs{self.random_state}"
 
+    # -- features ---------------------------------------------------------------------------
     def fit_features(self, texts: Sequence[str]) -> "ActiveLearner":
-        self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
-        self.X_ = self.vectorizer_.fit_transform([t or "" for t in texts])
+        """Fit TF-IDF once on the whole pool (unsupervised, so no label leaks) and keep X."""
+        docs = [t or "" for t in texts]
+        self.vectorizer_ = word_vectorizer()
+        X = _fit_block(self.vectorizer_, docs)
+        if self.features == "words+chars":
+            self.char_vectorizer_ = char_vectorizer()
+            Xc = _fit_block(self.char_vectorizer_, docs)
+            w = self.char_weight
+            X = hstack([X, Xc * w], format="csr") * (1.0 / math.sqrt(1.0 + w * w))
+        # float64 CSR with sorted indices is what liblinear takes as is: anything else is
+        # converted (copied and re-sorted) on every fit and every scoring pass.
+        self.X_ = X.tocsr().astype(np.float64)
+        self.X_.sort_indices()
+        self.model_ = None
+        self.scores_ = np.zeros(self.X_.shape[0])
         return self
+
+    # -- training ---------------------------------------------------------------------------
+    def _make_classifier(self):
+        if self.classifier == "svm":
+            return LinearSVC(C=self.C, random_state=self.random_state)
+        if self.classifier == "logistic":
+            return LogisticRegression(C=self.C, solver="liblinear",
+                                      random_state=self.random_state)
+        return ComplementNB(alpha=1.0)
 
     def fit(self, labelled_idx: Sequence[int], labels: Sequence[int]) -> "ActiveLearner":
-        y = np.asarray(labels)
-        if len(set(y.tolist())) < 2:  # cannot train a classifier on one class yet
+        """Train on the labelled rows and cache a score for every row of the pool.
+
+        With only one class labelled, or no text in the whole pool, there is nothing to learn:
+        scores stay at zero and ``query`` falls back to a seeded random order.
+        """
+        idx = np.asarray(labelled_idx, dtype=np.int64)
+        y = np.asarray(labels, dtype=np.int64)
+        self.n_fitted_ = int(idx.size)
+        if idx.size == 0 or np.unique(y).size < 2 or self.X_.shape[1] == 0:
             self.model_ = None
+            self.scores_ = np.zeros(self.X_.shape[0])
             return self
-        self.model_ = LinearSVC(class_weight="balanced", random_state=self.random_state)
-        self.model_.fit(self.X_[np.asarray(labelled_idx)], y)
+        # "balanced" class weights (n / (2 n_class)) as sample weights: every classifier here
+        # accepts them, and the rare includes count as much as the many excludes.
+        counts = np.bincount(y, minlength=2).astype(float)
+        weights = (y.size / (2.0 * counts))[y]
+        model = self._make_classifier()
+        model.fit(self.X_[idx], y, sample_weight=weights)
+        if self.classifier == "nb":
+            lp = model.predict_log_proba(self.X_)
+            self.scores_ = lp[:, 1] - lp[:, 0]  # log-odds: 0 is the decision boundary
+        else:
+            self.scores_ = np.asarray(model.decision_function(self.X_), dtype=np.float64)
+        self.model_ = model
         return self
 
+    def retrain_due(self, n_labelled: int, n_at_last_fit: int | None) -> bool:
+        """Whether to refit now, given the labelled count now and at the last fit.
+
+        Always while fewer than ``retrain_always_below`` records are labelled (fits are cheap and
+        each early label moves the model most); afterwards once every
+        ``ceil(retrain_fraction * n_labelled)`` new labels, so the number of fits grows only
+        logarithmically with the pool.
+        """
+        if n_at_last_fit is None:
+            return True
+        new = n_labelled - n_at_last_fit
+        if new <= 0:
+            return False
+        if n_labelled < self.retrain_always_below:
+            return True
+        return new >= max(1, math.ceil(self.retrain_fraction * n_labelled))
+
+    # -- querying ---------------------------------------------------------------------------
     def scores(self) -> np.ndarray:
-        if getattr(self, "model_", None) is None:
-            return np.zeros(self.X_.shape[0])
-        return self.model_.decision_function(self.X_)
+        """Relevance score per row from the last fit (zeros before the model can be trained)."""
+        return self.scores_
+
+    def query_batch(self, unlabelled_idx: Sequence[int], k: int = 1) -> list[int]:
+        """Return the next ``k`` rows to show (ties broken by row order, so runs repeat)."""
+        idx = np.asarray(unlabelled_idx, dtype=np.int64)
+        k = min(k, idx.size)
+        if k <= 0:
+            return []
+        if self.model_ is None:
+            return [int(i) for i in self._rng.choice(idx, size=k, replace=False)]
+        s = self.scores_[idx]
+        if self.query_strategy == "uncertainty":
+            order = np.argsort(np.abs(s), kind="stable")  # 0 = the decision boundary
+        else:
+            order = np.argsort(-s, kind="stable")
+        if self.query_strategy != "mixed":
+            return [int(i) for i in idx[order[:k]]]
+        picked: list[int] = []
+        taken = np.zeros(idx.size, dtype=bool)
+        ptr = 0
+        for _ in range(k):
+            if self._rng.random() < self.mix_random:
+                free = np.flatnonzero(~taken)
+                j = int(free[self._rng.integers(free.size)])
+            else:
+                while taken[order[ptr]]:
+                    ptr += 1
+                j = int(order[ptr])
+            taken[j] = True
+            picked.append(int(idx[j]))
+        return picked
 
     def query(self, unlabelled_idx: Sequence[int]) -> int:
-        idx = np.asarray(unlabelled_idx)
-        s = self.scores()[idx]
-        if getattr(self, "model_", None) is None:
-            rng = np.random.default_rng(self.random_state + len(idx))
-            return int(rng.choice(idx))
-        return int(idx[np.argmax(s)])
+        """Return the next row to show by the query strategy."""
+        return self.query_batch(unlabelled_idx, 1)[0]

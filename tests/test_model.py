@@ -1,0 +1,94 @@
+"""ActiveLearner: interface, query strategies, retraining policy, empty records."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from toolkit.screening.model import ActiveLearner, record_text
+
+# Toy pool: includes talk about statins and cholesterol, excludes about software testing.
+INC = ["statin therapy lowers LDL cholesterol in adults", "atorvastatin reduces cholesterol",
+       "rosuvastatin trial on cholesterol and cardiovascular events"]
+EXC = ["unit testing of software components", "a survey of regression testing tools",
+       "software defects and code review", "mutation testing for java programs"]
+POOL = INC + EXC + ["", "simvastatin and cholesterol outcomes", "fuzz testing of compilers"]
+
+
+def trained(**kw):
+    L = ActiveLearner(random_state=0, **kw).fit_features(POOL)
+    return L.fit([0, 1, 3, 4], [1, 1, 0, 0])
+
+
+@pytest.mark.parametrize("classifier", ["svm", "logistic", "nb"])
+@pytest.mark.parametrize("features", ["words+chars", "words"])
+def test_relevant_unlabelled_record_ranks_first(classifier, features):
+    L = trained(classifier=classifier, features=features)
+    s = L.scores()
+    assert s.shape == (len(POOL),)
+    unl = [2, 5, 6, 7, 8, 9]
+    # the two statin/cholesterol records outrank the software ones
+    top2 = set(L.query_batch(unl, 2))
+    assert top2 == {2, 8}
+    assert L.query(unl) in (2, 8)
+
+
+def test_uncertainty_picks_score_closest_to_boundary():
+    L = trained(query="uncertainty")
+    unl = np.array([2, 5, 6, 7, 8, 9])
+    expect = int(unl[np.argmin(np.abs(L.scores()[unl]))])
+    assert L.query(unl) == expect
+
+
+def test_mixed_without_randomness_equals_max():
+    a, b = trained(query="mixed", mix_random=0.0), trained(query="max")
+    unl = [2, 5, 6, 7, 8, 9]
+    assert a.query_batch(unl, 6) == b.query_batch(unl, 6)
+
+
+def test_mixed_batches_have_no_repeats_and_are_seeded():
+    unl = [2, 5, 6, 7, 8, 9]
+    a = trained(query="mixed", mix_random=0.5).query_batch(unl, 6)
+    b = trained(query="mixed", mix_random=0.5).query_batch(unl, 6)
+    assert a == b and sorted(a) == unl
+
+
+def test_one_class_gives_seeded_random_order():
+    L1 = ActiveLearner(random_state=7).fit_features(POOL).fit([0], [1])
+    L2 = ActiveLearner(random_state=7).fit_features(POOL).fit([0], [1])
+    assert L1.model_ is None and not L1.scores().any()
+    unl = list(range(1, len(POOL)))
+    assert L1.query_batch(unl, 5) == L2.query_batch(unl, 5)
+    assert set(L1.query_batch(unl, 5)) <= set(unl)
+
+
+def test_empty_record_is_scored_and_queryable():
+    L = trained()
+    assert np.isfinite(L.scores()[7])
+    assert L.query([7]) == 7
+
+
+def test_retrain_policy():
+    L = ActiveLearner(retrain_always_below=100, retrain_fraction=0.05)
+    assert L.retrain_due(2, None)
+    assert not L.retrain_due(50, 50)
+    assert L.retrain_due(51, 50)             # below 100: after every decision
+    assert not L.retrain_due(203, 200)       # 5 % of 203 -> every 11 decisions
+    assert L.retrain_due(211, 200)
+    # 5 % of 1052 = 52.6 -> 53 new labels needed
+    assert not L.retrain_due(1052, 1000) and L.retrain_due(1053, 1000)
+
+
+def test_record_text_and_bad_options():
+    assert record_text("A title", None) == "A title"
+    assert record_text("", "abs") == "abs"
+    assert record_text(None, None) == ""
+    with pytest.raises(ValueError):
+        ActiveLearner(classifier="forest")
+    with pytest.raises(ValueError):
+        ActiveLearner(query="random")
+
+
+def test_version_names_settings():
+    assert ActiveLearner(classifier="nb", query="mixed", random_state=3).version == \
+        "tfidf12w+c35+nb+mixed/rs3"
