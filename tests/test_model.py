@@ -92,3 +92,49 @@ def test_record_text_and_bad_options():
 def test_version_names_settings():
     assert ActiveLearner(classifier="nb", query="mixed", random_state=3).version == \
         "tfidf12w+c35+nb+mixed/rs3"
+
+
+def test_set_features_matches_fit_features():
+    a = trained()
+    b = ActiveLearner(random_state=0).set_features(
+        ActiveLearner().fit_features(POOL).X_).fit([0, 1, 3, 4], [1, 1, 0, 0])
+    assert np.array_equal(a.scores(), b.scores())
+
+
+@pytest.mark.parametrize("kind", ["max", "mean"])
+def test_include_similarity_blend_dominates_early(kind):
+    """With a huge blend weight the order is that of cosine similarity to the includes,
+    computed here independently with scikit-learn's cosine_similarity."""
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    L = trained(sim_weight=1e9, sim_kind=kind)
+    X = L.X_
+    sims = cosine_similarity(X, X[[0, 1]])
+    ref = sims.max(axis=1) if kind == "max" else \
+        cosine_similarity(X, np.asarray(X[[0, 1]].mean(axis=0))).ravel()
+    unl = np.array([2, 5, 6, 7, 8, 9])
+    got = L.query_batch(unl, 6)
+    assert [int(unl[i]) for i in np.argsort(-ref[unl], kind="stable")][:2] == got[:2]
+    assert set(got[:2]) == {2, 8}
+    # uncertainty ignores the blend: it reads the classifier's margin
+    U = trained(sim_weight=1e9, query="uncertainty")
+    assert U.query(unl) == int(unl[np.argmin(np.abs(U.decision_[unl]))])
+
+
+def test_blend_weight_decays_with_includes():
+    # weight = sim_weight * h / (h + includes - 1): with h = 1e-9 it vanishes at 2 includes,
+    # so the scores are the plain SVM's ranks, in the same order as its decision values
+    L = trained(sim_weight=1.0, sim_halflife=1e-9)
+    plain = trained()
+    assert np.array_equal(np.argsort(-L.scores(), kind="stable"),
+                          np.argsort(-plain.scores(), kind="stable"))
+
+
+def test_rank_ensemble_averages_ranks_of_both_models():
+    from scipy.stats import rankdata
+
+    E = trained(ensemble="nb")
+    svm, nb = trained(), trained(classifier="nb")
+    n = len(POOL)
+    expect = (rankdata(svm.scores()) / n + rankdata(nb.scores()) / n) / 2
+    assert np.allclose(E.scores(), expect)

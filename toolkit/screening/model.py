@@ -30,6 +30,7 @@ from typing import Sequence
 
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
+from scipy.stats import rankdata
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import ComplementNB
@@ -75,6 +76,11 @@ def _fit_block(vectorizer: TfidfVectorizer, docs: list[str]):
         return csr_matrix((len(docs), 0))
 
 
+def _pct_rank(x: np.ndarray) -> np.ndarray:
+    """Ranks of ``x`` scaled to (0, 1] (ties share their average rank)."""
+    return rankdata(x) / x.size
+
+
 class ActiveLearner:
     """TF-IDF + a linear classifier with class balancing, and a query strategy.
 
@@ -100,18 +106,35 @@ class ActiveLearner:
         The retraining policy (see ``retrain_due``).
     mix_random
         Share of random picks for ``query="mixed"``.
+    sim_weight, sim_halflife, sim_kind
+        Cold-start blend (off by default: it did not win, see docs/screening_model.md). With
+        ``sim_weight`` > 0 the ranking score is ``(r_model + lam * r_sim) / (1 + lam)`` with
+        ``r`` percentile ranks, ``r_sim`` of the cosine similarity to the labelled includes
+        (``"max"``: nearest include; ``"mean"``: their centroid) and
+        ``lam = sim_weight * h / (h + includes - 1)``, ``h = sim_halflife``.
+    ensemble
+        A second classifier (``"nb"``, ``"logistic"``) whose percentile ranks are averaged
+        with the main one's (off by default: it did not win).
+    svm_loss
+        ``"squared_hinge"`` (default) or ``"hinge"`` for the linear SVM.
     """
 
     def __init__(self, classifier: str = "svm", query: str = "max", random_state: int = 0, *,
                  features: str = "words+chars", char_weight: float = 0.6, C: float = 0.1,
                  retrain_always_below: int = 100, retrain_fraction: float = 0.05,
-                 mix_random: float = 0.05):
+                 mix_random: float = 0.05, sim_weight: float = 0.0, sim_halflife: float = 5.0,
+                 sim_kind: str = "max", ensemble: str | None = None,
+                 svm_loss: str = "squared_hinge"):
         if classifier not in CLASSIFIERS:
             raise ValueError(f"unknown classifier {classifier!r}; choose from {CLASSIFIERS}")
         if query not in QUERIES:
             raise ValueError(f"unknown query strategy {query!r}; choose from {QUERIES}")
         if features not in FEATURES:
             raise ValueError(f"unknown features {features!r}; choose from {FEATURES}")
+        if sim_kind not in ("max", "mean"):
+            raise ValueError(f"unknown sim_kind {sim_kind!r}; choose from ('max', 'mean')")
+        if ensemble is not None and ensemble not in CLASSIFIERS:
+            raise ValueError(f"unknown ensemble member {ensemble!r}; choose from {CLASSIFIERS}")
         self.classifier = classifier
         self.query_strategy = query
         self.random_state = random_state
@@ -121,6 +144,11 @@ class ActiveLearner:
         self.retrain_always_below = retrain_always_below
         self.retrain_fraction = retrain_fraction
         self.mix_random = mix_random
+        self.sim_weight = sim_weight
+        self.sim_halflife = sim_halflife
+        self.sim_kind = sim_kind
+        self.ensemble = ensemble
+        self.svm_loss = svm_loss
         self._rng = np.random.default_rng(random_state)
         self.model_ = None
         self.scores_ = None
@@ -142,19 +170,27 @@ class ActiveLearner:
             Xc = _fit_block(self.char_vectorizer_, docs)
             w = self.char_weight
             X = hstack([X, Xc * w], format="csr") * (1.0 / math.sqrt(1.0 + w * w))
+        return self.set_features(X)
+
+    def set_features(self, X) -> "ActiveLearner":
+        """Use a feature matrix already built (e.g. by another learner's ``fit_features`` on
+        the same pool, to compare models without refitting TF-IDF); rows are records."""
         # float64 CSR with sorted indices is what liblinear takes as is: anything else is
         # converted (copied and re-sorted) on every fit and every scoring pass.
-        self.X_ = X.tocsr().astype(np.float64)
+        self.X_ = csr_matrix(X, dtype=np.float64)
         self.X_.sort_indices()
         self.model_ = None
         self.scores_ = np.zeros(self.X_.shape[0])
+        self.decision_ = self.scores_
+        self._sim_cache: dict[int, np.ndarray] = {}
         return self
 
     # -- training ---------------------------------------------------------------------------
-    def _make_classifier(self):
-        if self.classifier == "svm":
-            return LinearSVC(C=self.C, random_state=self.random_state)
-        if self.classifier == "logistic":
+    def _make_classifier(self, kind: str | None = None):
+        kind = kind or self.classifier
+        if kind == "svm":
+            return LinearSVC(C=self.C, loss=self.svm_loss, random_state=self.random_state)
+        if kind == "logistic":
             return LogisticRegression(C=self.C, solver="liblinear",
                                       random_state=self.random_state)
         return ComplementNB(alpha=1.0)
@@ -176,15 +212,41 @@ class ActiveLearner:
         # accepts them, and the rare includes count as much as the many excludes.
         counts = np.bincount(y, minlength=2).astype(float)
         weights = (y.size / (2.0 * counts))[y]
-        model = self._make_classifier()
-        model.fit(self.X_[idx], y, sample_weight=weights)
-        if self.classifier == "nb":
-            lp = model.predict_log_proba(self.X_)
-            self.scores_ = lp[:, 1] - lp[:, 0]  # log-odds: 0 is the decision boundary
-        else:
-            self.scores_ = np.asarray(model.decision_function(self.X_), dtype=np.float64)
+        Xl = self.X_[idx]
+        model, raw = self._train_score(self.classifier, Xl, y, weights)
+        self.decision_ = raw
+        s = raw
+        if self.ensemble:
+            _, raw2 = self._train_score(self.ensemble, Xl, y, weights)
+            s = (_pct_rank(raw) + _pct_rank(raw2)) / 2.0
+        if self.sim_weight > 0 and self.query_strategy != "uncertainty":
+            n_inc = int(counts[1])
+            lam = self.sim_weight * self.sim_halflife / (self.sim_halflife + n_inc - 1)
+            if lam > 1e-3:
+                s = (_pct_rank(s) + lam * _pct_rank(self._include_similarity(idx[y == 1]))) \
+                    / (1.0 + lam)
+        self.scores_ = np.asarray(s, dtype=np.float64)
         self.model_ = model
         return self
+
+    def _include_similarity(self, inc: np.ndarray) -> np.ndarray:
+        """Cosine similarity of every record to the labelled includes (rows are unit length):
+        the maximum over includes (nearest include), or the similarity to their centroid."""
+        if self.sim_kind == "mean":
+            return self.X_ @ np.asarray(self.X_[inc].mean(axis=0)).ravel()
+        cache = self._sim_cache
+        for i in inc:  # one pass over the pool per new include, kept for later fits
+            if int(i) not in cache:
+                cache[int(i)] = (self.X_ @ self.X_[int(i)].T).toarray().ravel()
+        return np.max([cache[int(i)] for i in inc], axis=0)
+
+    def _train_score(self, kind, Xl, y, weights):
+        model = self._make_classifier(kind)
+        model.fit(Xl, y, sample_weight=weights)
+        if kind == "nb":
+            lp = model.predict_log_proba(self.X_)
+            return model, lp[:, 1] - lp[:, 0]  # log-odds: 0 is the decision boundary
+        return model, np.asarray(model.decision_function(self.X_), dtype=np.float64)
 
     def retrain_due(self, n_labelled: int, n_at_last_fit: int | None) -> bool:
         """Whether to refit now, given the labelled count now and at the last fit.
@@ -217,8 +279,8 @@ class ActiveLearner:
         if self.model_ is None:
             return [int(i) for i in self._rng.choice(idx, size=k, replace=False)]
         s = self.scores_[idx]
-        if self.query_strategy == "uncertainty":
-            order = np.argsort(np.abs(s), kind="stable")  # 0 = the decision boundary
+        if self.query_strategy == "uncertainty":  # the classifier's own margin, not a blend
+            order = np.argsort(np.abs(self.decision_[idx]), kind="stable")  # 0 = the decision boundary
         else:
             order = np.argsort(-s, kind="stable")
         if self.query_strategy != "mixed":

@@ -115,8 +115,12 @@ def draw_priors(labels: Sequence[int], seed: int, n_included: int = 1,
 
 def simulate(texts: Sequence[str], labels: Sequence[int], *, seed: int = 0,
              prior_included: int = 1, prior_excluded: int = 1, classifier: str = "svm",
-             query: str = "max", learner_options: dict | None = None) -> SimulationResult:
+             query: str = "max", learner_options: dict | None = None,
+             features=None) -> SimulationResult:
     """Screen every record in the order the active learner asks for them.
+
+    ``features``: a feature matrix already fitted on ``texts`` with the same feature options
+    (``ActiveLearner(...).fit_features(texts).X_``), to compare settings without refitting it.
 
     Returns
     -------
@@ -128,7 +132,10 @@ def simulate(texts: Sequence[str], labels: Sequence[int], *, seed: int = 0,
     priors = draw_priors(y, seed, prior_included, prior_excluded)
     learner = ActiveLearner(classifier=classifier, query=query, random_state=seed,
                             **(learner_options or {}))
-    learner.fit_features(texts)
+    if features is None:
+        learner.fit_features(texts)
+    else:
+        learner.set_features(features)
     n = len(y)
     labelled = list(priors)
     is_unlabelled = np.ones(n, dtype=bool)
