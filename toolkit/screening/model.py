@@ -19,8 +19,9 @@ Extras (keyword options with defaults, so the interface above is unchanged):
   millisecond. `review screen` calls ``retrain_due`` after each decision and ``fit`` when true.
 
 The default model: TF-IDF (sublinear tf) on word 1-2 grams joined with character 3-5 grams
-within words (``char_wb``), a linear SVM (C = 0.1) with balanced class weights, and the
-maximum-relevance query. docs/screening_model.md gives the measurements behind each choice.
+within words (``char_wb``), a linear SVM (C = 0.1) with balanced class weights, blended in rank
+with the cosine similarity to the nearest labelled include while few includes are known
+(weight 1 / (1 + (includes - 1) / 5)), and the maximum-relevance query. docs/screening_model.md gives the measurements behind each choice.
 """
 
 from __future__ import annotations
@@ -107,8 +108,9 @@ class ActiveLearner:
     mix_random
         Share of random picks for ``query="mixed"``.
     sim_weight, sim_halflife, sim_kind
-        Cold-start blend (off by default: it did not win, see docs/screening_model.md). With
-        ``sim_weight`` > 0 the ranking score is ``(r_model + lam * r_sim) / (1 + lam)`` with
+        Cold-start blend (on by default: λ0 = 1, h = 5; ``sim_weight=0`` turns it off; see
+        docs/screening_model.md). While few includes are labelled the classifier is weak, so
+        similarity to the known includes is blended in: the ranking score is ``(r_model + lam * r_sim) / (1 + lam)`` with
         ``r`` percentile ranks, ``r_sim`` of the cosine similarity to the labelled includes
         (``"max"``: nearest include; ``"mean"``: their centroid) and
         ``lam = sim_weight * h / (h + includes - 1)``, ``h = sim_halflife``.
@@ -122,7 +124,7 @@ class ActiveLearner:
     def __init__(self, classifier: str = "svm", query: str = "max", random_state: int = 0, *,
                  features: str = "words+chars", char_weight: float = 0.6, C: float = 0.1,
                  retrain_always_below: int = 100, retrain_fraction: float = 0.05,
-                 mix_random: float = 0.05, sim_weight: float = 0.0, sim_halflife: float = 5.0,
+                 mix_random: float = 0.05, sim_weight: float = 1.0, sim_halflife: float = 5.0,
                  sim_kind: str = "max", ensemble: str | None = None,
                  svm_loss: str = "squared_hinge"):
         if classifier not in CLASSIFIERS:
@@ -157,7 +159,10 @@ class ActiveLearner:
     @property
     def version(self) -> str:
         feats = "tfidf12w+c35" if self.features == "words+chars" else "tfidf12w"
-        return f"{feats}+{self.classifier}+{self.query_strategy}/rs{self.random_state}"
+        model = self.classifier + (f"+{self.ensemble}" if self.ensemble else "")
+        if self.sim_weight > 0 and self.query_strategy != "uncertainty":
+            model += f"+sim{self.sim_kind}"
+        return f"{feats}+{model}+{self.query_strategy}/rs{self.random_state}"
 
     # -- features ---------------------------------------------------------------------------
     def fit_features(self, texts: Sequence[str]) -> "ActiveLearner":
@@ -225,6 +230,13 @@ class ActiveLearner:
             if lam > 1e-3:
                 s = (_pct_rank(s) + lam * _pct_rank(self._include_similarity(idx[y == 1]))) \
                     / (1.0 + lam)
+        if s is not raw:
+            # Keep the classifier's scale (stored with each decision and calibrated by the
+            # recall estimate): the k-th record of the blended order gets the k-th highest
+            # decision value. Ties keep row order, as the query's stable sort does.
+            order = np.lexsort((-np.arange(s.size), s))
+            s = np.empty_like(raw)
+            s[order] = np.sort(raw)
         self.scores_ = np.asarray(s, dtype=np.float64)
         self.model_ = model
         return self
