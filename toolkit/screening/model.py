@@ -249,7 +249,7 @@ class ActiveLearner:
         cache = self._sim_cache
         for i in inc:  # one pass over the pool per new include, kept for later fits
             if int(i) not in cache:
-                cache[int(i)] = (self.X_ @ self.X_[int(i)].T).toarray().ravel()
+                cache[int(i)] = self.X_ @ self.X_[int(i)].toarray().ravel()
         return np.max([cache[int(i)] for i in inc], axis=0)
 
     def _train_score(self, kind, Xl, y, weights):
