@@ -113,7 +113,9 @@ class ActiveLearner:
         similarity to the known includes is blended in: the ranking score is ``(r_model + lam * r_sim) / (1 + lam)`` with
         ``r`` percentile ranks, ``r_sim`` of the cosine similarity to the labelled includes
         (``"max"``: nearest include; ``"mean"``: their centroid) and
-        ``lam = sim_weight * h / (h + includes - 1)``, ``h = sim_halflife``.
+        ``lam = sim_weight * h / (h + includes - 1)``, ``h = sim_halflife``; the blend stops
+        once ``lam < sim_min_weight`` (0.05: beyond 96 includes by default), which bounds its
+        cost (one pass over the pool per include, at most 96 passes).
     ensemble
         A second classifier (``"nb"``, ``"logistic"``) whose percentile ranks are averaged
         with the main one's (off by default: it did not win).
@@ -126,7 +128,7 @@ class ActiveLearner:
                  retrain_always_below: int = 100, retrain_fraction: float = 0.05,
                  mix_random: float = 0.05, sim_weight: float = 1.0, sim_halflife: float = 5.0,
                  sim_kind: str = "max", ensemble: str | None = None,
-                 svm_loss: str = "squared_hinge"):
+                 svm_loss: str = "squared_hinge", sim_min_weight: float = 0.05):
         if classifier not in CLASSIFIERS:
             raise ValueError(f"unknown classifier {classifier!r}; choose from {CLASSIFIERS}")
         if query not in QUERIES:
@@ -149,6 +151,7 @@ class ActiveLearner:
         self.sim_weight = sim_weight
         self.sim_halflife = sim_halflife
         self.sim_kind = sim_kind
+        self.sim_min_weight = sim_min_weight
         self.ensemble = ensemble
         self.svm_loss = svm_loss
         self._rng = np.random.default_rng(random_state)
@@ -227,7 +230,7 @@ class ActiveLearner:
         if self.sim_weight > 0 and self.query_strategy != "uncertainty":
             n_inc = int(counts[1])
             lam = self.sim_weight * self.sim_halflife / (self.sim_halflife + n_inc - 1)
-            if lam > 1e-3:
+            if lam >= self.sim_min_weight:  # past that the blend barely moves the order
                 s = (_pct_rank(s) + lam * _pct_rank(self._include_similarity(idx[y == 1]))) \
                     / (1.0 + lam)
         if s is not raw:
