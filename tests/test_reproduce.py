@@ -65,7 +65,9 @@ def test_pooled_local_control_is_the_extracted_data(first_run):
     ex = list(csv.DictReader(open(REPO / "extraction/data/cryoablation_extracted.csv",
                                   encoding="utf-8")))
     lc = {r["study"]: r["value"] for r in ex if r["field"] == "local_control"}
-    assert sorted(lc) == sorted(row["studies"].split(";"))
+    label = {r["record"]: r["study"] for r in csv.DictReader(open(out / "included_studies.csv",
+                                                                  encoding="utf-8"))}
+    assert sorted(label[c] for c in lc) == sorted(row["studies"].split(";"))
     events = [int(v.split("/")[0]) for v in lc.values()]
     total = [int(v.split("/")[1]) for v in lc.values()]
     eff = escalc("PLO", events=events, total=total)

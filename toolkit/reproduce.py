@@ -194,20 +194,35 @@ def replay_fulltext(ctx: Context, cryo: dict[str, list[int]]) -> dict:
     return {"decisions": len(rows)}
 
 
+def study_labels(ctx: Context) -> dict[str, str]:
+    """{CRYO id: a readable study label}: first author's surname and year from the traced
+    snapshot ("Tomasian 2016"); the record id stands in for an unknown year."""
+    labels: dict[str, str] = {}
+    for row in _read_csv(ctx.file("snapshot")):
+        surname = (row.get("authors") or "").split(";")[0].strip().split(" ")[0]
+        label = f"{surname} {row['year']}" if surname and row.get("year") else \
+            f"{surname or 'Study'} ({row['record_id']})"
+        if label in labels.values():
+            label = f"{label} ({row['record_id']})"
+        labels[row["record_id"]] = label
+    return labels
+
+
 def link_studies(ctx: Context, cryo: dict[str, list[int]]) -> dict[str, str]:
-    """Label each included study by its traced record id (CRYO###): {label: CRYO id}."""
+    """Give each included study a readable label (`review link`); returns {CRYO id: label}."""
     from .fulltext import included_studies, link_report
 
     back = {rid: cid for cid, rids in cryo.items() for rid in rids}
+    names = study_labels(ctx)
     labels = {}
     with ctx.review.atomic():
-        for label, reports in included_studies(ctx.review).items():
+        for _, reports in included_studies(ctx.review).items():
             cid = next((back[r] for r in reports if r in back), None)
             if cid is None:
                 continue
             for r in reports:
-                link_report(ctx.review, r, cid, actor="reproduce")
-            labels[cid] = cid
+                link_report(ctx.review, r, names.get(cid, cid), actor="reproduce")
+            labels[cid] = names.get(cid, cid)
     return labels
 
 
@@ -368,7 +383,7 @@ def included_table(ctx: Context, cryo: dict[str, list[int]]) -> list[dict]:
         cid = label if label in snap else next((back[r] for r in reports if r in back), "")
         s = snap.get(cid, {})
         first = (s.get("authors") or "").split(";")[0].strip()
-        rows.append({"study": label, "first_author": first, "year": s.get("year", ""),
+        rows.append({"study": label, "record": cid, "first_author": first, "year": s.get("year", ""),
                      "title": s.get("title", ""), "journal": s.get("journal", ""),
                      "pmid": s.get("pmid", ""), "doi": s.get("doi", ""),
                      "design": s.get("study_design", ""), "reports": len(reports),
@@ -506,7 +521,7 @@ def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
         prisma.write_csv(counts, out / "prisma.csv")
         prisma.draw_svg(counts, out / "prisma.svg")
         _write_csv(out / "included_studies.csv",
-                   ["study", "first_author", "year", "title", "journal", "pmid", "doi",
+                   ["study", "record", "first_author", "year", "title", "journal", "pmid", "doi",
                     "design", "reports", "record_ids"], included)
         _write_csv(out / "pooled.csv",
                    ["outcome", "label", "unit", "published", "k", "k_of", "measure", "method",
