@@ -177,6 +177,20 @@ def test_manual_queue_saves_each_decision(review, tmp_path):
     r2.close()
 
 
+def test_manual_queue_json_prints_one_object_on_stdout(review, tmp_path):
+    for k, pages in enumerate(["221-8", "400-408", "500-509"]):
+        add(review, "PubMed", str(k), **dict(PAPER, pages=pages))
+    api.deduplicate(review)
+    assert len(api.open_pairs(review)) == 3
+    review.close()
+    res = CliRunner().invoke(cli, ["--db", str(tmp_path / "r.db"), "dedup", "--review",
+                                   "--json"], input="n\nq\n")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)  # the pairs and prompts went to stderr
+    assert (out["not"], out["duplicate"], out["remaining"], out["quit"]) == (1, 0, 2, True)
+    assert "d(uplicate) / n(ot) / s(kip) / q(uit)" in res.stderr and "≠ pages" in res.stderr
+
+
 def test_export_columns(review):
     a = add(review, "PubMed", "1", **PAPER)
     b = add(review, "Embase", "2", **PAPER, abstract="x")

@@ -250,7 +250,7 @@ def dedup_cmd(ctx, manual, undo, as_json):
     if manual:
         from .dedup.prompts import review_pairs
 
-        counts = review_pairs(review)
+        counts = review_pairs(review, err=as_json)  # --json: pairs and prompts on stderr
         emit(counts, as_json, lambda d: f"duplicate {d['duplicate']}, not {d['not']}, "
                                         f"skipped {d['skipped']}; {d['remaining']} still open")
         return

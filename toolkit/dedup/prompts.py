@@ -54,10 +54,15 @@ def side_by_side(a: dict, b: dict, width: int | None = None) -> str:
 
 
 def review_pairs(review: Review, *, ask: Callable[[str], str] | None = None,
-                 echo: Callable[[str], None] = click.echo, actor: str | None = None) -> dict:
-    """Show each open uncertain pair and save the answer at once; returns the counts."""
+                 echo: Callable[[str], None] | None = None, actor: str | None = None,
+                 err: bool = False) -> dict:
+    """Show each open uncertain pair and save the answer at once; returns the counts.
+
+    The default ``ask``/``echo`` use the terminal, on stderr when ``err`` (stdout is then
+    left to the caller's JSON)."""
     ask = ask or (lambda text: click.prompt(text, type=click.Choice(["d", "n", "s", "q"]),
-                                            show_choices=False))
+                                            show_choices=False, err=err))
+    echo = echo or (lambda text: click.echo(text, err=err))
     counts = {"duplicate": 0, "not": 0, "skipped": 0}
     pairs = api.open_pairs(review)
     quit_ = False
