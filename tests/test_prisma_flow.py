@@ -120,6 +120,21 @@ def test_counts_come_from_the_store(review_path):
     assert (data["new_studies"], data["new_reports"]) == (2, 2)
 
 
+def test_json_without_out_carries_the_output(review_path):
+    """--json puts the one JSON object on stdout, so the CSV or data it would print goes
+    inside it (as `review export --json` does)."""
+    decide_fulltext(review_path, screen_all(review_path))
+    runner = CliRunner()
+    res = runner.invoke(cli, ["--db", str(review_path), "prisma", "--format", "csv", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    rows = {r["data"]: r["n"] for r in csv.DictReader(io.StringIO(out["content"]))}
+    assert rows["records_screened"] == "10" and rows["database_results"] == "13"
+    res = runner.invoke(cli, ["--db", str(review_path), "prisma", "--format", "json", "--json"])
+    out = json.loads(res.stdout)
+    assert out["content"]["records_screened"] == 10 and out["content"]["duplicates"] == 2
+
+
 def test_csv_has_every_template_row_in_order(review_path, tmp_path):
     decide_fulltext(review_path, screen_all(review_path))
     out = tmp_path / "prisma.csv"

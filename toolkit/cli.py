@@ -803,6 +803,7 @@ def prisma_cmd(ctx, fmt, out_path, as_json):
     counts = prisma_counts(review, studies_in_meta_analysis=_studies_with_data(review))
     review.close()
     prisma.check_invariants(counts)
+    content = None  # what goes to stdout without --out (inside the JSON object with --json)
     if fmt in ("svg", "png", "pdf"):
         if not out_path:
             raise ReviewError(f"--format {fmt} needs --out FILE.{fmt}")
@@ -810,17 +811,24 @@ def prisma_cmd(ctx, fmt, out_path, as_json):
     elif fmt == "csv":
         if out_path:
             prisma.write_csv(counts, out_path)
-        elif not as_json:
-            click.echo(prisma.csv_text(counts), nl=False)
+        else:
+            content = prisma.csv_text(counts)
+            if not as_json:
+                click.echo(content, nl=False)
     else:
         data = prisma.to_json(counts)
         if out_path:
             with open(out_path, "w", encoding="utf-8") as fh:
                 json.dump(data, fh, indent=2, ensure_ascii=False)
-        elif not as_json:
-            click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        else:
+            content = data
+            if not as_json:
+                click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     if as_json:
-        emit({"format": fmt, "out": out_path, "counts": counts}, True)
+        out = {"format": fmt, "out": out_path, "counts": counts}
+        if content is not None:
+            out["content"] = content
+        emit(out, True)
     elif out_path:
         click.echo(f"wrote {out_path}", err=True)
 
