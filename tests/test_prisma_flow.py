@@ -172,3 +172,29 @@ def test_unfinished_fulltext_is_a_clear_error(review_path):
     screen_all(review_path)  # 4 records passed, no full-text decisions yet
     res = CliRunner().invoke(cli, ["--db", str(review_path), "prisma"])
     assert res.exit_code == 1 and "review fulltext" in str(res.exception)
+
+
+@pytest.fixture
+def dedup_dependency_missing(monkeypatch):
+    """The deduplication stage is installed but one of its dependencies (rapidfuzz) is not."""
+    import sys
+    for name in [m for m in sys.modules if m.startswith("toolkit.dedup")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "rapidfuzz", None)  # `import rapidfuzz` now fails
+
+
+def test_a_broken_dedup_install_is_not_taken_for_no_dedup_stage(review_path,
+                                                               dedup_dependency_missing):
+    """Counting without deduplication would report 0 duplicates removed and screen the
+    duplicates too; a missing dependency must surface instead (as for `review dedup`)."""
+    from toolkit.flow import prisma_counts
+    from toolkit.screening.queue import records_to_screen
+
+    review = open_review(review_path)
+    try:
+        with pytest.raises(ModuleNotFoundError, match="rapidfuzz"):
+            prisma_counts(review)
+        with pytest.raises(ModuleNotFoundError, match="rapidfuzz"):
+            records_to_screen(review)
+    finally:
+        review.close()

@@ -835,14 +835,13 @@ def prisma_cmd(ctx, fmt, out_path, as_json):
 
 def _studies_with_data(review) -> int | None:
     """Included studies with at least one extracted outcome value (PRISMA's meta-analysis box)."""
-    try:
-        from .extraction.export import export_table
-    except ModuleNotFoundError:
+    from .stages import optional_module
+
+    extraction = optional_module("toolkit.extraction.export")
+    if extraction is None or "extraction_values" not in review.db.table_names():
         return None
-    if "extraction_values" not in review.db.table_names():
-        return None
     try:
-        df = export_table(review)
+        df = extraction.export_table(review)
     except ReviewError:
         return None
     return int(df["study"].nunique()) if len(df) and "study" in df.columns else None

@@ -14,6 +14,7 @@ Unfinished stages are reported as errors that say what to run, not as wrong numb
 from __future__ import annotations
 
 from .errors import ReviewError
+from .stages import optional_module
 from .store import Review
 
 
@@ -29,20 +30,19 @@ def identified_by_database(review: Review) -> dict[str, int]:
     return out
 
 
+# Without the deduplication stage every record is its own screening unit. Only the stage's
+# own absence counts as that: a dependency it cannot import (optional_module re-raises) must
+# not silently turn into "0 duplicates removed".
 def _primary_ids(review: Review) -> list[int]:
-    try:
-        from .dedup.api import primary_record_ids
-    except ModuleNotFoundError:
+    dedup = optional_module("toolkit.dedup.api")
+    if dedup is None:
         return [r[0] for r in review.db.execute("select id from records order by id")]
-    return primary_record_ids(review)
+    return dedup.primary_record_ids(review)
 
 
 def _duplicates_removed(review: Review) -> int:
-    try:
-        from .dedup.api import duplicates_removed
-    except ModuleNotFoundError:
-        return 0
-    return duplicates_removed(review)
+    dedup = optional_module("toolkit.dedup.api")
+    return 0 if dedup is None else dedup.duplicates_removed(review)
 
 
 def title_abstract_counts(review: Review) -> dict:

@@ -36,12 +36,12 @@ def records_to_screen(review: Review) -> list[int]:
     """Ids of the records to screen, ascending: the primary record of each duplicate cluster
     when deduplication exists (``toolkit.dedup.api.primary_record_ids``), else every record;
     records that already carry an inherited decision are left out."""
-    try:
-        from ..dedup.api import primary_record_ids
-    except ImportError:  # no deduplication stage yet
-        primary_record_ids = None
-    if primary_record_ids is not None:
-        ids = sorted(int(i) for i in primary_record_ids(review))
+    from ..stages import optional_module
+
+    # only the stage's absence means "no deduplication"; a missing dependency of it re-raises
+    dedup = optional_module("toolkit.dedup.api")
+    if dedup is not None:
+        ids = sorted(int(i) for i in dedup.primary_record_ids(review))
     else:
         ids = [r[0] for r in review.db.execute("select id from records order by id")]
     inherited = {r[0] for r in review.db.execute(
