@@ -198,3 +198,21 @@ def test_a_broken_dedup_install_is_not_taken_for_no_dedup_stage(review_path,
             records_to_screen(review)
     finally:
         review.close()
+
+
+def test_stages_that_disagree_break_the_invariant(review_path, monkeypatch):
+    """Reports sought (full-text stage) must equal records passed on by title/abstract
+    screening; a disagreement between the two stages is an error, not a 'linked' delta."""
+    import toolkit.fulltext
+    decide_fulltext(review_path, screen_all(review_path))
+    real = toolkit.fulltext.fulltext_counts
+
+    def one_report_too_many(review):
+        c = dict(real(review))
+        c.update(reports_sought=c["reports_sought"] + 1,
+                 reports_not_retrieved=c["reports_not_retrieved"] + 1)
+        return c
+    monkeypatch.setattr(toolkit.fulltext, "fulltext_counts", one_report_too_many)
+    res = CliRunner().invoke(cli, ["--db", str(review_path), "prisma", "--format", "json"])
+    assert res.exit_code == 1
+    assert "reports sought = records screened - records excluded" in str(res.exception)

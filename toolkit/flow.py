@@ -94,7 +94,9 @@ def prisma_counts(review: Review, studies_in_meta_analysis: int | None = None) -
         "other_removed": 0,
         "records_screened": ta["records_screened"],
         "records_excluded": ta["records_excluded"],
-        "linked_reports_delta": ft["reports_sought"] - ta["records_passed"],
+        # No linked_reports_delta: the store keeps one report per record (links join reports
+        # into studies), so reports sought must equal the records passed on; computing the
+        # delta as their difference would make that invariant hold by construction.
         "reports_sought": ft["reports_sought"],
         "reports_not_retrieved": ft["reports_not_retrieved"],
         "reports_assessed": ft["reports_assessed"],
