@@ -797,10 +797,10 @@ def pool_cmd(ctx, file, outcome, measure, r, study, method, knha, level, by, mod
 def prisma_cmd(ctx, fmt, out_path, as_json):
     """PRISMA 2020 flow counts derived from the store, as the R package's CSV, JSON or diagram."""
     from . import prisma
-    from .flow import prisma_counts
+    from .flow import prisma_counts, studies_in_meta_analysis
 
     review = get_review(ctx, "prisma")
-    counts = prisma_counts(review, studies_in_meta_analysis=_studies_with_data(review))
+    counts = prisma_counts(review, studies_in_meta_analysis=studies_in_meta_analysis(review))
     review.close()
     prisma.check_invariants(counts)
     content = None  # what goes to stdout without --out (inside the JSON object with --json)
@@ -831,20 +831,6 @@ def prisma_cmd(ctx, fmt, out_path, as_json):
         emit(out, True)
     elif out_path:
         click.echo(f"wrote {out_path}", err=True)
-
-
-def _studies_with_data(review) -> int | None:
-    """Included studies with at least one extracted outcome value (PRISMA's meta-analysis box)."""
-    from .stages import optional_module
-
-    extraction = optional_module("toolkit.extraction.export")
-    if extraction is None or "extraction_values" not in review.db.table_names():
-        return None
-    try:
-        df = extraction.export_table(review)
-    except ReviewError:
-        return None
-    return int(df["study"].nunique()) if len(df) and "study" in df.columns else None
 
 
 @cli.command("reproduce")

@@ -7,7 +7,8 @@
 - records screened / excluded: the deduplicated records with a human (or imported) decision;
 - reports sought / not retrieved / assessed / excluded with reasons / included, and studies
   included: the full-text stage (:func:`toolkit.fulltext.fulltext_counts`);
-- studies in the meta-analysis: studies with extracted data (or what the caller passes).
+- studies in the meta-analysis: :func:`studies_in_meta_analysis` (studies with data in an
+  outcome that two or more studies report), passed in by the caller.
 Unfinished stages are reported as errors that say what to run, not as wrong numbers.
 """
 
@@ -66,6 +67,31 @@ def title_abstract_counts(review: Review) -> dict:
         "conflicts": sum(1 for rid in screened if final[rid] == "conflict"),
         "pending": len(primary - screened - automation),
     }
+
+
+def studies_in_meta_analysis(review: Review) -> int | None:
+    """Included studies with data in at least one outcome that can be meta-analysed: an outcome
+    of an extraction form used in the review with data from two or more studies.
+
+    None before anything is extracted, or when the extracted data cannot be tabulated yet
+    (the box is then left empty)."""
+    export = optional_module("toolkit.extraction.export")
+    forms = optional_module("toolkit.extraction.forms")
+    if export is None or forms is None or "extraction_values" not in review.db.table_names():
+        return None
+    if not review.db["extraction_values"].count:
+        return None
+    studies: set[str] = set()
+    try:
+        for form in forms.stored_forms(review):
+            for outcome in form.outcomes:
+                df = export.outcome_table(review, outcome, form=form)
+                with_data = set(df["study"]) if len(df) else set()
+                if len(with_data) >= 2:
+                    studies |= with_data
+    except ReviewError:
+        return None
+    return len(studies)
 
 
 def prisma_counts(review: Review, studies_in_meta_analysis: int | None = None) -> dict:

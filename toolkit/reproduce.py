@@ -455,7 +455,7 @@ def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
     """Rebuild the worked example from ``root``'s review files into ``out``; returns a summary."""
     from . import prisma
     from .dedup.api import deduplicate
-    from .flow import prisma_counts
+    from .flow import prisma_counts, studies_in_meta_analysis
 
     root, out = Path(root).resolve(), Path(out)
     for key in FILES:
@@ -491,10 +491,8 @@ def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
         pooled = pool_outcomes(ctx, published)
         extra = extra_analyses(ctx)
         included = included_table(ctx, cryo)
-        studies_ma = len({s for r in pooled if r["status"] == "pooled"
-                          for s in r["studies"].split(";") if s})
-        say("PRISMA flow")
-        counts = prisma_counts(review, studies_in_meta_analysis=studies_ma)
+        say("PRISMA flow")  # the same counts as `review prisma` on this store
+        counts = prisma_counts(review, studies_in_meta_analysis=studies_in_meta_analysis(review))
         prisma.write_csv(counts, out / "prisma.csv")
         prisma.draw_svg(counts, out / "prisma.svg")
         _write_csv(out / "included_studies.csv",
