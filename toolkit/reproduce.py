@@ -404,7 +404,8 @@ def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict]
                  f"after {ranking.get('n100')} records screened beyond the priors "
                  f"(WSS@95 = {_sig(ranking.get('wss95'), 3)}). Order: screening_ranking.csv.\n")
     L.append("## Pooled results next to the published abstract\n")
-    L.append("| outcome | published | reproduced [95% CI] | k of 11 | difference | status |")
+    L.append(f"| outcome | published | reproduced [95% CI] | k of {published['studies']} | "
+             "difference | status |")
     L.append("|---|---|---|---|---|---|")
     for r in pooled:
         rep = (f"{_fmt(r.get('estimate'))} [{_fmt(r.get('ci_low'))}, {_fmt(r.get('ci_high'))}]"
@@ -434,7 +435,7 @@ def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict]
              f"{len(included)} could be traced in public sources and are included here "
              f"(extraction/README.md lists which and with what confidence). The others are "
              "not identified, so every pooled figure rests on fewer studies than the "
-             "published one (k of 11 above).")
+             f"published one (k of {published['studies']} above).")
     L.append("- The review's search strings, dates and result counts are not public: the "
              "searches are reconstructed and the recorded results contain only the traced "
              "records (queries/results/README.md), so the PRISMA counts are this "
@@ -468,7 +469,6 @@ def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
     for p in (db, out / "review.db-wal", out / "review.db-shm"):
         if p.exists():
             p.unlink()
-    # The form is looked up beside the store (extraction/forms/): give the store the review's.
     review = create_review(db, title=TITLE, command="reproduce")
     ctx = Context(root=root, out=out, review=review, say=say)
     try:
