@@ -113,3 +113,17 @@ def test_missing_review_file_is_a_clear_error(tmp_path):
     res = CliRunner().invoke(cli, ["reproduce", "--root", str(tmp_path), "--out",
                                    str(tmp_path / "o")])
     assert res.exit_code == 1 and "missing" in str(res.exception)
+
+
+def test_review_prisma_on_the_reproduced_store_gives_the_same_csv(first_run):
+    """prisma.csv is derived from the store: `review prisma` on the store reproduce wrote
+    gives the same file, the meta-analysis box included."""
+    _, out = first_run
+    res = CliRunner().invoke(cli, ["--db", str(out / "review.db"), "prisma", "--format", "csv"])
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert res.stdout == (out / "prisma.csv").read_text(encoding="utf-8")
+    n = {r["data"]: r["n"] for r in csv.DictReader(open(out / "prisma.csv", encoding="utf-8"))}
+    # the studies of the outcomes with data from two or more studies (pooled.csv)
+    pooled_studies = {s for r in pooled(out).values() if r["status"] == "pooled"
+                      for s in r["studies"].split(";")}
+    assert int(n["total_studies_ma"]) == len(pooled_studies) == 6

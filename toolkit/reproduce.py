@@ -106,27 +106,23 @@ def record_map(ctx: Context) -> dict[str, list[int]]:
     return out
 
 
-def primaries(ctx: Context, ids: list[int], primary: set[int]) -> list[int]:
+def primaries(ids: list[int], dupes: dict[int, int]) -> list[int]:
     """The deduplicated records (screening units) behind one traced record's stored copies:
-    one when deduplication merged them, several when it did not."""
-    from .dedup.api import cluster_of
-
+    one when deduplication merged them, several when it did not. ``dupes`` is
+    :func:`toolkit.fulltext.duplicate_primaries` ({duplicate id: its primary id})."""
     out = []
     for rid in ids:
-        p = rid
-        if rid not in primary:
-            cid = cluster_of(ctx.review, rid)
-            p = ctx.review.db["clusters"].get(cid)["primary_id"] if cid is not None else rid
+        p = dupes.get(rid, rid)
         if p not in out:
             out.append(p)
     return out
 
 
 def replay_title_abstract(ctx: Context, cryo: dict[str, list[int]]) -> dict:
-    from .dedup.api import primary_record_ids
+    from .fulltext import duplicate_primaries
     from .screening.decisions import record_decision
 
-    primary = set(primary_record_ids(ctx.review))
+    dupes = duplicate_primaries(ctx.review)
     rows = _read_csv(ctx.file("ta"))
     decided: dict[int, str] = {}
     split = []
@@ -135,7 +131,7 @@ def replay_title_abstract(ctx: Context, cryo: dict[str, list[int]]) -> dict:
             ids = cryo.get(row["record_id"])
             if not ids:
                 raise ReviewError(f"unknown record {row['record_id']!r}", file=ctx.file("ta"))
-            targets = primaries(ctx, ids, primary)
+            targets = primaries(ids, dupes)
             if len(targets) > 1:
                 split.append(row["record_id"])
             for rid in targets:
@@ -174,10 +170,9 @@ def model_ranking(ctx: Context, labels: dict[int, str], cryo: dict[str, list[int
 
 
 def replay_fulltext(ctx: Context, cryo: dict[str, list[int]]) -> dict:
-    from .dedup.api import primary_record_ids
-    from .fulltext import load_criteria, record_fulltext
+    from .fulltext import duplicate_primaries, load_criteria, record_fulltext
 
-    primary = set(primary_record_ids(ctx.review))
+    dupes = duplicate_primaries(ctx.review)
     reasons = load_criteria(ctx.file("criteria"))["fulltext_reasons"]
     rows = _read_csv(ctx.file("fulltext"))
     with ctx.review.atomic():
@@ -186,7 +181,7 @@ def replay_fulltext(ctx: Context, cryo: dict[str, list[int]]) -> dict:
             if not ids:
                 raise ReviewError(f"unknown record {row['record_id']!r}",
                                   file=ctx.file("fulltext"), record=f"row {line}")
-            for rid in primaries(ctx, ids, primary):
+            for rid in primaries(ids, dupes):
                 record_fulltext(ctx.review, rid, row["status"], row.get("decision") or None,
                                 row.get("reason") or None, reviewer=row["reviewer"],
                                 reasons=reasons, note=row.get("note") or None, origin="import",
@@ -240,8 +235,6 @@ def import_extraction(ctx: Context) -> dict:
 
 def pool_outcomes(ctx: Context, published: dict) -> list[dict]:
     """One row per published figure: our pooled estimate (or why there is none)."""
-    import pandas as pd
-
     from .extraction.export import outcome_table
     from .extraction.forms import load_form
     from .pooling.api import pool_table
@@ -393,15 +386,14 @@ def included_table(ctx: Context, cryo: dict[str, list[int]]) -> list[dict]:
 
 # -- report ---------------------------------------------------------------------------------------
 
-def _fmt(x, unit=""):
+def _fmt(x):
     if x is None or x == "":
         return "–"
     return f"{x:.1f}"
 
 
 def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict],
-                 extra: list[dict], included: list[dict], ranking: dict, imports: list[dict],
-                 dedup: dict) -> None:
+                 extra: list[dict], included: list[dict], ranking: dict) -> None:
     L = []
     L.append(f"# Reproduction report: {published['review']}\n")
     L.append("Rebuilt offline by `review reproduce` from the review's files (queries/, "
@@ -427,7 +419,8 @@ def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict]
                  f"after {ranking.get('n100')} records screened beyond the priors "
                  f"(WSS@95 = {_sig(ranking.get('wss95'), 3)}). Order: screening_ranking.csv.\n")
     L.append("## Pooled results next to the published abstract\n")
-    L.append("| outcome | published | reproduced [95% CI] | k of 11 | difference | status |")
+    L.append(f"| outcome | published | reproduced [95% CI] | k of {published['studies']} | "
+             "difference | status |")
     L.append("|---|---|---|---|---|---|")
     for r in pooled:
         rep = (f"{_fmt(r.get('estimate'))} [{_fmt(r.get('ci_low'))}, {_fmt(r.get('ci_high'))}]"
@@ -457,7 +450,7 @@ def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict]
              f"{len(included)} could be traced in public sources and are included here "
              f"(extraction/README.md lists which and with what confidence). The others are "
              "not identified, so every pooled figure rests on fewer studies than the "
-             "published one (k of 11 above).")
+             f"published one (k of {published['studies']} above).")
     L.append("- The review's search strings, dates and result counts are not public: the "
              "searches are reconstructed and the recorded results contain only the traced "
              "records (queries/results/README.md), so the PRISMA counts are this "
@@ -478,7 +471,7 @@ def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
     """Rebuild the worked example from ``root``'s review files into ``out``; returns a summary."""
     from . import prisma
     from .dedup.api import deduplicate
-    from .flow import prisma_counts
+    from .flow import prisma_counts, studies_in_meta_analysis
 
     root, out = Path(root).resolve(), Path(out)
     for key in FILES:
@@ -491,7 +484,6 @@ def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
     for p in (db, out / "review.db-wal", out / "review.db-shm"):
         if p.exists():
             p.unlink()
-    # The form is looked up beside the store (extraction/forms/): give the store the review's.
     review = create_review(db, title=TITLE, command="reproduce")
     ctx = Context(root=root, out=out, review=review, say=say)
     try:
@@ -514,10 +506,8 @@ def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
         pooled = pool_outcomes(ctx, published)
         extra = extra_analyses(ctx)
         included = included_table(ctx, cryo)
-        studies_ma = len({s for r in pooled if r["status"] == "pooled"
-                          for s in r["studies"].split(";") if s})
-        say("PRISMA flow")
-        counts = prisma_counts(review, studies_in_meta_analysis=studies_ma)
+        say("PRISMA flow")  # the same counts as `review prisma` on this store
+        counts = prisma_counts(review, studies_in_meta_analysis=studies_in_meta_analysis(review))
         prisma.write_csv(counts, out / "prisma.csv")
         prisma.draw_svg(counts, out / "prisma.svg")
         _write_csv(out / "included_studies.csv",
@@ -529,7 +519,7 @@ def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
                     "r", "difference", "status", "studies"], pooled)
         _write_csv(out / "analyses.csv",
                    ["analysis", "term", "k", "estimate", "ci_low", "ci_high", "p", "note"], extra)
-        write_report(ctx, published, counts, pooled, extra, included, ranking, imports, dedup)
+        write_report(ctx, published, counts, pooled, extra, included, ranking)
         with review.atomic():
             review.log("reproduce", {"out": str(out), "studies": len(included),
                                      "pooled": sum(r["status"] == "pooled" for r in pooled)})
