@@ -127,3 +127,22 @@ def test_review_prisma_on_the_reproduced_store_gives_the_same_csv(first_run):
     pooled_studies = {s for r in pooled(out).values() if r["status"] == "pooled"
                       for s in r["studies"].split(";")}
     assert int(n["total_studies_ma"]) == len(pooled_studies) == 6
+
+
+def test_a_failed_run_leaves_the_previous_outputs(review_copy, first_run, tmp_path):
+    """A run that fails part-way (here: a malformed extracted value) changes nothing in --out."""
+    _, out1 = first_run
+    out = tmp_path / "out"
+    shutil.copytree(out1, out)
+    (out / "notes.txt").write_text("mine")  # a file of the user's, never touched
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    broken = tmp_path / "review"
+    shutil.copytree(review_copy, broken)
+    path = broken / "extraction/data/cryoablation_extracted.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace(",local_control,30/31,",
+                                                             ",local_control,31/30,"),
+                    encoding="utf-8")
+    res = CliRunner().invoke(cli, ["reproduce", "--root", str(broken), "--out", str(out)])
+    assert res.exit_code == 1
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert not (tmp_path / ".out.partial").exists()

@@ -392,6 +392,22 @@ def _fmt(x):
     return f"{x:.1f}"
 
 
+def overlap_notes(ctx: Context, included: list[dict]) -> list[tuple[str, str]]:
+    """(study label, the full-text decision's words on overlap) for included studies whose
+    decision note mentions an overlapping cohort; record ids are shown as study labels."""
+    import re
+
+    label = {r["record"]: r["study"] for r in included}
+    out = []
+    for row in _read_csv(ctx.file("fulltext")):
+        note = row.get("note") or ""
+        m = re.search(r"\(([^()]*overlap[^()]*)\)", note)
+        if row.get("decision") == "include" and m and row["record_id"] in label:
+            text = re.sub(r"CRYO\d{3}", lambda x: label.get(x.group(0), x.group(0)), m.group(1))
+            out.append((label[row["record_id"]], text))
+    return out
+
+
 def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict],
                  extra: list[dict], included: list[dict], ranking: dict) -> None:
     L = []
@@ -445,6 +461,14 @@ def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict]
             L.append(f"| {e['analysis']} | {e.get('term', '')} | {e.get('k', '')} | {est} | "
                      f"{ci} | {p} | {e.get('note', '')} |")
         L.append("")
+    overlaps = overlap_notes(ctx, included)
+    if overlaps:
+        L.append("## Overlapping cohorts\n")
+        L.append("The full-text decisions flag these included studies as possibly sharing "
+                 "patients with another included study; they are pooled as separate studies, as "
+                 "the published review appears to have done (screening/README.md):\n")
+        L.extend(f"- {label}: {note}" for label, note in overlaps)
+        L.append("")
     L.append("## What could not be reproduced, and why\n")
     L.append(f"- The published review included {published['studies']} studies; "
              f"{len(included)} could be traced in public sources and are included here "
@@ -464,6 +488,23 @@ def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict]
     (ctx.out / "report.md").write_text("\n".join(L) + "\n", encoding="utf-8")
 
 
+OUTPUT_GLOBS = ("review.db", "review.db-wal", "review.db-shm", "prisma.csv", "prisma.svg",
+                "included_studies.csv", "pooled.csv", "analyses.csv", "screening_ranking.csv",
+                "report.md", "forest_*.png")
+
+
+def _replace_outputs(build: Path, final: Path) -> None:
+    """Remove the previous run's outputs from ``final`` (only files this command writes) and
+    move the new ones in."""
+    final.mkdir(parents=True, exist_ok=True)
+    for pattern in OUTPUT_GLOBS:
+        for old in final.glob(pattern):
+            old.unlink()
+    for f in sorted(build.iterdir()):
+        f.replace(final / f.name)
+    build.rmdir()
+
+
 # -- the whole run --------------------------------------------------------------------------------
 
 def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
@@ -479,12 +520,12 @@ def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
         if not p.exists():
             raise ReviewError(f"not a review folder: {FILES[key]} is missing "
                               f"(run from the repository root, or pass --root)", file=p)
-    out.mkdir(parents=True, exist_ok=True)
-    db = out / "review.db"
-    for p in (db, out / "review.db-wal", out / "review.db-shm"):
-        if p.exists():
-            p.unlink()
-    review = create_review(db, title=TITLE, command="reproduce")
+    # Build in a sibling folder and move the outputs into ``out`` only when every step worked:
+    # a failure leaves the previous outputs as they were, never a half-built review.db.
+    final, out = out, out.parent / f".{out.name}.partial"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    review = create_review(out / "review.db", title=TITLE, command="reproduce")
     ctx = Context(root=root, out=out, review=review, say=say)
     try:
         say("import recorded search results")
@@ -521,10 +562,15 @@ def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
                    ["analysis", "term", "k", "estimate", "ci_low", "ci_high", "p", "note"], extra)
         write_report(ctx, published, counts, pooled, extra, included, ranking)
         with review.atomic():
-            review.log("reproduce", {"out": str(out), "studies": len(included),
+            review.log("reproduce", {"out": str(final), "studies": len(included),
                                      "pooled": sum(r["status"] == "pooled" for r in pooled)})
-    finally:
+    except BaseException:
         review.close()
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    review.close()
+    _replace_outputs(out, final)
+    out = final
     return {"out": str(out), "records": sum(i["records_added"] for i in imports),
             "duplicates_removed": dedup["duplicates_removed"], "ta_decisions": ta["decisions"],
             "studies_included": len(included), "extracted_values": extraction.get("imported"),
