@@ -267,14 +267,6 @@ def dedup_cmd(ctx, manual, undo, as_json):
 # Screening (issue 5): `review screen`, `review conflicts`, `review simulate`
 # ============================================================================================
 
-def _criteria_default(db_path: str) -> str:
-    """screening/criteria.yaml next to the review's db file, else in the working directory."""
-    from pathlib import Path
-
-    beside = Path(db_path).resolve().parent / "screening" / "criteria.yaml"
-    return str(beside if beside.is_file() else Path("screening") / "criteria.yaml")
-
-
 @cli.command("screen")
 @click.option("--reviewer", envvar="REVIEW_REVIEWER",
               help="Who screens (default: env REVIEW_REVIEWER, else the OS user).")
@@ -306,6 +298,7 @@ def screen_cmd(ctx, reviewer, criteria_path, import_path, stop, stop_after, targ
     decision is saved before the next record is shown; run again to resume. With --json the
     prompts go to stderr and one JSON object of counts is printed at the end.
     """
+    from .fulltext import criteria_path_for
     from .screening.decisions import import_decisions
     from .screening.prompts import run
     from .screening.queue import ScreeningSession
@@ -325,7 +318,7 @@ def screen_cmd(ctx, reviewer, criteria_path, import_path, stop, stop_after, targ
         click.echo(f"preparing the ranking of {n} records ...", err=True)
     session = ScreeningSession(review, reviewer, stop=stop, stop_after=stop_after,
                                target_recall=target_recall, confidence=confidence, seed=seed)
-    out = run(session, criteria_path=criteria_path or _criteria_default(ctx.obj["db"]),
+    out = run(session, criteria_path=criteria_path or str(criteria_path_for(ctx.obj["db"])),
               err=as_json)
     if as_json:
         emit(out, True)

@@ -40,9 +40,16 @@ IMPORT_COLUMNS = ("record_id", "source_id", "pmid", "doi", "status", "decision",
 
 # -- criteria ------------------------------------------------------------------------------------
 
+def criteria_path_for(db_path: str | Path) -> Path:
+    """``screening/criteria.yaml`` next to the review store, else in the working directory
+    (`review screen` and `review fulltext` both look here)."""
+    beside = Path(db_path).resolve().parent / "screening" / "criteria.yaml"
+    return beside if beside.is_file() else Path("screening") / "criteria.yaml"
+
+
 def default_criteria_path(review: Review) -> Path:
-    """``screening/criteria.yaml`` in the folder that holds the review store."""
-    return review.path.resolve().parent / "screening" / "criteria.yaml"
+    """The criteria file of ``review`` (see :func:`criteria_path_for`)."""
+    return criteria_path_for(review.path)
 
 
 def load_criteria(path: str | Path) -> dict:
