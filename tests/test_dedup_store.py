@@ -177,6 +177,34 @@ def test_manual_queue_saves_each_decision(review, tmp_path):
     r2.close()
 
 
+def test_manual_queue_json_prints_one_object_on_stdout(review, tmp_path):
+    for k, pages in enumerate(["221-8", "400-408", "500-509"]):
+        add(review, "PubMed", str(k), **dict(PAPER, pages=pages))
+    api.deduplicate(review)
+    assert len(api.open_pairs(review)) == 3
+    review.close()
+    res = CliRunner().invoke(cli, ["--db", str(tmp_path / "r.db"), "dedup", "--review",
+                                   "--json"], input="n\nq\n")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)  # the pairs and prompts went to stderr
+    assert (out["not"], out["duplicate"], out["remaining"], out["quit"]) == (1, 0, 2, True)
+    assert "d(uplicate) / n(ot) / s(kip) / q(uit)" in res.stderr and "≠ pages" in res.stderr
+
+
+def test_manual_queue_end_of_input_is_quit(review, tmp_path):
+    """Piped answers that run out end the session like q (as in `review screen` and
+    `review fulltext`): exit 0, the decisions given are saved, one JSON object printed."""
+    for k, pages in enumerate(["221-8", "400-408", "500-509"]):
+        add(review, "PubMed", str(k), **dict(PAPER, pages=pages))
+    api.deduplicate(review)
+    review.close()
+    res = CliRunner().invoke(cli, ["--db", str(tmp_path / "r.db"), "dedup", "--review",
+                                   "--json"], input="n\n")
+    assert res.exit_code == 0, (res.output, res.exception)
+    out = json.loads(res.stdout)
+    assert (out["not"], out["remaining"], out["quit"]) == (1, 2, True)
+
+
 def test_export_columns(review):
     a = add(review, "PubMed", "1", **PAPER)
     b = add(review, "Embase", "2", **PAPER, abstract="x")

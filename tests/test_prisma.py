@@ -199,6 +199,15 @@ def test_missing_key_is_named():
         prisma.prisma_rows(counts)
 
 
+def test_package_template_is_the_upstream_file():
+    """The CSV tests compare against the package's own copy of the template, so pin that copy
+    to the upstream file (PRISMA2020 1.1.4, inst/extdata/PRISMA.csv @ 620aaf9; sha256 taken
+    from the project's shared copy, ../shared/data/formats/prisma2020_template.csv)."""
+    import hashlib
+    digest = hashlib.sha256(TEMPLATE.read_bytes()).hexdigest()
+    assert digest == "1aa04581d117bc134ed1a59dbbc4d094ff97fb6bfe7c86bef282a4dad365f038"
+
+
 def test_nothing_written_when_invariants_fail(tmp_path):
     with pytest.raises(ReviewError):
         prisma.write_csv(dict(COUNTS, records_screened=1), tmp_path / "p.csv")

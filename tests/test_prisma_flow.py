@@ -120,6 +120,21 @@ def test_counts_come_from_the_store(review_path):
     assert (data["new_studies"], data["new_reports"]) == (2, 2)
 
 
+def test_json_without_out_carries_the_output(review_path):
+    """--json puts the one JSON object on stdout, so the CSV or data it would print goes
+    inside it (as `review export --json` does)."""
+    decide_fulltext(review_path, screen_all(review_path))
+    runner = CliRunner()
+    res = runner.invoke(cli, ["--db", str(review_path), "prisma", "--format", "csv", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    rows = {r["data"]: r["n"] for r in csv.DictReader(io.StringIO(out["content"]))}
+    assert rows["records_screened"] == "10" and rows["database_results"] == "13"
+    res = runner.invoke(cli, ["--db", str(review_path), "prisma", "--format", "json", "--json"])
+    out = json.loads(res.stdout)
+    assert out["content"]["records_screened"] == 10 and out["content"]["duplicates"] == 2
+
+
 def test_csv_has_every_template_row_in_order(review_path, tmp_path):
     decide_fulltext(review_path, screen_all(review_path))
     out = tmp_path / "prisma.csv"
@@ -157,3 +172,47 @@ def test_unfinished_fulltext_is_a_clear_error(review_path):
     screen_all(review_path)  # 4 records passed, no full-text decisions yet
     res = CliRunner().invoke(cli, ["--db", str(review_path), "prisma"])
     assert res.exit_code == 1 and "review fulltext" in str(res.exception)
+
+
+@pytest.fixture
+def dedup_dependency_missing(monkeypatch):
+    """The deduplication stage is installed but one of its dependencies (rapidfuzz) is not."""
+    import sys
+    for name in [m for m in sys.modules if m.startswith("toolkit.dedup")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "rapidfuzz", None)  # `import rapidfuzz` now fails
+
+
+def test_a_broken_dedup_install_is_not_taken_for_no_dedup_stage(review_path,
+                                                               dedup_dependency_missing):
+    """Counting without deduplication would report 0 duplicates removed and screen the
+    duplicates too; a missing dependency must surface instead (as for `review dedup`)."""
+    from toolkit.flow import prisma_counts
+    from toolkit.screening.queue import records_to_screen
+
+    review = open_review(review_path)
+    try:
+        with pytest.raises(ModuleNotFoundError, match="rapidfuzz"):
+            prisma_counts(review)
+        with pytest.raises(ModuleNotFoundError, match="rapidfuzz"):
+            records_to_screen(review)
+    finally:
+        review.close()
+
+
+def test_stages_that_disagree_break_the_invariant(review_path, monkeypatch):
+    """Reports sought (full-text stage) must equal records passed on by title/abstract
+    screening; a disagreement between the two stages is an error, not a 'linked' delta."""
+    import toolkit.fulltext
+    decide_fulltext(review_path, screen_all(review_path))
+    real = toolkit.fulltext.fulltext_counts
+
+    def one_report_too_many(review):
+        c = dict(real(review))
+        c.update(reports_sought=c["reports_sought"] + 1,
+                 reports_not_retrieved=c["reports_not_retrieved"] + 1)
+        return c
+    monkeypatch.setattr(toolkit.fulltext, "fulltext_counts", one_report_too_many)
+    res = CliRunner().invoke(cli, ["--db", str(review_path), "prisma", "--format", "json"])
+    assert res.exit_code == 1
+    assert "reports sought = records screened - records excluded" in str(res.exception)

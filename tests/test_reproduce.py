@@ -65,7 +65,9 @@ def test_pooled_local_control_is_the_extracted_data(first_run):
     ex = list(csv.DictReader(open(REPO / "extraction/data/cryoablation_extracted.csv",
                                   encoding="utf-8")))
     lc = {r["study"]: r["value"] for r in ex if r["field"] == "local_control"}
-    assert sorted(lc) == sorted(row["studies"].split(";"))
+    label = {r["record"]: r["study"] for r in csv.DictReader(open(out / "included_studies.csv",
+                                                                  encoding="utf-8"))}
+    assert sorted(label[c] for c in lc) == sorted(row["studies"].split(";"))
     events = [int(v.split("/")[0]) for v in lc.values()]
     total = [int(v.split("/")[1]) for v in lc.values()]
     eff = escalc("PLO", events=events, total=total)
@@ -111,3 +113,36 @@ def test_missing_review_file_is_a_clear_error(tmp_path):
     res = CliRunner().invoke(cli, ["reproduce", "--root", str(tmp_path), "--out",
                                    str(tmp_path / "o")])
     assert res.exit_code == 1 and "missing" in str(res.exception)
+
+
+def test_review_prisma_on_the_reproduced_store_gives_the_same_csv(first_run):
+    """prisma.csv is derived from the store: `review prisma` on the store reproduce wrote
+    gives the same file, the meta-analysis box included."""
+    _, out = first_run
+    res = CliRunner().invoke(cli, ["--db", str(out / "review.db"), "prisma", "--format", "csv"])
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert res.stdout == (out / "prisma.csv").read_text(encoding="utf-8")
+    n = {r["data"]: r["n"] for r in csv.DictReader(open(out / "prisma.csv", encoding="utf-8"))}
+    # the studies of the outcomes with data from two or more studies (pooled.csv)
+    pooled_studies = {s for r in pooled(out).values() if r["status"] == "pooled"
+                      for s in r["studies"].split(";")}
+    assert int(n["total_studies_ma"]) == len(pooled_studies) == 6
+
+
+def test_a_failed_run_leaves_the_previous_outputs(review_copy, first_run, tmp_path):
+    """A run that fails part-way (here: a malformed extracted value) changes nothing in --out."""
+    _, out1 = first_run
+    out = tmp_path / "out"
+    shutil.copytree(out1, out)
+    (out / "notes.txt").write_text("mine")  # a file of the user's, never touched
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    broken = tmp_path / "review"
+    shutil.copytree(review_copy, broken)
+    path = broken / "extraction/data/cryoablation_extracted.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace(",local_control,30/31,",
+                                                             ",local_control,31/30,"),
+                    encoding="utf-8")
+    res = CliRunner().invoke(cli, ["reproduce", "--root", str(broken), "--out", str(out)])
+    assert res.exit_code == 1
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert not (tmp_path / ".out.partial").exists()

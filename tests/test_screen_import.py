@@ -58,6 +58,18 @@ def test_import_matches_by_each_id_kind(tmp_path):
     assert json.loads(res.stdout)["remaining"] == 26
 
 
+def test_import_keeps_a_note_with_line_breaks(tmp_path):
+    db = tmp_path / "r.db"
+    build_review(db).close()
+    csv = tmp_path / "notes.csv"
+    csv.write_text('record_id,decision,note\n1,exclude,"wrong population\nadults only"\n'
+                   '2,include,"pain\u2028score"\n', encoding="utf-8", newline="")
+    res = run(db, "--import", str(csv), "--json")
+    assert res.exit_code == 0, res.output
+    with open_review(db) as r:
+        notes = [d["note"] for d in r.db.query("select note from ta_decisions order by id")]
+    assert notes == ["wrong population\nadults only", "pain\u2028score"]
+
 def test_unknown_id_names_the_row_and_writes_nothing(tmp_path):
     db = tmp_path / "r.db"
     build_review(db).close()

@@ -250,7 +250,7 @@ def dedup_cmd(ctx, manual, undo, as_json):
     if manual:
         from .dedup.prompts import review_pairs
 
-        counts = review_pairs(review)
+        counts = review_pairs(review, err=as_json)  # --json: pairs and prompts on stderr
         emit(counts, as_json, lambda d: f"duplicate {d['duplicate']}, not {d['not']}, "
                                         f"skipped {d['skipped']}; {d['remaining']} still open")
         return
@@ -266,14 +266,6 @@ def dedup_cmd(ctx, manual, undo, as_json):
 # ============================================================================================
 # Screening (issue 5): `review screen`, `review conflicts`, `review simulate`
 # ============================================================================================
-
-def _criteria_default(db_path: str) -> str:
-    """screening/criteria.yaml next to the review's db file, else in the working directory."""
-    from pathlib import Path
-
-    beside = Path(db_path).resolve().parent / "screening" / "criteria.yaml"
-    return str(beside if beside.is_file() else Path("screening") / "criteria.yaml")
-
 
 @cli.command("screen")
 @click.option("--reviewer", envvar="REVIEW_REVIEWER",
@@ -306,6 +298,7 @@ def screen_cmd(ctx, reviewer, criteria_path, import_path, stop, stop_after, targ
     decision is saved before the next record is shown; run again to resume. With --json the
     prompts go to stderr and one JSON object of counts is printed at the end.
     """
+    from .fulltext import criteria_path_for
     from .screening.decisions import import_decisions
     from .screening.prompts import run
     from .screening.queue import ScreeningSession
@@ -325,7 +318,7 @@ def screen_cmd(ctx, reviewer, criteria_path, import_path, stop, stop_after, targ
         click.echo(f"preparing the ranking of {n} records ...", err=True)
     session = ScreeningSession(review, reviewer, stop=stop, stop_after=stop_after,
                                target_recall=target_recall, confidence=confidence, seed=seed)
-    out = run(session, criteria_path=criteria_path or _criteria_default(ctx.obj["db"]),
+    out = run(session, criteria_path=criteria_path or str(criteria_path_for(ctx.obj["db"])),
               err=as_json)
     if as_json:
         emit(out, True)
@@ -797,12 +790,13 @@ def pool_cmd(ctx, file, outcome, measure, r, study, method, knha, level, by, mod
 def prisma_cmd(ctx, fmt, out_path, as_json):
     """PRISMA 2020 flow counts derived from the store, as the R package's CSV, JSON or diagram."""
     from . import prisma
-    from .flow import prisma_counts
+    from .flow import prisma_counts, studies_in_meta_analysis
 
     review = get_review(ctx, "prisma")
-    counts = prisma_counts(review, studies_in_meta_analysis=_studies_with_data(review))
+    counts = prisma_counts(review, studies_in_meta_analysis=studies_in_meta_analysis(review))
     review.close()
     prisma.check_invariants(counts)
+    content = None  # what goes to stdout without --out (inside the JSON object with --json)
     if fmt in ("svg", "png", "pdf"):
         if not out_path:
             raise ReviewError(f"--format {fmt} needs --out FILE.{fmt}")
@@ -810,34 +804,26 @@ def prisma_cmd(ctx, fmt, out_path, as_json):
     elif fmt == "csv":
         if out_path:
             prisma.write_csv(counts, out_path)
-        elif not as_json:
-            click.echo(prisma.csv_text(counts), nl=False)
+        else:
+            content = prisma.csv_text(counts)
+            if not as_json:
+                click.echo(content, nl=False)
     else:
         data = prisma.to_json(counts)
         if out_path:
             with open(out_path, "w", encoding="utf-8") as fh:
                 json.dump(data, fh, indent=2, ensure_ascii=False)
-        elif not as_json:
-            click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        else:
+            content = data
+            if not as_json:
+                click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     if as_json:
-        emit({"format": fmt, "out": out_path, "counts": counts}, True)
+        out = {"format": fmt, "out": out_path, "counts": counts}
+        if content is not None:
+            out["content"] = content
+        emit(out, True)
     elif out_path:
         click.echo(f"wrote {out_path}", err=True)
-
-
-def _studies_with_data(review) -> int | None:
-    """Included studies with at least one extracted outcome value (PRISMA's meta-analysis box)."""
-    try:
-        from .extraction.export import export_table
-    except ModuleNotFoundError:
-        return None
-    if "extraction_values" not in review.db.table_names():
-        return None
-    try:
-        df = export_table(review)
-    except ReviewError:
-        return None
-    return int(df["study"].nunique()) if len(df) and "study" in df.columns else None
 
 
 @cli.command("reproduce")

@@ -7,13 +7,15 @@
 - records screened / excluded: the deduplicated records with a human (or imported) decision;
 - reports sought / not retrieved / assessed / excluded with reasons / included, and studies
   included: the full-text stage (:func:`toolkit.fulltext.fulltext_counts`);
-- studies in the meta-analysis: studies with extracted data (or what the caller passes).
+- studies in the meta-analysis: :func:`studies_in_meta_analysis` (studies with data in an
+  outcome that two or more studies report), passed in by the caller.
 Unfinished stages are reported as errors that say what to run, not as wrong numbers.
 """
 
 from __future__ import annotations
 
 from .errors import ReviewError
+from .stages import optional_module
 from .store import Review
 
 
@@ -29,20 +31,19 @@ def identified_by_database(review: Review) -> dict[str, int]:
     return out
 
 
+# Without the deduplication stage every record is its own screening unit. Only the stage's
+# own absence counts as that: a dependency it cannot import (optional_module re-raises) must
+# not silently turn into "0 duplicates removed".
 def _primary_ids(review: Review) -> list[int]:
-    try:
-        from .dedup.api import primary_record_ids
-    except ModuleNotFoundError:
+    dedup = optional_module("toolkit.dedup.api")
+    if dedup is None:
         return [r[0] for r in review.db.execute("select id from records order by id")]
-    return primary_record_ids(review)
+    return dedup.primary_record_ids(review)
 
 
 def _duplicates_removed(review: Review) -> int:
-    try:
-        from .dedup.api import duplicates_removed
-    except ModuleNotFoundError:
-        return 0
-    return duplicates_removed(review)
+    dedup = optional_module("toolkit.dedup.api")
+    return 0 if dedup is None else dedup.duplicates_removed(review)
 
 
 def title_abstract_counts(review: Review) -> dict:
@@ -66,6 +67,31 @@ def title_abstract_counts(review: Review) -> dict:
         "conflicts": sum(1 for rid in screened if final[rid] == "conflict"),
         "pending": len(primary - screened - automation),
     }
+
+
+def studies_in_meta_analysis(review: Review) -> int | None:
+    """Included studies with data in at least one outcome that can be meta-analysed: an outcome
+    of an extraction form used in the review with data from two or more studies.
+
+    None before anything is extracted, or when the extracted data cannot be tabulated yet
+    (the box is then left empty)."""
+    export = optional_module("toolkit.extraction.export")
+    forms = optional_module("toolkit.extraction.forms")
+    if export is None or forms is None or "extraction_values" not in review.db.table_names():
+        return None
+    if not review.db["extraction_values"].count:
+        return None
+    studies: set[str] = set()
+    try:
+        for form in forms.stored_forms(review):
+            for outcome in form.outcomes:
+                df = export.outcome_table(review, outcome, form=form)
+                with_data = set(df["study"]) if len(df) else set()
+                if len(with_data) >= 2:
+                    studies |= with_data
+    except ReviewError:
+        return None
+    return len(studies)
 
 
 def prisma_counts(review: Review, studies_in_meta_analysis: int | None = None) -> dict:
@@ -94,7 +120,9 @@ def prisma_counts(review: Review, studies_in_meta_analysis: int | None = None) -
         "other_removed": 0,
         "records_screened": ta["records_screened"],
         "records_excluded": ta["records_excluded"],
-        "linked_reports_delta": ft["reports_sought"] - ta["records_passed"],
+        # No linked_reports_delta: the store keeps one report per record (links join reports
+        # into studies), so reports sought must equal the records passed on; computing the
+        # delta as their difference would make that invariant hold by construction.
         "reports_sought": ft["reports_sought"],
         "reports_not_retrieved": ft["reports_not_retrieved"],
         "reports_assessed": ft["reports_assessed"],

@@ -40,9 +40,16 @@ IMPORT_COLUMNS = ("record_id", "source_id", "pmid", "doi", "status", "decision",
 
 # -- criteria ------------------------------------------------------------------------------------
 
+def criteria_path_for(db_path: str | Path) -> Path:
+    """``screening/criteria.yaml`` next to the review store, else in the working directory
+    (`review screen` and `review fulltext` both look here)."""
+    beside = Path(db_path).resolve().parent / "screening" / "criteria.yaml"
+    return beside if beside.is_file() else Path("screening") / "criteria.yaml"
+
+
 def default_criteria_path(review: Review) -> Path:
-    """``screening/criteria.yaml`` in the folder that holds the review store."""
-    return review.path.resolve().parent / "screening" / "criteria.yaml"
+    """The criteria file of ``review`` (see :func:`criteria_path_for`)."""
+    return criteria_path_for(review.path)
 
 
 def load_criteria(path: str | Path) -> dict:
@@ -115,13 +122,17 @@ def fulltext_reports(review: Review) -> list[int]:
                   if d in ("include", "maybe") and rid not in dupes)
 
 
-def resolve_record(review: Review, ref, *, kind: str | None = None) -> int | None:
+def resolve_record(review: Review, ref, *, kind: str | None = None,
+                   dupes: dict[int, int] | None = None,
+                   at_ft: set[int] | None = None) -> int | None:
     """The record id that ``ref`` names, or None.
 
     A record merged into another by deduplication resolves to that primary record.
     ``kind`` is 'record_id', 'source_id', 'pmid' or 'doi'; without it, ``ref`` may be a record
     id (digits; when no record has that id, a source id or PMID of those digits), ``pmid:N``,
-    ``doi:10....``, or a source id.
+    ``doi:10....``, or a source id. ``dupes`` (:func:`duplicate_primaries`) and ``at_ft``
+    (:func:`fulltext_reports` as a set) may be passed by a caller that resolves many
+    references, so they are not recomputed for each one.
     """
     text = str(ref).strip()
     if not text:
@@ -131,7 +142,7 @@ def resolve_record(review: Review, ref, *, kind: str | None = None) -> int | Non
         if text.isdigit():
             # A record id; else (an accession number or PMID typed bare) a source id or PMID.
             for k in ("record_id", "source_id", "pmid"):
-                rid = resolve_record(review, text, kind=k)
+                rid = resolve_record(review, text, kind=k, dupes=dupes, at_ft=at_ft)
                 if rid is not None:
                     return rid
             return None
@@ -154,11 +165,13 @@ def resolve_record(review: Review, ref, *, kind: str | None = None) -> int | Non
     else:
         rows = list(review.db.query("select id from records where source_id = ? order by id",
                                     [text]))
-    dupes = duplicate_primaries(review)
+    if dupes is None:
+        dupes = duplicate_primaries(review)
     ids = sorted({dupes.get(r["id"], r["id"]) for r in rows})  # a duplicate names its primary
     if len(ids) > 1:
         # Several copies (e.g. PubMed and Embase) of one paper: the one at full text, if unique.
-        at_ft = set(fulltext_reports(review))
+        if at_ft is None:
+            at_ft = set(fulltext_reports(review))
         chosen = [i for i in ids if i in at_ft]
         if len(chosen) == 1:
             return chosen[0]
@@ -420,6 +433,7 @@ def import_fulltext_csv(review: Review, path: str | Path, *, reasons: list[str] 
     if "status" not in header and "decision" not in header:
         raise ReviewError("needs a column status and/or decision", file=path)
     at_ft = set(fulltext_reports(review))
+    dupes = duplicate_primaries(review)  # computed once, not once per row
     todo = []
     seen: dict[tuple, int] = {}
     for line, row in enumerate(rows, start=2):
@@ -428,7 +442,8 @@ def import_fulltext_csv(review: Review, path: str | Path, *, reasons: list[str] 
             if (row.get(col) or "").strip():
                 try:  # record_id may hold any reference (id, accession, pmid:, doi:)
                     rid = resolve_record(review, row[col],
-                                         kind=None if col == "record_id" else col)
+                                         kind=None if col == "record_id" else col,
+                                         dupes=dupes, at_ft=at_ft)
                 except ReviewError as exc:
                     errors.append((line, col, exc.bare_message))
                     rid = False

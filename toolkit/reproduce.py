@@ -106,27 +106,23 @@ def record_map(ctx: Context) -> dict[str, list[int]]:
     return out
 
 
-def primaries(ctx: Context, ids: list[int], primary: set[int]) -> list[int]:
+def primaries(ids: list[int], dupes: dict[int, int]) -> list[int]:
     """The deduplicated records (screening units) behind one traced record's stored copies:
-    one when deduplication merged them, several when it did not."""
-    from .dedup.api import cluster_of
-
+    one when deduplication merged them, several when it did not. ``dupes`` is
+    :func:`toolkit.fulltext.duplicate_primaries` ({duplicate id: its primary id})."""
     out = []
     for rid in ids:
-        p = rid
-        if rid not in primary:
-            cid = cluster_of(ctx.review, rid)
-            p = ctx.review.db["clusters"].get(cid)["primary_id"] if cid is not None else rid
+        p = dupes.get(rid, rid)
         if p not in out:
             out.append(p)
     return out
 
 
 def replay_title_abstract(ctx: Context, cryo: dict[str, list[int]]) -> dict:
-    from .dedup.api import primary_record_ids
+    from .fulltext import duplicate_primaries
     from .screening.decisions import record_decision
 
-    primary = set(primary_record_ids(ctx.review))
+    dupes = duplicate_primaries(ctx.review)
     rows = _read_csv(ctx.file("ta"))
     decided: dict[int, str] = {}
     split = []
@@ -135,7 +131,7 @@ def replay_title_abstract(ctx: Context, cryo: dict[str, list[int]]) -> dict:
             ids = cryo.get(row["record_id"])
             if not ids:
                 raise ReviewError(f"unknown record {row['record_id']!r}", file=ctx.file("ta"))
-            targets = primaries(ctx, ids, primary)
+            targets = primaries(ids, dupes)
             if len(targets) > 1:
                 split.append(row["record_id"])
             for rid in targets:
@@ -174,10 +170,9 @@ def model_ranking(ctx: Context, labels: dict[int, str], cryo: dict[str, list[int
 
 
 def replay_fulltext(ctx: Context, cryo: dict[str, list[int]]) -> dict:
-    from .dedup.api import primary_record_ids
-    from .fulltext import load_criteria, record_fulltext
+    from .fulltext import duplicate_primaries, load_criteria, record_fulltext
 
-    primary = set(primary_record_ids(ctx.review))
+    dupes = duplicate_primaries(ctx.review)
     reasons = load_criteria(ctx.file("criteria"))["fulltext_reasons"]
     rows = _read_csv(ctx.file("fulltext"))
     with ctx.review.atomic():
@@ -186,7 +181,7 @@ def replay_fulltext(ctx: Context, cryo: dict[str, list[int]]) -> dict:
             if not ids:
                 raise ReviewError(f"unknown record {row['record_id']!r}",
                                   file=ctx.file("fulltext"), record=f"row {line}")
-            for rid in primaries(ctx, ids, primary):
+            for rid in primaries(ids, dupes):
                 record_fulltext(ctx.review, rid, row["status"], row.get("decision") or None,
                                 row.get("reason") or None, reviewer=row["reviewer"],
                                 reasons=reasons, note=row.get("note") or None, origin="import",
@@ -194,20 +189,35 @@ def replay_fulltext(ctx: Context, cryo: dict[str, list[int]]) -> dict:
     return {"decisions": len(rows)}
 
 
+def study_labels(ctx: Context) -> dict[str, str]:
+    """{CRYO id: a readable study label}: first author's surname and year from the traced
+    snapshot ("Tomasian 2016"); the record id stands in for an unknown year."""
+    labels: dict[str, str] = {}
+    for row in _read_csv(ctx.file("snapshot")):
+        surname = (row.get("authors") or "").split(";")[0].strip().split(" ")[0]
+        label = f"{surname} {row['year']}" if surname and row.get("year") else \
+            f"{surname or 'Study'} ({row['record_id']})"
+        if label in labels.values():
+            label = f"{label} ({row['record_id']})"
+        labels[row["record_id"]] = label
+    return labels
+
+
 def link_studies(ctx: Context, cryo: dict[str, list[int]]) -> dict[str, str]:
-    """Label each included study by its traced record id (CRYO###): {label: CRYO id}."""
+    """Give each included study a readable label (`review link`); returns {CRYO id: label}."""
     from .fulltext import included_studies, link_report
 
     back = {rid: cid for cid, rids in cryo.items() for rid in rids}
+    names = study_labels(ctx)
     labels = {}
     with ctx.review.atomic():
-        for label, reports in included_studies(ctx.review).items():
+        for _, reports in included_studies(ctx.review).items():
             cid = next((back[r] for r in reports if r in back), None)
             if cid is None:
                 continue
             for r in reports:
-                link_report(ctx.review, r, cid, actor="reproduce")
-            labels[cid] = cid
+                link_report(ctx.review, r, names.get(cid, cid), actor="reproduce")
+            labels[cid] = names.get(cid, cid)
     return labels
 
 
@@ -225,8 +235,6 @@ def import_extraction(ctx: Context) -> dict:
 
 def pool_outcomes(ctx: Context, published: dict) -> list[dict]:
     """One row per published figure: our pooled estimate (or why there is none)."""
-    import pandas as pd
-
     from .extraction.export import outcome_table
     from .extraction.forms import load_form
     from .pooling.api import pool_table
@@ -368,7 +376,7 @@ def included_table(ctx: Context, cryo: dict[str, list[int]]) -> list[dict]:
         cid = label if label in snap else next((back[r] for r in reports if r in back), "")
         s = snap.get(cid, {})
         first = (s.get("authors") or "").split(";")[0].strip()
-        rows.append({"study": label, "first_author": first, "year": s.get("year", ""),
+        rows.append({"study": label, "record": cid, "first_author": first, "year": s.get("year", ""),
                      "title": s.get("title", ""), "journal": s.get("journal", ""),
                      "pmid": s.get("pmid", ""), "doi": s.get("doi", ""),
                      "design": s.get("study_design", ""), "reports": len(reports),
@@ -378,15 +386,30 @@ def included_table(ctx: Context, cryo: dict[str, list[int]]) -> list[dict]:
 
 # -- report ---------------------------------------------------------------------------------------
 
-def _fmt(x, unit=""):
+def _fmt(x):
     if x is None or x == "":
         return "–"
     return f"{x:.1f}"
 
 
+def overlap_notes(ctx: Context, included: list[dict]) -> list[tuple[str, str]]:
+    """(study label, the full-text decision's words on overlap) for included studies whose
+    decision note mentions an overlapping cohort; record ids are shown as study labels."""
+    import re
+
+    label = {r["record"]: r["study"] for r in included}
+    out = []
+    for row in _read_csv(ctx.file("fulltext")):
+        note = row.get("note") or ""
+        m = re.search(r"\(([^()]*overlap[^()]*)\)", note)
+        if row.get("decision") == "include" and m and row["record_id"] in label:
+            text = re.sub(r"CRYO\d{3}", lambda x: label.get(x.group(0), x.group(0)), m.group(1))
+            out.append((label[row["record_id"]], text))
+    return out
+
+
 def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict],
-                 extra: list[dict], included: list[dict], ranking: dict, imports: list[dict],
-                 dedup: dict) -> None:
+                 extra: list[dict], included: list[dict], ranking: dict) -> None:
     L = []
     L.append(f"# Reproduction report: {published['review']}\n")
     L.append("Rebuilt offline by `review reproduce` from the review's files (queries/, "
@@ -412,7 +435,8 @@ def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict]
                  f"after {ranking.get('n100')} records screened beyond the priors "
                  f"(WSS@95 = {_sig(ranking.get('wss95'), 3)}). Order: screening_ranking.csv.\n")
     L.append("## Pooled results next to the published abstract\n")
-    L.append("| outcome | published | reproduced [95% CI] | k of 11 | difference | status |")
+    L.append(f"| outcome | published | reproduced [95% CI] | k of {published['studies']} | "
+             "difference | status |")
     L.append("|---|---|---|---|---|---|")
     for r in pooled:
         rep = (f"{_fmt(r.get('estimate'))} [{_fmt(r.get('ci_low'))}, {_fmt(r.get('ci_high'))}]"
@@ -437,12 +461,20 @@ def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict]
             L.append(f"| {e['analysis']} | {e.get('term', '')} | {e.get('k', '')} | {est} | "
                      f"{ci} | {p} | {e.get('note', '')} |")
         L.append("")
+    overlaps = overlap_notes(ctx, included)
+    if overlaps:
+        L.append("## Overlapping cohorts\n")
+        L.append("The full-text decisions flag these included studies as possibly sharing "
+                 "patients with another included study; they are pooled as separate studies, as "
+                 "the published review appears to have done (screening/README.md):\n")
+        L.extend(f"- {label}: {note}" for label, note in overlaps)
+        L.append("")
     L.append("## What could not be reproduced, and why\n")
     L.append(f"- The published review included {published['studies']} studies; "
              f"{len(included)} could be traced in public sources and are included here "
              f"(extraction/README.md lists which and with what confidence). The others are "
              "not identified, so every pooled figure rests on fewer studies than the "
-             "published one (k of 11 above).")
+             f"published one (k of {published['studies']} above).")
     L.append("- The review's search strings, dates and result counts are not public: the "
              "searches are reconstructed and the recorded results contain only the traced "
              "records (queries/results/README.md), so the PRISMA counts are this "
@@ -456,6 +488,23 @@ def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict]
     (ctx.out / "report.md").write_text("\n".join(L) + "\n", encoding="utf-8")
 
 
+OUTPUT_GLOBS = ("review.db", "review.db-wal", "review.db-shm", "prisma.csv", "prisma.svg",
+                "included_studies.csv", "pooled.csv", "analyses.csv", "screening_ranking.csv",
+                "report.md", "forest_*.png")
+
+
+def _replace_outputs(build: Path, final: Path) -> None:
+    """Remove the previous run's outputs from ``final`` (only files this command writes) and
+    move the new ones in."""
+    final.mkdir(parents=True, exist_ok=True)
+    for pattern in OUTPUT_GLOBS:
+        for old in final.glob(pattern):
+            old.unlink()
+    for f in sorted(build.iterdir()):
+        f.replace(final / f.name)
+    build.rmdir()
+
+
 # -- the whole run --------------------------------------------------------------------------------
 
 def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
@@ -463,7 +512,7 @@ def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
     """Rebuild the worked example from ``root``'s review files into ``out``; returns a summary."""
     from . import prisma
     from .dedup.api import deduplicate
-    from .flow import prisma_counts
+    from .flow import prisma_counts, studies_in_meta_analysis
 
     root, out = Path(root).resolve(), Path(out)
     for key in FILES:
@@ -471,13 +520,12 @@ def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
         if not p.exists():
             raise ReviewError(f"not a review folder: {FILES[key]} is missing "
                               f"(run from the repository root, or pass --root)", file=p)
-    out.mkdir(parents=True, exist_ok=True)
-    db = out / "review.db"
-    for p in (db, out / "review.db-wal", out / "review.db-shm"):
-        if p.exists():
-            p.unlink()
-    # The form is looked up beside the store (extraction/forms/): give the store the review's.
-    review = create_review(db, title=TITLE, command="reproduce")
+    # Build in a sibling folder and move the outputs into ``out`` only when every step worked:
+    # a failure leaves the previous outputs as they were, never a half-built review.db.
+    final, out = out, out.parent / f".{out.name}.partial"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    review = create_review(out / "review.db", title=TITLE, command="reproduce")
     ctx = Context(root=root, out=out, review=review, say=say)
     try:
         say("import recorded search results")
@@ -499,14 +547,12 @@ def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
         pooled = pool_outcomes(ctx, published)
         extra = extra_analyses(ctx)
         included = included_table(ctx, cryo)
-        studies_ma = len({s for r in pooled if r["status"] == "pooled"
-                          for s in r["studies"].split(";") if s})
-        say("PRISMA flow")
-        counts = prisma_counts(review, studies_in_meta_analysis=studies_ma)
+        say("PRISMA flow")  # the same counts as `review prisma` on this store
+        counts = prisma_counts(review, studies_in_meta_analysis=studies_in_meta_analysis(review))
         prisma.write_csv(counts, out / "prisma.csv")
         prisma.draw_svg(counts, out / "prisma.svg")
         _write_csv(out / "included_studies.csv",
-                   ["study", "first_author", "year", "title", "journal", "pmid", "doi",
+                   ["study", "record", "first_author", "year", "title", "journal", "pmid", "doi",
                     "design", "reports", "record_ids"], included)
         _write_csv(out / "pooled.csv",
                    ["outcome", "label", "unit", "published", "k", "k_of", "measure", "method",
@@ -514,12 +560,17 @@ def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
                     "r", "difference", "status", "studies"], pooled)
         _write_csv(out / "analyses.csv",
                    ["analysis", "term", "k", "estimate", "ci_low", "ci_high", "p", "note"], extra)
-        write_report(ctx, published, counts, pooled, extra, included, ranking, imports, dedup)
+        write_report(ctx, published, counts, pooled, extra, included, ranking)
         with review.atomic():
-            review.log("reproduce", {"out": str(out), "studies": len(included),
+            review.log("reproduce", {"out": str(final), "studies": len(included),
                                      "pooled": sum(r["status"] == "pooled" for r in pooled)})
-    finally:
+    except BaseException:
         review.close()
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    review.close()
+    _replace_outputs(out, final)
+    out = final
     return {"out": str(out), "records": sum(i["records_added"] for i in imports),
             "duplicates_removed": dedup["duplicates_removed"], "ta_decisions": ta["decisions"],
             "studies_included": len(included), "extracted_values": extraction.get("imported"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import textwrap
 from typing import Callable
 
@@ -53,11 +54,28 @@ def side_by_side(a: dict, b: dict, width: int | None = None) -> str:
     return "\n".join(lines)
 
 
+def _prompt(text: str, err: bool) -> str:
+    """One of d/n/s/q from the terminal; the end of piped input counts as q (as in
+    `review screen` and `review fulltext`)."""
+    try:
+        return click.prompt(text, type=click.Choice(["d", "n", "s", "q"]), show_choices=False,
+                            err=err)
+    except click.exceptions.Abort:
+        if sys.stdin is not None and not sys.stdin.isatty():
+            click.echo("", err=err)
+            return "q"
+        raise
+
+
 def review_pairs(review: Review, *, ask: Callable[[str], str] | None = None,
-                 echo: Callable[[str], None] = click.echo, actor: str | None = None) -> dict:
-    """Show each open uncertain pair and save the answer at once; returns the counts."""
-    ask = ask or (lambda text: click.prompt(text, type=click.Choice(["d", "n", "s", "q"]),
-                                            show_choices=False))
+                 echo: Callable[[str], None] | None = None, actor: str | None = None,
+                 err: bool = False) -> dict:
+    """Show each open uncertain pair and save the answer at once; returns the counts.
+
+    The default ``ask``/``echo`` use the terminal, on stderr when ``err`` (stdout is then
+    left to the caller's JSON)."""
+    ask = ask or (lambda text: _prompt(text, err))
+    echo = echo or (lambda text: click.echo(text, err=err))
     counts = {"duplicate": 0, "not": 0, "skipped": 0}
     pairs = api.open_pairs(review)
     quit_ = False

@@ -162,6 +162,7 @@ def import_decisions(review: Review, path, reviewer: str) -> dict:
     """
     import csv
     import hashlib
+    import io
     from pathlib import Path
 
     from ..errors import ReviewError
@@ -176,7 +177,8 @@ def import_decisions(review: Review, path, reviewer: str) -> dict:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ReviewError("not UTF-8 text", file=path) from None
-    reader = csv.DictReader(text.splitlines())
+    # newline='' keeps line breaks inside quoted cells (str.splitlines would drop them)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     header = {(h or "").strip().lower(): h for h in (reader.fieldnames or [])}
     match_cols = [c for c in _MATCH_COLUMNS if c in header]
     if not match_cols:

@@ -29,29 +29,24 @@ from ..store import Review, now_iso
 from . import stopping
 from .decisions import (automation_exclude, blocked_records, reviewer_decisions, save_decision,
                         undo_last)
-from .model import ActiveLearner
+from .model import ActiveLearner, record_text
 
 
 def records_to_screen(review: Review) -> list[int]:
     """Ids of the records to screen, ascending: the primary record of each duplicate cluster
     when deduplication exists (``toolkit.dedup.api.primary_record_ids``), else every record;
     records that already carry an inherited decision are left out."""
-    try:
-        from ..dedup.api import primary_record_ids
-    except ImportError:  # no deduplication stage yet
-        primary_record_ids = None
-    if primary_record_ids is not None:
-        ids = sorted(int(i) for i in primary_record_ids(review))
+    from ..stages import optional_module
+
+    # only the stage's absence means "no deduplication"; a missing dependency of it re-raises
+    dedup = optional_module("toolkit.dedup.api")
+    if dedup is not None:
+        ids = sorted(int(i) for i in dedup.primary_record_ids(review))
     else:
         ids = [r[0] for r in review.db.execute("select id from records order by id")]
     inherited = {r[0] for r in review.db.execute(
         "select record_id from ta_decisions where origin = 'inherited' and undone_at is null")}
     return [i for i in ids if i not in inherited]
-
-
-def record_text(row: dict) -> str:
-    """The text the model reads: title and abstract ('' when both are missing)."""
-    return " ".join(t for t in (row.get("title"), row.get("abstract")) if t)
 
 
 class Ranker:
@@ -185,7 +180,7 @@ class ScreeningSession:
         for row in review.db.query("select id, title, abstract from records"):
             i = self.pos.get(row["id"])
             if i is not None:
-                texts[i] = record_text(row)
+                texts[i] = record_text(row["title"], row["abstract"])
         self.learner = learner or ActiveLearner(random_state=seed)
         try:
             self.learner.fit_features(texts)
