@@ -16,7 +16,8 @@ import click
 
 from . import __version__
 from .errors import ReviewError
-from .store import DEFAULT_DB, create_review, open_review
+from . import DEFAULT_DB
+from .sources import FORMAT_NAMES
 
 JSON_HELP = "Print one JSON object on stdout instead of human text."
 
@@ -41,6 +42,8 @@ def json_option(f):
 
 def get_review(ctx: click.Context, command: str):
     """Open the store named by --db / REVIEW_DB for ``command``."""
+    from .store import open_review  # imported here: `review simulate`/`pool` need no store
+
     return open_review(ctx.obj["db"], command=command)
 
 
@@ -98,6 +101,8 @@ def main(argv=None) -> None:
 @click.pass_context
 def init_cmd(ctx, title, as_json):
     """Create a new review store (default ./review.db)."""
+    from .store import create_review
+
     review = create_review(ctx.obj["db"], title=title)
     out = {"db": str(review.path), "title": title, "schema_version": review.schema_version}
     review.close()
@@ -106,8 +111,8 @@ def init_cmd(ctx, title, as_json):
 
 @cli.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(sorted(__import__("toolkit.importing",
-              fromlist=["FORMATS"]).FORMATS)), help="Force a format instead of detecting it.")
+@click.option("--format", "fmt", type=click.Choice(sorted(FORMAT_NAMES)),
+              help="Force a format instead of detecting it.")
 @click.option("--source", help="The database the export came from (PubMed, Embase, ...).")
 @json_option
 @click.pass_context

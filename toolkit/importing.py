@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Iterator
 
 from .errors import ReviewError
 from .records import make_record
-from .sources import RawRecord, medline, pubmed_xml, ris, tables
+from .sources import FORMAT_NAMES, RawRecord, medline, pubmed_xml, ris, tables
 from .sources.text import check_not_binary
 from .store import Review, now_iso
 
@@ -27,6 +27,8 @@ FORMATS: dict[str, Callable[[Path], Iterator[RawRecord]]] = {
     "embase-csv": lambda p: tables.read(p, embase=True),
     "csv": lambda p: tables.read(p, embase=None),
 }
+
+assert tuple(FORMATS) == FORMAT_NAMES, "keep toolkit.sources.FORMAT_NAMES in step"
 
 BATCH = 2000
 

@@ -23,11 +23,10 @@ from typing import Callable, Iterator
 
 import sqlite_utils
 
-from . import __version__
+from . import DEFAULT_DB, __version__  # noqa: F401  (DEFAULT_DB re-exported)
 from .errors import ReviewError
 from .stages import optional_module
 
-DEFAULT_DB = "review.db"
 
 # Stage schema modules, applied in this order after the core schema. A module that does not
 # exist yet is skipped, so stages can land independently.

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The import formats by name (the readers are in toolkit.importing.FORMATS; kept here so the
+# CLI can list them without importing the readers' libraries).
+FORMAT_NAMES = ("pubmed-xml", "medline", "ris", "embase-csv", "csv")
+
 
 @dataclass
 class RawRecord:
