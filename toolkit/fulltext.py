@@ -420,7 +420,7 @@ def import_fulltext_csv(review: Review, path: str | Path, *, reasons: list[str] 
     source_id, pmid, doi identifies the report). Every invalid cell is reported; nothing is
     written unless all rows are valid. Returns {'imported': n}."""
     path = Path(path)
-    rows = _read_csv(path)
+    rows = read_csv_rows(path)
     header = rows[0].keys() if rows else []
     id_cols = [c for c in ("record_id", "source_id", "pmid", "doi") if c in header]
     errors = []
@@ -487,7 +487,9 @@ def import_fulltext_csv(review: Review, path: str | Path, *, reasons: list[str] 
     return {"imported": len(todo), "file": str(path)}
 
 
-def _read_csv(path: Path) -> list[dict]:
+def read_csv_rows(path: Path) -> list[dict]:
+    """A review file's CSV rows (header names stripped and lower-cased); a missing file, no
+    header or a row with more cells than the header is an error naming the file and row."""
     if not path.exists():
         raise ReviewError("file not found", file=path)
     try:

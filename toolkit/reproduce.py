@@ -25,6 +25,7 @@ from typing import Callable
 import yaml
 
 from .errors import ReviewError
+from .fulltext import read_csv_rows
 from .store import Review, create_review
 
 TITLE = ("Percutaneous cryoablation in the management of spinal metastases "
@@ -54,11 +55,6 @@ def _sig(x, digits: int = 10):
     if x == 0:
         return 0.0
     return float(f"{x:.{digits}g}")
-
-
-def _read_csv(path: Path) -> list[dict]:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        return list(csv.DictReader(fh))
 
 
 def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
@@ -95,7 +91,7 @@ def import_results(ctx: Context) -> list[dict]:
 def record_map(ctx: Context) -> dict[str, list[int]]:
     """{CRYO id: stored record ids} through queries/results/record_ids.csv."""
     out: dict[str, list[int]] = {}
-    for row in _read_csv(ctx.file("record_ids")):
+    for row in read_csv_rows(ctx.file("record_ids")):
         hit = ctx.review.db.execute(
             "select id from records where source = ? and source_id = ?",
             [row["database"], row["source_id"]]).fetchone()
@@ -123,7 +119,7 @@ def replay_title_abstract(ctx: Context, cryo: dict[str, list[int]]) -> dict:
     from .screening.decisions import record_decision
 
     dupes = duplicate_primaries(ctx.review)
-    rows = _read_csv(ctx.file("ta"))
+    rows = read_csv_rows(ctx.file("ta"))
     decided: dict[int, str] = {}
     split = []
     with ctx.review.atomic():
@@ -174,7 +170,7 @@ def replay_fulltext(ctx: Context, cryo: dict[str, list[int]]) -> dict:
 
     dupes = duplicate_primaries(ctx.review)
     reasons = load_criteria(ctx.file("criteria"))["fulltext_reasons"]
-    rows = _read_csv(ctx.file("fulltext"))
+    rows = read_csv_rows(ctx.file("fulltext"))
     with ctx.review.atomic():
         for line, row in enumerate(rows, start=2):
             ids = cryo.get(row["record_id"])
@@ -193,7 +189,7 @@ def study_labels(ctx: Context) -> dict[str, str]:
     """{CRYO id: a readable study label}: first author's surname and year from the traced
     snapshot ("Tomasian 2016"); the record id stands in for an unknown year."""
     labels: dict[str, str] = {}
-    for row in _read_csv(ctx.file("snapshot")):
+    for row in read_csv_rows(ctx.file("snapshot")):
         surname = (row.get("authors") or "").split(";")[0].strip().split(" ")[0]
         label = f"{surname} {row['year']}" if surname and row.get("year") else \
             f"{surname or 'Study'} ({row['record_id']})"
@@ -369,7 +365,7 @@ def pd_notna(series):
 def included_table(ctx: Context, cryo: dict[str, list[int]]) -> list[dict]:
     from .fulltext import included_studies
 
-    snap = {r["record_id"]: r for r in _read_csv(ctx.file("snapshot"))}
+    snap = {r["record_id"]: r for r in read_csv_rows(ctx.file("snapshot"))}
     back = {rid: cid for cid, rids in cryo.items() for rid in rids}
     rows = []
     for label, reports in included_studies(ctx.review).items():
@@ -399,7 +395,7 @@ def overlap_notes(ctx: Context, included: list[dict]) -> list[tuple[str, str]]:
 
     label = {r["record"]: r["study"] for r in included}
     out = []
-    for row in _read_csv(ctx.file("fulltext")):
+    for row in read_csv_rows(ctx.file("fulltext")):
         note = row.get("note") or ""
         m = re.search(r"\(([^()]*overlap[^()]*)\)", note)
         if row.get("decision") == "include" and m and row["record_id"] in label:

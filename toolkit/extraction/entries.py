@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ReviewError
-from ..fulltext import _read_csv, included_studies, raise_cell_errors, resolve_study
+from ..fulltext import read_csv_rows, included_studies, raise_cell_errors, resolve_study
 from ..store import Review, now_iso
 from .forms import Form, register_form
 from .values import NOT_REPORTED, format_value, from_row, parse_value, to_json
@@ -139,7 +139,7 @@ def import_values_csv(review: Review, path: str | Path, form: Form,
     required, ``extractor`` unless given). Every invalid cell is reported (file, row, column,
     why); nothing is written unless all are valid. Returns {'imported': n, 'studies': k}."""
     path = Path(path)
-    rows = _read_csv(path)
+    rows = read_csv_rows(path)
     header = list(rows[0].keys()) if rows else []
     missing = [c for c in ("study", "field", "value") if c not in header]
     if missing:

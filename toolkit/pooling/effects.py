@@ -68,8 +68,7 @@ def escalc(measure: str, add: float | None = None, to: str = "only0", **data) ->
             raise ReviewError("events larger than total")
         if measure == "PFT":
             # metafor sets add=0 for PFT: the transformation is defined at 0 and n.
-            yi = 0.5 * (np.arcsin(np.sqrt(xi / (ni + 1))) + np.arcsin(np.sqrt((xi + 1) / (ni + 1))))
-            return EffectSizes(measure, yi, 1.0 / (4 * ni + 2), ni=ni)
+            return EffectSizes(measure, _ft(xi, ni), 1.0 / (4 * ni + 2), ni=ni)
         add = 0.5 if add is None else float(add)
         mi = ni - xi
         if to == "all":
@@ -118,10 +117,14 @@ def ilogit(x):
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
 
 
+def _ft(x, n):
+    """Freeman-Tukey double arcsine of ``x`` events out of ``n``."""
+    return 0.5 * (np.arcsin(np.sqrt(x / (n + 1))) + np.arcsin(np.sqrt((x + 1) / (n + 1))))
+
+
 def pft(p, n):
     """Freeman-Tukey double arcsine of proportion ``p`` at sample size ``n`` (``transf.pft``)."""
-    x = np.asarray(p, dtype=float) * n
-    return 0.5 * (np.arcsin(np.sqrt(x / (n + 1))) + np.arcsin(np.sqrt((x + 1) / (n + 1))))
+    return _ft(np.asarray(p, dtype=float) * n, n)
 
 
 def ipft(x, n):
