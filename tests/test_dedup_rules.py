@@ -209,9 +209,22 @@ def test_different_dois_with_different_citations_are_not_duplicates():
 
 
 def test_same_title_pages_differ_same_year_is_uncertain():
+    # no volume on one side: nothing but title and authors vouches for the pair
     a = dict(ADELI, doi="")
-    b = dict(ADELI, doi="", pages="400-408")
+    b = dict(ADELI, doi="", volume="", pages="400-408")
     assert decide(a, b) == (UNCERTAIN, "pages-differ", 100.0)
+
+
+def test_whole_citation_but_the_first_page_agrees_is_duplicate():
+    # Ovid garbles supplement page ranges ("S417-S429" -> "Suppl-29"); title, authors,
+    # journal, volume and year all agree
+    a = dict(title="Cervical squamous and glandular intraepithelial neoplasia: Identification "
+                   "and current management approaches", authors="Wright, V C", year="2003",
+             journal="Salud Publica de Mexico", volume="45", pages="S417-S429")
+    b = dict(a, title="Cervical squamous and glandular intraepithelial neoplasia: "
+                      "identification and current management approaches. [Review] [87 refs]",
+             pages="Suppl-29")
+    assert decide(a, b) == (DUPLICATE, "citation-agrees-pages-differ", 100.0)
 
 
 def test_unrelated_abstracts_sharing_a_supplement_doi_are_not_duplicates():
@@ -223,3 +236,164 @@ def test_unrelated_abstracts_sharing_a_supplement_doi_are_not_duplicates():
                       "abdominal aorta aneurysms in angiotensin II-infused mice",
              authors="Kohashi K.Mori Y.", pages="A134")
     assert decide(a, b).decision == NOT
+
+
+# --- rules from the second round (cardiac, SRA-DM and digital-work error analysis) ------------
+
+ALTITUDE = dict(title="Altitude exposure induces hypoxic preconditioning of the heart",
+                authors="Tanaka S.Karck M.Steinhoff G.Haverich A.", year="1998",
+                journal="Langenbecks Arch Chir Suppl Kongressbd", volume="115", issue="Suppl I",
+                pages="669-74")
+
+
+def test_language_tag_and_original_title_are_not_part_of_the_title():
+    translated = dict(ALTITUDE, title="Altitude exposure induces hypoxic preconditioning of "
+                                      "the heart. German\nHohenexposition induziert hypoxische "
+                                      "Prakonditionierung des Herzens", pages="669-674")
+    assert title_key(translated["title"]) == title_key(ALTITUDE["title"])
+    assert title_key("Donor heart preservation. Japanese") == "donor heart preservation"
+    # a language word inside the title is kept
+    assert title_key("Validation of the Chinese version of the SF-36") == \
+        "validation of the chinese version of the sf 36"
+    assert decide(ALTITUDE, translated).decision == DUPLICATE
+
+
+def test_ovid_and_medline_notes_are_dropped_from_titles():
+    assert title_key("Anti-Factor H autoantibodies in a renal transplant recipient.[Erratum "
+                     "appears in Am J Transplant. 2009 Sep;9(9):2205 Note: Niauif, P [added]]") \
+        == "anti factor h autoantibodies in a renal transplant recipient"
+    assert title_key("Cervical cancer screening programs in Latin America. [Review] [42 refs]") \
+        == "cervical cancer screening programs in latin america"
+
+
+def test_unicode_dashes_separate_words_as_hyphens_do():
+    assert title_key("Eculizumab for Atypical Hemolytic–Uremic Syndrome") == \
+        title_key("Eculizumab for atypical hemolytic-uremic syndrome")
+
+
+def test_spreadsheet_error_is_no_title():
+    assert title_key("#NAME?") == ""
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("II-221-5; discussion II-225-6", ("ii221", "ii225")), ("II221-II226", ("ii221", "ii226")),
+    ("S-12-S-14", ("s12", "s14")),
+])
+def test_page_range_prefixes_and_discussion(raw, expected):
+    assert page_range(raw) == expected
+
+
+def test_same_title_and_pagination_is_duplicate_whatever_the_journal_name():
+    # MEDLINE's transliterated journal title vs Embase's English one; Chinese names given
+    # surname-first in one, given-name-first in the other
+    medline = dict(title="Protective effects of sevoflurane pretreatment on myocardial "
+                         "ischemia-reperfusion injury in rabbits", authors="Xu J. M.Chang Y. T.",
+                   year="2001", journal="Hunan Yi Ke Da Xue Xue Bao", volume="26", issue="1",
+                   pages="79-82")
+    embase = dict(medline, title=medline["title"] + ". Chinese", authors="Jun-Mei X.Ye-Tian C.",
+                  journal="Bulletin of Hunan Medical University")
+    assert decide(medline, embase) == (DUPLICATE, "title-pagination-match", 100.0)
+
+
+def test_two_translations_of_one_title_with_the_same_citation_are_duplicates():
+    a = dict(title="Action of dibunol isoptin and their combination in transitory myocardial "
+                   "ischemia in waking rabbits", authors="Koniurev E. A.", year="1987",
+             journal="Farmakol Toksikol", volume="50", issue="1", pages="61-4")
+    b = dict(a, title="Study of effects of dibunol isoptine and their combination in conscious "
+                      "rabbits with transient myocardial ischemia. Russian",
+             authors="Konorev E. A.", journal="Farmakologiya i Toksikologiya", pages="61-64")
+    assert decide(a, b).rule == "citation-authors-match"
+    assert decide(a, b).decision == DUPLICATE
+    # ... but not two abstracts of one group given the supplement's page range
+    c = dict(a, journal="Circulation. Conference: American Heart Association Scientific "
+                        "Sessions", pages="1-300", title="Remote conditioning in rabbits")
+    d = dict(c, title="Postconditioning with sevoflurane in isolated hearts")
+    assert decide(c, d).decision == NOT
+
+
+def test_recurring_column_in_another_issue_is_not_a_duplicate():
+    a = dict(title="Remarks from MIS Quarterly Editor - Editor's Comments",
+             authors="Lee, Allen S.", year="2000", journal="MIS Quarterly", volume="24",
+             issue="1")
+    assert decide(a, dict(a, issue="2")) == (NOT, "issue-differs", 100.0)
+    assert decide(a, dict(a, year="2001", volume="25")) == (NOT, "volume-and-year-differ", 100.0)
+    assert decide(a, dict(a)).decision == DUPLICATE
+    # an article number in the issue field is not an issue: Embase "11 (3)", issue "791"
+    b = dict(title="Drugs that reverse disease transcriptomic signatures are more effective in "
+                   "a mouse model of dyslipidemia", authors="Wagner A.Cohen N.Kelder T.",
+             year="2015", journal="Molecular Systems Biology", volume="11", issue="791")
+    assert decide(b, dict(b, issue="3", pages="791")).decision == DUPLICATE
+
+
+def test_volume_and_issue_count_only_where_the_collection_keeps_them_faithfully():
+    from toolkit.dedup.match import FieldTrust, field_trust
+    import numpy as np
+    a = dict(title="Perioperative nutritional support in patients undergoing hepatectomy for "
+                   "hepatocellular carcinoma", authors="Ziegler, T. R.", year="1996",
+             journal="Jpen: Journal of Parenteral & Enteral Nutrition", volume="20",
+             issue="1112", pages="91-92")
+    b = dict(a, journal="JPEN. Journal of parenteral and enteral nutrition", issue="1113")
+    # an EndNote export that numbers its records in the issue field
+    assert classify(norm(a, 1), norm(b, 2), trust=FieldTrust(issue=False)).decision == DUPLICATE
+    assert classify(norm(a, 1), norm(b, 2)).rule == "issue-differs"
+
+    def collection(issue_of_copy):
+        norms, pairs = [], []
+        for k in range(25):
+            rec = dict(a, title=f"{a['title']} in cohort {k:02d} of the trial", pages=f"{k + 1}-{k + 9}",
+                       issue="3")
+            norms += [norm(rec, 2 * k), norm(dict(rec, issue=issue_of_copy(k)), 2 * k + 1)]
+            pairs.append((2 * k, 2 * k + 1))
+        return norms, np.array(pairs), np.full(len(pairs), 100.0)
+    assert field_trust(*collection(lambda k: "3")) == FieldTrust(volume=True, issue=True)
+    assert field_trust(*collection(lambda k: str(1000 + k))).issue is False
+    # too few anchor pairs to tell: volume and issue differences are not used
+    norms, pairs, sims = collection(lambda k: "3")
+    assert field_trust(norms[:10], pairs[:5], sims[:5]) == FieldTrust(volume=False, issue=False)
+
+
+def test_same_abstract_at_two_meetings_is_not_merged():
+    a = dict(title="Mitochondrial depolarization is not responsible for cardioprotection during "
+                   "ischemic preconditioning",
+             authors="Lee D. S.Quarrie R.Steinbaugh G.Pfeiffer D.Zweier J.Crestanello J.",
+             year="2010", journal="J Am Coll Cardiol", volume="55 (10 SUPPL 1)",
+             pages="A115.E1077")
+    b = dict(a, authors="Lee D.Quarrie R.Cramer B.Steinbaugh G.Pfeiffer D. R.Zweier J. L.",
+             journal="FASEB Journal", volume="24", pages="")
+    assert decide(a, b).decision != DUPLICATE
+
+
+def test_different_dois_and_last_pages_are_different_editorials():
+    a = dict(title="Editorial Introduction", authors="Zwass, Vladimir", year="2015",
+             journal="Journal of Management Information Systems", volume="32", pages="1--8",
+             doi="10.1080/07421222.2015.1029378")
+    b = dict(a, pages="1--3", doi="10.1080/07421222.2015.1063266")
+    assert decide(a, b) == (NOT, "doi-differs", 100.0)
+
+
+def test_errata_in_web_of_science_and_embase_form_are_notices():
+    art = dict(title="Eculizumab for atypical hemolytic-uremic syndrome",
+               authors="Nurnberger, J. and Philipp, T. and Witzke, O.", year="2009",
+               journal="New England Journal of Medicine", volume="360", pages="542-544")
+    wos = dict(art, title="Eculizumab for Atypical Hemolytic-Uremic Syndrome (vol 360, pg 542, "
+                          "2009)", pages="2487")
+    embase = dict(art, title="Eculizumab for atypical hemolytic-uremic syndrome (New England "
+                             "Journal of Medicine (2009) 360 (542-544))", authors="Philipp, T.",
+                  pages="2487-2487")
+    assert decide(art, wos).rule == "notice-differs"
+    assert decide(art, embase).rule == "notice-differs"
+    assert decide(wos, embase).decision == DUPLICATE
+
+
+def test_title_with_a_subtitle_added_is_scored_when_the_citation_agrees():
+    """Below the title floor (ratio 71) the pair is still classified, because year, volume and
+    first page agree."""
+    import numpy as np
+    from toolkit.dedup.match import score_pairs
+    a = dict(title="Gateways to clinical trials", authors="BayÃ©s M.Rabasseda X.Prous J. R.",
+             year="2003", journal="Methods and findings in experimental and clinical "
+                                  "pharmacology", volume="25", issue="1", pages="53-76")
+    b = dict(a, title="Gateways to clinical trials - January/February 2003",
+             authors="Bayes M.Rabasseda X.Prous J. R.")
+    out, _ = score_pairs([norm(a, 1), norm(b, 2)], np.array([[0, 1]]))
+    assert [(i, j, d.decision) for i, j, d in out] == [(0, 1, DUPLICATE)]

@@ -155,7 +155,7 @@ def test_incremental_run_inherits_screening_decision(review):
 def test_manual_queue_saves_each_decision(review, tmp_path):
     ids = {}
     for k, pages in enumerate(["221-8", "400-408", "500-509", "600-609"]):
-        ids[k] = add(review, "PubMed", str(k), **dict(PAPER, pages=pages))
+        ids[k] = add(review, "PubMed", str(k), **dict(PAPER, volume="", pages=pages))
     api.deduplicate(review)
     pairs = api.open_pairs(review)
     assert len(pairs) == 6  # same title/authors/year, pages differ: all uncertain
@@ -179,7 +179,7 @@ def test_manual_queue_saves_each_decision(review, tmp_path):
 
 def test_manual_queue_json_prints_one_object_on_stdout(review, tmp_path):
     for k, pages in enumerate(["221-8", "400-408", "500-509"]):
-        add(review, "PubMed", str(k), **dict(PAPER, pages=pages))
+        add(review, "PubMed", str(k), **dict(PAPER, volume="", pages=pages))
     api.deduplicate(review)
     assert len(api.open_pairs(review)) == 3
     review.close()
@@ -195,7 +195,7 @@ def test_manual_queue_end_of_input_is_quit(review, tmp_path):
     """Piped answers that run out end the session like q (as in `review screen` and
     `review fulltext`): exit 0, the decisions given are saved, one JSON object printed."""
     for k, pages in enumerate(["221-8", "400-408", "500-509"]):
-        add(review, "PubMed", str(k), **dict(PAPER, pages=pages))
+        add(review, "PubMed", str(k), **dict(PAPER, volume="", pages=pages))
     api.deduplicate(review)
     review.close()
     res = CliRunner().invoke(cli, ["--db", str(tmp_path / "r.db"), "dedup", "--review",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -23,10 +24,10 @@ from ..store import Review, default_actor, now_iso
 from . import merge
 from .blocking import candidate_pairs
 from .clusters import build_clusters
-from .match import DUPLICATE, UNCERTAIN, score_pairs
+from .match import DUPLICATE, UNCERTAIN, classify, score_pairs
 from .normalise import normalise_record
 
-RULES_VERSION = "dedup-rules-1"
+RULES_VERSION = "dedup-rules-2"
 WINDOW = 10
 
 _NORM_COLUMNS = ("id", "title", "authors", "authors_raw", "year", "year_raw", "journal", "volume",
@@ -94,7 +95,7 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
     say("blocking")
     pairs = candidate_pairs(norms, window=WINDOW, restrict_to=new_mask if seen else None)
     say(f"scoring {len(pairs)} candidate pairs")
-    decisions = score_pairs(norms, pairs)
+    decisions, trust = score_pairs(norms, pairs)
 
     existing = _active_clusters(review)
     initial = [[index[rid] for rid, _ in members if rid in index]
@@ -106,7 +107,8 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
         if a is not None and b is not None:
             forbidden.add((min(a, b), max(a, b)))
     say("clustering")
-    uf, refused = build_clusters(norms, decisions, initial=initial, forbidden=forbidden)
+    uf, refused = build_clusters(norms, decisions, initial=initial, forbidden=forbidden,
+                                 classify_fn=partial(classify, trust=trust))
 
     screened = _screened(review)
     cluster_of = {rid: cid for cid, members in existing.items() for rid, _ in members}
@@ -118,7 +120,8 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
         run_id = db["dedup_runs"].insert({
             "started_at": at, "records": len(norms), "new_records": n_new,
             "candidate_pairs": int(len(pairs)), "duplicate_pairs": n_dup_pairs,
-            "settings": json.dumps({"rules": RULES_VERSION, "window": WINDOW}),
+            "settings": json.dumps({"rules": RULES_VERSION, "window": WINDOW,
+                                    "trust_volume": trust.volume, "trust_issue": trust.issue}),
         }).last_pk
         rule_of = {}
         for i, j, d in decisions:

@@ -21,11 +21,20 @@ DUPLICATE, NOT, UNCERTAIN = "duplicate", "not", "uncertain"
 # Rules whose "not" is a contradiction: the chaining guard refuses to put such a pair in one
 # cluster, whatever links them indirectly.
 HARD_NOT = frozenset({"notice-differs", "part-differs", "pmid-differs", "doi-differs",
-                      "years-apart", "conference-vs-paper", "pages-and-year-differ"})
+                      "years-apart", "conference-vs-paper", "pages-and-year-differ",
+                      "issue-differs", "volume-and-year-differ"})
 
 # Below this title similarity (rapidfuzz ratio, 0-100) a pair without a shared identifier is
 # not looked at further.
 TITLE_FLOOR = 80.0
+
+
+class FieldTrust(NamedTuple):
+    """Whether the volume and issue fields of this collection can be believed when two records
+    disagree on them. Exports differ: one puts EndNote record numbers in the issue field, another
+    the supplement in the volume. :func:`field_trust` measures it on the collection itself."""
+    volume: bool = True
+    issue: bool = True
 
 
 class Decision(NamedTuple):
@@ -66,8 +75,12 @@ def _authors(a: Norm, b: Norm) -> str:
     return "differ"
 
 
-def classify(a: Norm, b: Norm, title_sim: float | None = None) -> Decision:
-    """The decision for one pair of normalised records (see docs/dedup.md for the rules)."""
+def classify(a: Norm, b: Norm, title_sim: float | None = None,
+             trust: FieldTrust = FieldTrust()) -> Decision:
+    """The decision for one pair of normalised records (see docs/dedup.md for the rules).
+
+    ``trust`` says whether a disagreement on volume or issue counts (see :func:`field_trust`).
+    """
     ts = fuzz.ratio(a.title, b.title) if title_sim is None else float(title_sim)
     same_doi = bool(a.doi) and a.doi == b.doi
     same_pmid = bool(a.pmid) and a.pmid == b.pmid
@@ -87,6 +100,18 @@ def classify(a: Norm, b: Norm, title_sim: float | None = None) -> Decision:
         return Decision(NOT, "years-apart", ts)
     if year_gap >= 1 and pages == "differ" and not (same_doi or same_pmid):
         return Decision(NOT, "pages-and-year-differ", ts)
+    if not (same_doi or same_pmid) and a.volume_plain and b.volume_plain:
+        # Plain volume numbers (not "17 (1) (no pagination)" or a truncated "1)") are facts
+        # where the collection's fields are trustworthy: the same column or editorial in
+        # another issue is another item.
+        if (trust.issue and a.volume == b.volume and a.issue_plain and b.issue_plain
+                and a.issue != b.issue
+                and not (a.issue == b.page_first and not a.page_first)
+                and not (b.issue == a.page_first and not b.page_first)):
+            # (an article number in the issue field, no pages: the other's page "791" / "3")
+            return Decision(NOT, "issue-differs", ts)
+        if trust.volume and a.volume != b.volume and year_gap >= 1:
+            return Decision(NOT, "volume-and-year-differ", ts)
 
     authors = _authors(a, b)
     short = len(a.title) < 40 or len(b.title) < 40  # "Editorial", "Heart failure": not unique
@@ -95,6 +120,10 @@ def classify(a: Norm, b: Norm, title_sim: float | None = None) -> Decision:
     # The same citation: volume and first page both known and equal, journal compatible.
     citation = (pages == "same" and bool(a.volume) and a.volume == b.volume and journal_ok
                 and year_gap == 0)
+    last_ok = not (a.page_last and b.page_last and a.page_last != b.page_last)
+    # The same pagination: year, volume, first and last page all known and equal.
+    pagination = (pages == "same" and bool(a.page_last) and a.page_last == b.page_last
+                  and bool(a.volume) and a.volume == b.volume and year_gap == 0)
 
     # 2. Shared identifiers (which sources sometimes attach to the wrong record).
     if same_doi or same_pmid:
@@ -109,7 +138,7 @@ def classify(a: Norm, b: Norm, title_sim: float | None = None) -> Decision:
     if a.doi and b.doi:
         # Different DOIs: different papers, unless title, authors and the whole citation
         # agree (then one DOI is wrong: two papers cannot share volume and pages).
-        if ts >= 97 and citation and authors != "differ":
+        if ts >= 97 and citation and authors != "differ" and last_ok:
             return Decision(DUPLICATE, "doi-differs-citation-agrees", ts)
         return Decision(NOT, "doi-differs", ts)
 
@@ -118,7 +147,8 @@ def classify(a: Norm, b: Norm, title_sim: float | None = None) -> Decision:
         if journal_ok or pages == "same":
             return Decision(DUPLICATE, "title-authors-match", ts)
         if (authors == "same" and year_gap == 0 and ts >= 98
-                and not (a.conference and b.conference)):
+                and not (a.conference and b.conference)
+                and not (a.volume and b.volume and a.volume != b.volume)):
             return Decision(DUPLICATE, "title-authors-year-match", ts)
         return Decision(UNCERTAIN, "journal-differs", ts)
     if ts >= 90 and authors == "same" and pages == "same" and year_gap == 0:
@@ -126,14 +156,35 @@ def classify(a: Norm, b: Norm, title_sim: float | None = None) -> Decision:
     if ts >= 95 and citation and not short:
         # the whole citation agrees: author lists that fail to match are a formatting problem
         return Decision(DUPLICATE, "title-citation-match", ts)
+    if ts >= 95 and pagination and (journal_ok or not short):
+        # same year, volume, first and last page: one item. Journal names that fail to match
+        # ("Hunan Yi Ke Da Xue Xue Bao" / "Bulletin of Hunan Medical University") and author
+        # lists that fail to parse do not outweigh that.
+        return Decision(DUPLICATE, "title-pagination-match", ts)
+    if (pagination and journal_ok and authors in ("same", "similar") and ts >= 50
+            and not (a.conference or b.conference)):
+        # The whole citation is as good an identifier as a DOI: with the same authors it is
+        # the same article under a title that is related but not the same (a second
+        # translation of a Russian or German title shares its drug names and key words:
+        # ratio 57-70 in the cardiac set). Unrelated titles (< 50) with one citation are a
+        # data error, not evidence. Abstract supplements are left out: a database may give
+        # every abstract the supplement's page range.
+        return Decision(DUPLICATE, "citation-authors-match", ts)
     if ts >= 85 and citation and authors == "same" and not short:
         return Decision(DUPLICATE, "title-similar-citation-match", ts)
     if (short and ts >= 95 and authors != "differ" and pages != "differ" and year_gap == 0
             and journal_ok and a.volume and a.volume == b.volume
             and (authors == "same" or pages == "same" or a.issue == b.issue)):
         return Decision(DUPLICATE, "short-title-all-match", ts)
-    if authors == "same" and citation and _title_contained(a.title, b.title):
+    if (citation and (authors == "same" or pagination)
+            and _title_contained(a.title, b.title)):
         return Decision(DUPLICATE, "title-contained-citation-agrees", ts)
+    if (ts >= 95 and authors == "same" and pages == "differ" and not short and year_gap == 0
+            and journal_ok and a.volume and a.volume == b.volume):
+        # All but the first page agree: a page typed wrong or a page range garbled ("t-8",
+        # "Suppl-12") in one record. (A different item with the same title is an erratum or
+        # a reply, which the notice rule has already told apart, or in another issue.)
+        return Decision(DUPLICATE, "citation-agrees-pages-differ", ts)
     if ts >= 95 and authors != "differ" and pages == "differ":
         return Decision(UNCERTAIN, "pages-differ", ts)
     if ts >= 85 and authors in ("same", "similar"):
@@ -150,15 +201,45 @@ def _title_contained(ta: str, tb: str) -> bool:
     return f" {short} " in f" {long_} " or fuzz.partial_ratio(short, long_) >= 97
 
 
+# Field trust is measured on "anchor" pairs, duplicates beyond doubt: the same long title
+# (rapidfuzz ratio >= 98), year, first and last page. A field is trusted when, over at least
+# TRUST_MIN_ANCHORS anchors where both records give it as a plain number, at most
+# TRUST_MAX_DISAGREE of them disagree (true duplicates agree on a real volume or issue).
+TRUST_MIN_ANCHORS = 20
+TRUST_MAX_DISAGREE = 0.05
+
+
+def field_trust(norms: Sequence[Norm], pairs: np.ndarray, sims: np.ndarray) -> FieldTrust:
+    """Whether volume and issue disagreements can be believed in this collection, measured on
+    the anchor pairs among the scored candidate ``pairs`` (title similarities ``sims``)."""
+    counts = {"volume": [0, 0], "issue": [0, 0]}  # [anchors with both plain, disagreeing]
+    for k in np.flatnonzero(sims >= 98):
+        a, b = norms[int(pairs[k, 0])], norms[int(pairs[k, 1])]
+        if (len(a.title) < 40 or not a.year or a.year != b.year or not a.page_first
+                or a.page_first != b.page_first or not a.page_last
+                or a.page_last != b.page_last or a.notice != b.notice):
+            continue
+        if a.volume_plain and b.volume_plain:
+            counts["volume"][0] += 1
+            counts["volume"][1] += a.volume != b.volume
+            if a.volume == b.volume and a.issue_plain and b.issue_plain:
+                counts["issue"][0] += 1
+                counts["issue"][1] += a.issue != b.issue
+    ok = {f: n >= TRUST_MIN_ANCHORS and bad <= TRUST_MAX_DISAGREE * n
+          for f, (n, bad) in counts.items()}
+    return FieldTrust(volume=ok["volume"], issue=ok["issue"])
+
+
 def score_pairs(norms: Sequence[Norm], pairs: np.ndarray, *, workers: int = -1
-                ) -> list[tuple[int, int, Decision]]:
-    """Decisions for the candidate index pairs that could be duplicates or uncertain.
+                ) -> tuple[list[tuple[int, int, Decision]], FieldTrust]:
+    """Decisions for the candidate index pairs that could be duplicates or uncertain, and the
+    field trust they were made with.
 
     Returns ``(i, j, decision)`` for every pair that is not a plain "not" by title; hard
     contradictions are kept too (the chaining guard needs them).
     """
     if len(pairs) == 0:
-        return []
+        return [], FieldTrust(volume=False, issue=False)
     titles = [n.title for n in norms]
     qa = [titles[i] for i in pairs[:, 0]]
     qb = [titles[j] for j in pairs[:, 1]]
@@ -169,14 +250,20 @@ def score_pairs(norms: Sequence[Norm], pairs: np.ndarray, *, workers: int = -1
     pmid = _codes([n.pmid for n in norms])
     ia, ib = pairs[:, 0], pairs[:, 1]
     shared = ((doi[ia] == doi[ib]) & (doi[ia] >= 0)) | ((pmid[ia] == pmid[ib]) & (pmid[ia] >= 0))
-    keep = np.flatnonzero((sims >= TITLE_FLOOR) | shared)
+    # Pairs with the same year, volume and first page are classified whatever their titles
+    # (a subtitle dropped or added can put the title score below the floor).
+    cite = _codes([f"{n.year}|{n.volume}|{n.page_first}" if n.year and n.volume and n.page_first
+                   else "" for n in norms])
+    same_cite = (cite[ia] == cite[ib]) & (cite[ia] >= 0)
+    keep = np.flatnonzero((sims >= TITLE_FLOOR) | shared | same_cite)
+    trust = field_trust(norms, pairs, sims)
     out = []
     for k in keep:
         i, j = int(ia[k]), int(ib[k])
-        d = classify(norms[i], norms[j], float(sims[k]) if sims[k] else None)
+        d = classify(norms[i], norms[j], float(sims[k]) if sims[k] else None, trust)
         if d.decision != NOT or d.rule in HARD_NOT:
             out.append((i, j, d))
-    return out
+    return out, trust
 
 
 def _codes(values: list[str]) -> np.ndarray:

@@ -62,14 +62,25 @@ def ascii_fold(text: str) -> str:
         text = _LATEX.sub(" ", text)
     if not text.isascii():
         text = fix_mojibake(text).translate(_GREEK)
-        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+        text = _NON_ASCII.sub(_fold_char, unicodedata.normalize("NFKD", text))
     return _NON_ALNUM.sub(" ", text.lower()).strip()
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _fold_char(m: re.Match) -> str:
+    """A non-ASCII character left after NFKD: accents and other letters go ("é" was split into
+    "e" and an accent), punctuation and symbols become a space ("hemolytic–uremic" =
+    "hemolytic-uremic", not "hemolyticuremic")."""
+    return "" if unicodedata.category(m.group(0))[0] in "LM" else " "
 
 
 _GREEK = str.maketrans({
     "α": " alpha ", "β": " beta ", "γ": " gamma ", "δ": " delta ", "κ": " kappa ",
     "μ": " mu ", "ω": " omega ", "ε": " epsilon ", "θ": " theta ", "λ": " lambda ",
-    "σ": " sigma ", "τ": " tau ", "Δ": " delta ", "ß": "ss"})
+    "σ": " sigma ", "τ": " tau ", "Δ": " delta ", "ß": "ss", "ø": "o", "Ø": "O", "ł": "l",
+    "Ł": "L", "đ": "d", "Đ": "D", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ı": "i"})
 
 
 # --- title ------------------------------------------------------------------------------------
@@ -89,28 +100,64 @@ _PART = re.compile(r"\b(?:part|phase|paper|study|series|trial|section|chapter|vo
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9,
           "x": 10, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "a": 1, "b": 2}
 
+_LANGUAGES = (
+    "afrikaans|arabic|bulgarian|catalan|chinese|croatian|czech|danish|dutch|english|estonian|"
+    "finnish|french|german|greek|hebrew|hungarian|icelandic|italian|japanese|korean|"
+    "lithuanian|norwegian|persian|polish|portuguese|romanian|russian|serbian|slovak|"
+    "slovenian|spanish|swedish|turkish|ukrainian")
 
-# MEDLINE/Embase annotations appended to titles: "[Erratum appears in ...]", "[Japanese]".
+# MEDLINE/Embase annotations appended to titles: "[Erratum appears in ...]" (which may hold a
+# bracketed note of its own: "[... Note: Niaudet, P [added]]"), "[Japanese]", Ovid's "[Review]
+# [87 refs]".
 _TITLE_NOTES = re.compile(
     r"\[\s*(?:(?:erratum|comment|retraction|retracted|update|republished|corrected|"
-    r"expression of concern|reprint|see|summary for)\b[^\]]*|(?:[a-z]+ )?(?:language|"
-    r"afrikaans|arabic|bulgarian|catalan|chinese|croatian|czech|danish|dutch|english|estonian|"
-    r"finnish|french|german|greek|hebrew|hungarian|icelandic|italian|japanese|korean|"
-    r"lithuanian|norwegian|persian|polish|portuguese|romanian|russian|serbian|slovak|"
-    r"slovenian|spanish|swedish|turkish|ukrainian)s?)\s*\]\.?", re.I)
+    r"expression of concern|reprint|see|summary for)\b(?:[^\[\]]|\[[^\[\]]*\])*|"
+    r"(?:[a-z]+ )?(?:language|"
+    + _LANGUAGES + r")s?|review|\d+ refs?)\s*\]\.?", re.I)
+
+# EndNote/Embase exports of non-English papers: "English title. German" (the language of the
+# original, capitalised), often followed by the original title ("... of the heart. German
+# Hohenexposition induziert ..."; the line break is gone after import). The language tag and
+# what follows it are not the English title.
+_TRANSLATED_TAIL = re.compile(
+    r"\.\s+(?:" + "|".join(w.capitalize() for w in _LANGUAGES.split("|")) + r")(?:\s.*)?$",
+    re.S)
+
+
+_SPREADSHEET_ERROR = re.compile(r"^\s*#(?:NAME\?|VALUE!|REF!|N/A|DIV/0!|NULL!|NUM!)\s*$")
 
 
 def title_key(title: str | None) -> str:
     """The title as folded words, without MEDLINE notes such as "[Erratum appears in ...]"
-    or "[Japanese]"; brackets, quotes and a trailing period do not matter."""
-    return ascii_fold(_TITLE_NOTES.sub(" ", title or ""))
+    or "[Japanese]", nor a trailing language tag with the original title ("... of the heart.
+    German Hohenexposition ..."); brackets, quotes and a trailing period do not matter."""
+    if _SPREADSHEET_ERROR.match(title or ""):
+        return ""  # the title was lost in a spreadsheet ("#NAME?" for a title starting "-")
+    t = _TITLE_NOTES.sub(" ", title or "")
+    if t.rstrip().endswith(")"):
+        t = _CITES_ARTICLE.sub("", t)  # an erratum's citation of its article (the notice)
+    if "." in t:
+        t = _TRANSLATED_TAIL.sub("", t)
+    return ascii_fold(t)
 
 
-def notice_kind(key: str) -> str:
-    """'erratum', 'retraction', 'comment' when the folded title says so, else ''."""
+# Titles of errata that end with the corrected article's citation: Web of Science's "Title
+# (vol 360, pg 542, 2009)" and Embase's "Title (New England Journal of Medicine (2009) 360
+# (542-544))".
+_CITES_ARTICLE = re.compile(
+    r"\s*\((?:vol [A-Za-z]?\d+, pg [A-Za-z]?\d+, (?:1[89]|20)\d\d"
+    r"|[^()]*\((?:1[89]|20)\d\d\)\s*[A-Za-z]?\d+\s*(?:\(\s*[A-Za-z0-9 ]*\)\s*)?"
+    r"\(\s*[A-Za-z]?\d+(?:\s*-\s*[A-Za-z]?\d+)?\s*\))\s*\)\s*\.?\s*$")
+
+
+def notice_kind(key: str, raw_title: str = "") -> str:
+    """'erratum', 'retraction', 'comment' when the title says so, else ''. ``key`` is the
+    folded title; ``raw_title``, when given, is checked for an erratum's citation tail."""
     for name, rx in _NOTICE_PATTERNS:
         if rx.search(key):
             return name
+    if raw_title and raw_title.rstrip().endswith(")") and _CITES_ARTICLE.search(raw_title):
+        return "erratum"
     return ""
 
 
@@ -236,11 +283,16 @@ def _pnorm(p: str) -> str:
     return f"{m.group(1)}{int(m.group(2))}{m.group(3)}" if m else re.sub(r"[^a-z0-9]", "", p)
 
 
+# A letter or roman-numeral page prefix written with a hyphen: "II-221", "S-12" (supplement).
+_PREFIX_HYPHEN = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,3})-(?=\d)")
+
+
 def page_range(raw: str | None) -> tuple[str, str]:
     """(first, last) page as normalised strings; Excel dates and short last pages expanded.
 
     "221-8" -> ("221", "228"); "06-Oct" -> ("6", "10"); "H887-94" -> ("h887", "h894");
-    "e001469" -> ("e1469", ""); "" -> ("", "").
+    "II-221-5; discussion II-225-6" -> ("ii221", "ii225"); "e001469" -> ("e1469", "");
+    "" -> ("", "").
     """
     s = (raw or "").strip()
     if not s:
@@ -251,6 +303,8 @@ def page_range(raw: str | None) -> tuple[str, str]:
     m = _EXCEL_MON_YY.match(s)
     if m and m.group(1).lower() in _MONTHS:
         return str(_MONTHS[m.group(1).lower()]), str(int(m.group(2)))
+    s = re.split(r"[;,]", s, maxsplit=1)[0]  # "221-5; discussion 225-6": the article's range
+    s = _PREFIX_HYPHEN.sub(r"\1", s)  # "II-221-5" = "II221-5"
     parts = re.split(r"\s*[-\u2010-\u2015]+\s*", s, maxsplit=1)
     first = _pnorm(parts[0].split(",")[0])
     last = _pnorm(parts[1]) if len(parts) > 1 else ""
@@ -297,10 +351,17 @@ class Norm(NamedTuple):
     part: str           # series part number or ''
     conference: bool
     filled: int         # number of non-empty bibliographic fields (completeness)
+    # The volume/issue fields hold a plain number and nothing else ("24", not "17 (1) (no
+    # pagination)", "1)" or "9 Suppl"): only then is a difference between two records a fact.
+    volume_plain: bool = False
+    issue_plain: bool = False
 
 
 _COMPLETENESS_FIELDS = ("title", "abstract", "authors_raw", "journal", "year", "volume", "issue",
                         "pages", "doi", "pmid")
+
+
+_PLAIN_NUMBER = re.compile(r"^\s*\d{1,4}\s*$")
 
 
 def normalise_record(row: dict) -> Norm:
@@ -318,11 +379,13 @@ def normalise_record(row: dict) -> Norm:
         id=int(row["id"]), title=tkey, surnames=tuple(author_surnames(authors_raw or "")),
         year=year, journal=journal_key(row.get("journal")), volume=volume_key(row.get("volume")),
         issue=volume_key(row.get("issue")),
-        page_first=first, page_last=last, doi=doi, pmid=str(pmid), notice=notice_kind(tkey),
+        page_first=first, page_last=last, doi=doi, pmid=str(pmid), notice=notice_kind(tkey, row.get("title") or ""),
         part=part_number(tkey),
         conference=is_conference(row.get("journal"), row.get("volume"), row.get("issue"),
                                  row.get("pages")),
         filled=filled,
+        volume_plain=bool(_PLAIN_NUMBER.match(str(row.get("volume") or ""))),
+        issue_plain=bool(_PLAIN_NUMBER.match(str(row.get("issue") or ""))),
     )
 
 
