@@ -14,6 +14,7 @@ from urllib.parse import unquote
 from typing import NamedTuple
 
 from ..records import normalise_doi, normalise_pmid, normalise_year, split_authors
+from ..sources.tables import parse_embase_source
 
 # Latin-1/cp1252 reading of UTF-8 leaves these lead bytes behind ("KÃ¶nig", "â€“", "Â ").
 _MOJIBAKE = re.compile("[ÃÂâÅÄÐÑ][\u0080-\u00bf\u2010-\u203a\u0152\u0153\u0160\u0161\u0178"
@@ -362,6 +363,9 @@ _COMPLETENESS_FIELDS = ("title", "abstract", "authors_raw", "journal", "year", "
 
 
 _PLAIN_NUMBER = re.compile(r"^\s*\d{1,4}\s*$")
+# "Journal (2013) 150:3 (1031-1038)": a year in parentheses followed by more citation (not
+# NLM's "J Appl Physiol (1985)", where the year is part of the title).
+_CITATION_IN_JOURNAL = re.compile(r"\((?:1[89]|20)\d\d\)\s*[A-Za-z]?\d")
 
 
 def normalise_record(row: dict) -> Norm:
@@ -370,22 +374,31 @@ def normalise_record(row: dict) -> Norm:
     authors_raw = row.get("authors_raw")
     if not authors_raw:
         authors_raw = "; ".join(_json_list(row.get("authors")))
-    year = normalise_year(row.get("year_raw") or row.get("year")) or 0
-    first, last = page_range(row.get("pages"))
+    journal, volume, issue, pages = (row.get(f) for f in ("journal", "volume", "issue", "pages"))
+    year_raw = row.get("year_raw") or row.get("year")
+    if journal and _CITATION_IN_JOURNAL.search(journal):
+        # a whole Embase source string in the journal field: "J Affect Disord (2013) 150:3
+        # (1031-1038). Date of Publication: ..."; its parts fill what the record lacks
+        cite = parse_embase_source(journal)
+        journal = cite.get("journal") or journal
+        volume = volume or cite.get("volume")
+        issue = issue or cite.get("issue")
+        pages = pages or cite.get("pages")
+        year_raw = year_raw or cite.get("year")
+    year = normalise_year(year_raw) or 0
+    first, last = page_range(pages)
     doi = doi_key(row.get("doi_raw") or row.get("doi"))
     pmid = row.get("pmid") or normalise_pmid(row.get("pmid_raw")) or ""
     filled = sum(1 for f in _COMPLETENESS_FIELDS if row.get(f) not in (None, "", "[]"))
     return Norm(
         id=int(row["id"]), title=tkey, surnames=tuple(author_surnames(authors_raw or "")),
-        year=year, journal=journal_key(row.get("journal")), volume=volume_key(row.get("volume")),
-        issue=volume_key(row.get("issue")),
-        page_first=first, page_last=last, doi=doi, pmid=str(pmid), notice=notice_kind(tkey, row.get("title") or ""),
-        part=part_number(tkey),
-        conference=is_conference(row.get("journal"), row.get("volume"), row.get("issue"),
-                                 row.get("pages")),
+        year=year, journal=journal_key(journal), volume=volume_key(volume),
+        issue=volume_key(issue), page_first=first, page_last=last, doi=doi, pmid=str(pmid),
+        notice=notice_kind(tkey, row.get("title") or ""), part=part_number(tkey),
+        conference=is_conference(journal, volume, issue, pages),
         filled=filled,
-        volume_plain=bool(_PLAIN_NUMBER.match(str(row.get("volume") or ""))),
-        issue_plain=bool(_PLAIN_NUMBER.match(str(row.get("issue") or ""))),
+        volume_plain=bool(_PLAIN_NUMBER.match(str(volume or ""))),
+        issue_plain=bool(_PLAIN_NUMBER.match(str(issue or ""))),
     )
 
 
