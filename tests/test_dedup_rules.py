@@ -397,3 +397,18 @@ def test_title_with_a_subtitle_added_is_scored_when_the_citation_agrees():
              authors="Bayes M.Rabasseda X.Prous J. R.")
     out, _ = score_pairs([norm(a, 1), norm(b, 2)], np.array([[0, 1]]))
     assert [(i, j, d.decision) for i, j, d in out] == [(0, 1, DUPLICATE)]
+
+
+def test_embase_source_string_in_the_journal_field_gives_the_citation():
+    medline = dict(title="Cognitive behavioural therapy for depression in primary care",
+                   authors="Smith A.Jones B.", year="2013", journal="J Affect Disord",
+                   volume="150", issue="3", pages="1031-8")
+    embase = dict(medline, journal="Journal of Affective Disorders (2013) 150:3 (1031-1038). "
+                                   "Date of Publication: 1 Sep 2013", volume="", issue="",
+                  pages="")
+    n = norm(embase)
+    assert (n.journal, n.volume, n.issue, n.page_first, n.page_last) == \
+        ("journal affective disorders", "150", "3", "1031", "1038")
+    assert decide(medline, embase).rule == "title-authors-match"
+    # NLM's "J Appl Physiol (1985)" is a journal name, not a citation
+    assert norm(dict(medline, journal="J Appl Physiol (1985)")).journal == "j appl physiol 1985"
