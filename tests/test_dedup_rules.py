@@ -412,3 +412,18 @@ def test_embase_source_string_in_the_journal_field_gives_the_citation():
     assert decide(medline, embase).rule == "title-authors-match"
     # NLM's "J Appl Physiol (1985)" is a journal name, not a citation
     assert norm(dict(medline, journal="J Appl Physiol (1985)")).journal == "j appl physiol 1985"
+
+
+@pytest.mark.parametrize("title, kind", [
+    ("Rapid correction of hyponatraemia in the emergency department", ""),
+    ("Correction: Rapid treatment of hyponatraemia", "erratum"),
+    ("Outcomes of patients withdrawn from dialysis", ""),
+    ("Withdrawn: Outcomes of patients on dialysis", "retraction"),
+    ("Immune response to influenza vaccination in older adults", ""),
+    ("Response to: Immune response to influenza vaccination", "comment"),
+    ("Re-infarction after primary angioplasty", ""),
+    ("Re: Re-infarction after primary angioplasty", "comment"),
+])
+def test_notice_words_in_ordinary_titles_are_not_notices(title, kind):
+    from toolkit.dedup.normalise import notice_kind
+    assert notice_kind(title_key(title), title) == kind

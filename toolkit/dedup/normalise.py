@@ -89,13 +89,19 @@ _GREEK = str.maketrans({
 # Words that make a record a *different item* about the same paper. Each is a class; two records
 # whose titles carry different classes are not duplicates (an erratum is not its article).
 _NOTICE_PATTERNS = (
-    ("erratum", re.compile(r"\b(?:errat(?:um|a)|corrigend(?:um|a)|correction(?:s)? (?:to|of|for)|"
-                           r"^correction\b|author correction|publisher correction)\b")),
-    ("retraction", re.compile(r"\b(?:retraction|retracted|expression of concern|withdrawn)\b")),
-    ("comment", re.compile(r"\b(?:comment(?:ary)? on|comments? to|in reply|reply to|^reply\b|reply$|"
-                           r"authors? reply|response to|in response|letter to the editor|"
-                           r"re (?=[a-z]))")),
+    # Anchored where the words are also ordinary medical language: "rapid correction of
+    # hyponatraemia", "patients withdrawn from treatment", "immune response to vaccination",
+    # "re-infarction" (folded "re infarction") are articles, not notices.
+    ("erratum", re.compile(r"\b(?:errat(?:um|a)|corrigend(?:um|a)|author correction|"
+                           r"publisher correction)\b|^corrections?\b")),
+    ("retraction", re.compile(r"^(?:retraction|retracted|withdrawn)\b|\bexpression of concern\b|"
+                              r"\bretraction (?:note|notice|of)\b|\bretracted (?:article|paper)\b")),
+    ("comment", re.compile(r"\b(?:comment(?:ary)? on|comments? to|in reply|reply to|authors? reply|"
+                           r"letter to the editor)\b|^reply\b|\breply$|^(?:in )?response to\b|"
+                           r"\bresponse to (?:the )?(?:letter|comments?|commentary|editorial|"
+                           r"critique|critics|reply)\b")),
 )
+_RE_COLON = re.compile(r"^\s*\[?\s*re\s*:", re.I)  # "Re: Title" (a letter), not "Re-operation"
 _PART = re.compile(r"\b(?:part|phase|paper|study|series|trial|section|chapter|volume)\s+"
                    r"([ivx]+|\d+|one|two|three|four|five|a|b)\b")
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9,
@@ -159,6 +165,8 @@ def notice_kind(key: str, raw_title: str = "") -> str:
             return name
     if raw_title and raw_title.rstrip().endswith(")") and _CITES_ARTICLE.search(raw_title):
         return "erratum"
+    if raw_title and _RE_COLON.match(raw_title):
+        return "comment"
     return ""
 
 
