@@ -427,3 +427,22 @@ def test_embase_source_string_in_the_journal_field_gives_the_citation():
 def test_notice_words_in_ordinary_titles_are_not_notices(title, kind):
     from toolkit.dedup.normalise import notice_kind
     assert notice_kind(title_key(title), title) == kind
+
+
+def test_journals_named_like_meetings_are_journals():
+    from toolkit.dedup.normalise import is_conference
+    for journal in ("Proceedings of the National Academy of Sciences of the United States of "
+                    "America", "Proceedings of the Nutrition Society", "Annual Review of Genetics",
+                    "Mayo Clinic Proceedings"):
+        assert not is_conference(journal, None, None, None), journal
+    for journal in ("Proceedings of the Nutrition Society. Conference: Summer Meeting",
+                    "Neurology. Conference: 67th American Academy of Neurology Annual Meeting",
+                    "Conference proceedings : ... Annual International Conference of the IEEE"):
+        assert is_conference(journal, None, None, None), journal
+    # PNAS epub year vs print year, MEDLINE abbreviation vs full name: one paper
+    a = dict(title="Default-mode network activity distinguishes Alzheimer's disease from "
+                   "healthy aging", authors="Greicius M. D.Srivastava G.Reiss A. L.Menon V.",
+             year="2004", journal="Proc Natl Acad Sci U S A", volume="101", pages="4637-42")
+    b = dict(a, year="2003", journal="Proceedings of the National Academy of Sciences of the "
+                                     "United States of America", volume="", pages="")
+    assert decide(a, b).decision == DUPLICATE

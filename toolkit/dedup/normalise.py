@@ -268,14 +268,22 @@ def journals_compatible(a: str, b: str) -> bool:
 
 
 _CONFERENCE = re.compile(r"\b(?:conference|congress|meeting|symposium|abstracts?|proceedings|"
-                         r"annual|workshop|poster|meetingabstracts)\b")
+                         r"annual (?:meeting|congress|conference|scientific|sessions?|convention)|"
+                         r"workshop|poster|meetingabstracts)\b")
+# Journals named like meetings: "Proceedings of the National Academy of Sciences", "...of the
+# Nutrition Society", "Proceedings of the IEEE", "Mayo Clinic Proceedings".
+_PROCEEDINGS_JOURNAL = re.compile(r"^(?:proceedings of the (?:[a-z]+ ){0,4}?(?:academy|society|"
+                                  r"ieee)\b|mayo clinic proceedings)")
+_MEETING_WORDS = re.compile(r"\b(?:conference|congress|meeting|symposium|abstracts?|workshop)\b")
 
 
 def is_conference(journal: str | None, volume: str | None, issue: str | None,
                   pages: str | None) -> bool:
     """A conference abstract: the journal/volume/issue names a meeting or abstract supplement."""
     text = ascii_fold(" ".join(x for x in (journal, volume, issue) if x))
-    return bool(_CONFERENCE.search(text))
+    if not _CONFERENCE.search(text):
+        return False
+    return not (_PROCEEDINGS_JOURNAL.match(text) and not _MEETING_WORDS.search(text))
 
 
 # --- pages, volume ----------------------------------------------------------------------------
