@@ -246,6 +246,19 @@ def journal_key(journal: str | None) -> str:
     return " ".join(w for w in k.split() if w not in _JOURNAL_STOP)
 
 
+def _abbreviates(x: str, y: str) -> bool:
+    """One word is the other's abbreviation: a prefix ("curr" ~ "current") or, from the same
+    first letter, its letters in order (ISO 4 contractions: "natl" ~ "national", "assoc" ~
+    "association")."""
+    if x.startswith(y) or y.startswith(x):
+        return True
+    short, long_ = (x, y) if len(x) < len(y) else (y, x)
+    if short[0] != long_[0]:
+        return False
+    it = iter(long_)
+    return all(c in it for c in short)
+
+
 def journals_compatible(a: str, b: str) -> bool:
     """True when the journal keys agree word by word, a word matching when one is a prefix
     of the other ("curr opin lipidol" ~ "current opinion lipidology", and a truncated
@@ -259,7 +272,7 @@ def journals_compatible(a: str, b: str) -> bool:
     # every word of the shorter list matches a word of the longer one, in order
     j = 0
     for w in wa:
-        while j < len(wb) and not (wb[j].startswith(w) or w.startswith(wb[j])):
+        while j < len(wb) and not _abbreviates(w, wb[j]):
             j += 1
         if j == len(wb):
             return False
