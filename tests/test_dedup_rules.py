@@ -446,3 +446,11 @@ def test_journals_named_like_meetings_are_journals():
     b = dict(a, year="2003", journal="Proceedings of the National Academy of Sciences of the "
                                      "United States of America", volume="", pages="")
     assert decide(a, b).decision == DUPLICATE
+
+
+def test_series_papers_in_one_volume_differing_in_a_number_are_not_merged():
+    a = dict(title="Long-term outcomes of bariatric surgery in adolescents: cohort 1 of the "
+                   "Teen-LABS registry", authors="Inge T. H.Courcoulas A. P.Jenkins T. M.",
+             year="2016", journal="Lancet Diabetes Endocrinol", volume="4", pages="33-41")
+    b = dict(a, title=a["title"].replace("cohort 1", "cohort 2"), pages="42-50")
+    assert decide(a, b).decision == UNCERTAIN

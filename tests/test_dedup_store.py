@@ -289,3 +289,23 @@ def test_dedup_without_records_is_one_clear_error(tmp_path, capsys):
     assert exc.value.code == 1
     err = capsys.readouterr().err
     assert err.strip() == "review: error: no records yet; run `review import FILE` first"
+
+
+def test_small_later_import_keeps_the_field_trust_measured_on_the_store(review):
+    """A later import too small to measure field trust on uses the earlier run's: the same
+    editorial column in two issues stays two records, as it would in one big run."""
+    for k in range(25):  # 25 PubMed/Embase pairs that agree on volume and issue: anchors
+        rec = dict(PAPER, title=f"{PAPER['title']} in cohort {k:02d} of the registry",
+                   pages=f"{100 + 10 * k}-{105 + 10 * k}")
+        add(review, "PubMed", f"p{k}", **rec)
+        add(review, "Embase", f"e{k}", **dict(rec, journal="Current Opinion in Lipidology"))
+    first = api.deduplicate(review)
+    assert first["clusters"] == 25
+    settings = json.loads(review.db.execute("select settings from dedup_runs").fetchone()[0])
+    assert (settings["trust_volume"], settings["trust_issue"]) == (True, True)
+    column = dict(title="Editor's comments: the year ahead in lipid research",
+                  authors="Lewis G. F.", year="2008", journal="Curr Opin Lipidol", volume="19")
+    a = add(review, "PubMed", "c1", **dict(column, issue="1"))
+    b = add(review, "PubMed", "c2", **dict(column, issue="2"))
+    api.deduplicate(review)
+    assert api.cluster_of(review, a) is None and api.cluster_of(review, b) is None

@@ -24,7 +24,7 @@ from ..store import Review, default_actor, now_iso
 from . import merge
 from .blocking import candidate_pairs
 from .clusters import build_clusters
-from .match import DUPLICATE, UNCERTAIN, classify, score_pairs
+from .match import DUPLICATE, UNCERTAIN, FieldTrust, classify, score_pairs
 from .normalise import normalise_record
 
 RULES_VERSION = "dedup-rules-2"
@@ -44,6 +44,16 @@ def _active_clusters(review: Review) -> dict[int, list[tuple[int, str]]]:
     ):
         out.setdefault(r["cluster_id"], []).append((r["record_id"], r["role"]))
     return out
+
+
+def _last_trust(review: Review) -> FieldTrust | None:
+    """The field trust of the latest run (None before the first run, or for a run recorded
+    before field trust existed)."""
+    row = review.db.execute("select settings from dedup_runs order by id desc limit 1").fetchone()
+    settings = json.loads(row[0]) if row and row[0] else {}
+    if "trust_volume" not in settings:
+        return None
+    return FieldTrust(volume=bool(settings["trust_volume"]), issue=bool(settings["trust_issue"]))
 
 
 def _screened(review: Review) -> dict[int, str]:
@@ -95,7 +105,7 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
     say("blocking")
     pairs = candidate_pairs(norms, window=WINDOW, restrict_to=new_mask if seen else None)
     say(f"scoring {len(pairs)} candidate pairs")
-    decisions, trust = score_pairs(norms, pairs)
+    decisions, trust = score_pairs(norms, pairs, prior_trust=_last_trust(review))
 
     existing = _active_clusters(review)
     initial = [[index[rid] for rid, _ in members if rid in index]

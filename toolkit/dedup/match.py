@@ -180,16 +180,27 @@ def classify(a: Norm, b: Norm, title_sim: float | None = None,
             and _title_contained(a.title, b.title)):
         return Decision(DUPLICATE, "title-contained-citation-agrees", ts)
     if (ts >= 95 and authors == "same" and pages == "differ" and not short and year_gap == 0
-            and journal_ok and a.volume and a.volume == b.volume):
+            and journal_ok and a.volume and a.volume == b.volume
+            and not _title_numbers_differ(a.title, b.title)):
         # All but the first page agree: a page typed wrong or a page range garbled ("t-8",
         # "Suppl-12") in one record. (A different item with the same title is an erratum or
-        # a reply, which the notice rule has already told apart, or in another issue.)
+        # a reply, which the notice rule has already told apart, or in another issue; two
+        # papers of a series in one volume differ in a number: "cohort 1" / "cohort 2".)
         return Decision(DUPLICATE, "citation-agrees-pages-differ", ts)
     if ts >= 95 and authors != "differ" and pages == "differ":
         return Decision(UNCERTAIN, "pages-differ", ts)
     if ts >= 85 and authors in ("same", "similar"):
         return Decision(UNCERTAIN, "title-similar", ts)
     return Decision(NOT, "title-differs", ts)
+
+
+def _title_numbers_differ(ta: str, tb: str) -> bool:
+    """Both titles carry numbers, and not the same ones."""
+    na = {w for w in ta.split() if w.isdigit()}
+    if not na:
+        return False
+    nb = {w for w in tb.split() if w.isdigit()}
+    return bool(nb) and na != nb
 
 
 def _title_contained(ta: str, tb: str) -> bool:
@@ -209,9 +220,13 @@ TRUST_MIN_ANCHORS = 20
 TRUST_MAX_DISAGREE = 0.05
 
 
-def field_trust(norms: Sequence[Norm], pairs: np.ndarray, sims: np.ndarray) -> FieldTrust:
+def field_trust(norms: Sequence[Norm], pairs: np.ndarray, sims: np.ndarray,
+                prior: FieldTrust | None = None) -> FieldTrust:
     """Whether volume and issue disagreements can be believed in this collection, measured on
-    the anchor pairs among the scored candidate ``pairs`` (title similarities ``sims``)."""
+    the anchor pairs among the scored candidate ``pairs`` (title similarities ``sims``).
+
+    A field with too few anchors keeps its ``prior`` value (an earlier run's on the same
+    store, for a small incremental import), else it is not trusted."""
     counts = {"volume": [0, 0], "issue": [0, 0]}  # [anchors with both plain, disagreeing]
     for k in np.flatnonzero(sims >= 98):
         a, b = norms[int(pairs[k, 0])], norms[int(pairs[k, 1])]
@@ -225,21 +240,23 @@ def field_trust(norms: Sequence[Norm], pairs: np.ndarray, sims: np.ndarray) -> F
             if a.volume == b.volume and a.issue_plain and b.issue_plain:
                 counts["issue"][0] += 1
                 counts["issue"][1] += a.issue != b.issue
-    ok = {f: n >= TRUST_MIN_ANCHORS and bad <= TRUST_MAX_DISAGREE * n
+    ok = {f: (bad <= TRUST_MAX_DISAGREE * n if n >= TRUST_MIN_ANCHORS
+              else bool(prior and getattr(prior, f)))
           for f, (n, bad) in counts.items()}
     return FieldTrust(volume=ok["volume"], issue=ok["issue"])
 
 
-def score_pairs(norms: Sequence[Norm], pairs: np.ndarray, *, workers: int = -1
+def score_pairs(norms: Sequence[Norm], pairs: np.ndarray, *, workers: int = -1,
+                prior_trust: FieldTrust | None = None
                 ) -> tuple[list[tuple[int, int, Decision]], FieldTrust]:
     """Decisions for the candidate index pairs that could be duplicates or uncertain, and the
-    field trust they were made with.
+    field trust they were made with (``prior_trust``: see :func:`field_trust`).
 
     Returns ``(i, j, decision)`` for every pair that is not a plain "not" by title; hard
     contradictions are kept too (the chaining guard needs them).
     """
     if len(pairs) == 0:
-        return [], FieldTrust(volume=False, issue=False)
+        return [], prior_trust or FieldTrust(volume=False, issue=False)
     titles = [n.title for n in norms]
     qa = [titles[i] for i in pairs[:, 0]]
     qb = [titles[j] for j in pairs[:, 1]]
@@ -256,7 +273,7 @@ def score_pairs(norms: Sequence[Norm], pairs: np.ndarray, *, workers: int = -1
                    else "" for n in norms])
     same_cite = (cite[ia] == cite[ib]) & (cite[ia] >= 0)
     keep = np.flatnonzero((sims >= TITLE_FLOOR) | shared | same_cite)
-    trust = field_trust(norms, pairs, sims)
+    trust = field_trust(norms, pairs, sims, prior_trust)
     out = []
     for k in keep:
         i, j = int(ia[k]), int(ib[k])
