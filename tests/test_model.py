@@ -150,3 +150,30 @@ def test_blend_stops_below_min_weight():
     # weight 1 at one include... here 2 includes: 5 / 6 < 0.9, so no blend: the plain SVM
     a = trained(sim_weight=1.0, sim_min_weight=0.9)
     assert np.array_equal(a.scores(), trained(sim_weight=0).scores())
+
+
+@pytest.mark.parametrize("docs", [
+    POOL,
+    ["Été  été\tÉTÉ x", "q\u00a0x  y", "", "ab abcdef-gh", "abcdef-gh (x)", "a"],
+])
+def test_char_grams_match_scikit_learn_char_wb(docs):
+    """The fast character-gram TF-IDF is scikit-learn's char_wb vectorizer: same columns in the
+    same order, same values up to rounding."""
+    from toolkit.screening.model import char_vectorizer, char_wb_tfidf
+
+    v = char_vectorizer()
+    ref = v.fit_transform(docs)
+    ref.sort_indices()
+    got, grams = char_wb_tfidf(docs)
+    assert list(grams) == list(v.get_feature_names_out())
+    assert np.array_equal(got.indptr, ref.indptr) and np.array_equal(got.indices, ref.indices)
+    assert np.allclose(got.data, ref.data, rtol=0, atol=1e-12)
+
+
+def test_char_grams_none_shared_is_an_empty_block():
+    from toolkit.screening.model import char_wb_tfidf
+
+    with pytest.raises(ValueError):
+        char_wb_tfidf(["abc", "xyz"])
+    L = ActiveLearner().fit_features(["abc", "xyz", ""])  # words only are left
+    assert L.X_.shape[0] == 3

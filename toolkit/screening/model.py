@@ -48,13 +48,13 @@ def record_text(title, abstract) -> str:
     return " ".join(parts)
 
 
-def word_vectorizer() -> TfidfVectorizer:
+def word_vectorizer(max_df: float = 1.0) -> TfidfVectorizer:
     """TF-IDF on word 1-2 grams with sublinear tf (the screening literature's standard).
 
     ``min_df=1`` keeps rare terms, which
     is where topic-specific vocabulary lives.
     """
-    return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1,
+    return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, max_df=max_df,
                            strip_accents="unicode")
 
 
@@ -63,9 +63,69 @@ def char_vectorizer() -> TfidfVectorizer:
 
     Character grams match inflections, spelling variants and parts of compound or chemical names
     (``-pril``, ``-prazole``) that whole-word features miss; ``min_df=2`` drops grams seen once,
-    which cannot connect two records.
+    which cannot connect two records. ``char_wb_tfidf`` computes the same matrix faster.
     """
     return TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=2)
+
+
+def char_wb_tfidf(docs: Sequence[str], ngram_range: tuple[int, int] = (3, 5),
+                  min_df: int = 2):
+    """The matrix of ``char_vectorizer().fit_transform(docs)`` (same columns, in the same
+    order, equal values up to rounding), 3-4x faster: a record's character grams are those of its
+    words, so each distinct word is cut into grams once and the record x gram counts are the
+    product of the sparse record x word and word x gram count matrices.
+
+    Returns ``(X, grams)``: L2-normalised CSR rows (sublinear tf, smooth idf) and the gram of
+    each column. Raises ``ValueError`` when no gram occurs in ``min_df`` records, as the
+    vectorizer does.
+    """
+    lo, hi = ngram_range
+    word_id: dict[str, int] = {}
+    rows_ptr = [0]
+    toks: list[int] = []
+    for d in docs:
+        # char_wb's tokenisation: lower case, split on white space, each word padded by spaces
+        for w in d.lower().split():
+            j = word_id.get(w)
+            if j is None:
+                j = word_id[w] = len(word_id)
+            toks.append(j)
+        rows_ptr.append(len(toks))
+    n = len(docs)
+    D = csr_matrix((np.ones(len(toks)), np.asarray(toks, dtype=np.int64),
+                    np.asarray(rows_ptr, dtype=np.int64)), shape=(n, len(word_id)))
+    gram_id: dict[str, int] = {}
+    setdef = gram_id.setdefault
+    grams_of: list[int] = []
+    word_ptr = [0]
+    for w in word_id:  # in word-id order
+        w = " " + w + " "
+        L = len(w)
+        for k in range(lo, hi + 1):
+            if L <= k:  # a word shorter than k counts once, as the whole padded word
+                grams_of.append(setdef(w, len(gram_id)))
+                break
+            grams_of.extend([setdef(w[o:o + k], len(gram_id)) for o in range(L - k + 1)])
+        word_ptr.append(len(grams_of))
+    G = csr_matrix((np.ones(len(grams_of)), np.asarray(grams_of, dtype=np.int64),
+                    np.asarray(word_ptr, dtype=np.int64)), shape=(len(word_id), len(gram_id)))
+    C = (D @ G).tocsc()  # counts, record x gram
+    df = np.diff(C.indptr)
+    names = np.array(list(gram_id), dtype=object)
+    keep = np.flatnonzero(df >= min_df)
+    if keep.size == 0:
+        raise ValueError("no character gram occurs in min_df records")
+    keep = keep[np.argsort(names[keep], kind="stable")]  # the vectorizer's sorted vocabulary
+    X = C[:, keep].tocsr()
+    X.sort_indices()
+    idf = np.log((1.0 + n) / (1.0 + df[keep])) + 1.0
+    X.data = (np.log(X.data) + 1.0) * idf[X.indices]
+    per_row = np.diff(X.indptr)
+    norms = np.sqrt(np.bincount(np.repeat(np.arange(n), per_row), weights=X.data ** 2,
+                                minlength=n))
+    norms[per_row == 0] = 1.0
+    X.data /= np.repeat(norms, per_row)
+    return X, names[keep]
 
 
 def _fit_block(vectorizer: TfidfVectorizer, docs: list[str]):
@@ -128,7 +188,9 @@ class ActiveLearner:
                  retrain_always_below: int = 100, retrain_fraction: float = 0.05,
                  mix_random: float = 0.05, sim_weight: float = 1.0, sim_halflife: float = 5.0,
                  sim_kind: str = "max", ensemble: str | None = None,
-                 svm_loss: str = "squared_hinge", sim_min_weight: float = 0.05):
+                 svm_loss: str = "squared_hinge", sim_min_weight: float = 0.05,
+                 balance_ratio: float = 1.0, word_max_df: float = 1.0,
+                 presumed_negatives: int = 0):
         if classifier not in CLASSIFIERS:
             raise ValueError(f"unknown classifier {classifier!r}; choose from {CLASSIFIERS}")
         if query not in QUERIES:
@@ -154,6 +216,9 @@ class ActiveLearner:
         self.sim_min_weight = sim_min_weight
         self.ensemble = ensemble
         self.svm_loss = svm_loss
+        self.balance_ratio = balance_ratio
+        self.word_max_df = word_max_df
+        self.presumed_negatives = presumed_negatives
         self._rng = np.random.default_rng(random_state)
         self.model_ = None
         self.scores_ = None
@@ -171,11 +236,13 @@ class ActiveLearner:
     def fit_features(self, texts: Sequence[str]) -> "ActiveLearner":
         """Fit TF-IDF once on the whole pool (unsupervised, so no label leaks) and keep X."""
         docs = [t or "" for t in texts]
-        self.vectorizer_ = word_vectorizer()
+        self.vectorizer_ = word_vectorizer(self.word_max_df)
         X = _fit_block(self.vectorizer_, docs)
         if self.features == "words+chars":
-            self.char_vectorizer_ = char_vectorizer()
-            Xc = _fit_block(self.char_vectorizer_, docs)
+            try:
+                Xc, self.char_grams_ = char_wb_tfidf(docs)
+            except ValueError:  # no gram seen twice: nothing to learn from it
+                Xc = csr_matrix((len(docs), 0))
             w = self.char_weight
             X = hstack([X, Xc * w], format="csr") * (1.0 / math.sqrt(1.0 + w * w))
         return self.set_features(X)
@@ -219,13 +286,27 @@ class ActiveLearner:
         # "balanced" class weights (n / (2 n_class)) as sample weights: every classifier here
         # accepts them, and the rare includes count as much as the many excludes.
         counts = np.bincount(y, minlength=2).astype(float)
-        weights = (y.size / (2.0 * counts))[y]
-        Xl = self.X_[idx]
-        model, raw = self._train_score(self.classifier, Xl, y, weights)
+        if self.presumed_negatives:
+            # BMI (Cormack & Grossman): random unlabelled records presumed non-relevant
+            pool = np.setdiff1d(np.arange(self.X_.shape[0]), idx)
+            k = min(self.presumed_negatives, pool.size)
+            rng = np.random.default_rng([self.random_state, idx.size])
+            extra = np.sort(rng.choice(pool, size=k, replace=False))
+            idx_t = np.concatenate([idx, extra])
+            y_t = np.concatenate([y, np.zeros(k, dtype=np.int64)])
+        else:
+            idx_t, y_t = idx, y
+        tc = np.bincount(y_t, minlength=2).astype(float)
+        # class weights: includes carry balance_ratio times the total weight of the excludes
+        # (1: "balanced"), renormalised to sum to the number of training rows
+        w = np.array([tc[1] / (self.balance_ratio * tc[0]), 1.0])[y_t]
+        weights = w * (y_t.size / w.sum())
+        Xl = self.X_[idx_t]
+        model, raw = self._train_score(self.classifier, Xl, y_t, weights)
         self.decision_ = raw
         s = raw
         if self.ensemble:
-            _, raw2 = self._train_score(self.ensemble, Xl, y, weights)
+            _, raw2 = self._train_score(self.ensemble, Xl, y_t, weights)
             s = (_pct_rank(raw) + _pct_rank(raw2)) / 2.0
         if self.sim_weight > 0 and self.query_strategy != "uncertainty":
             n_inc = int(counts[1])
@@ -261,7 +342,9 @@ class ActiveLearner:
         if kind == "nb":
             lp = model.predict_log_proba(self.X_)
             return model, lp[:, 1] - lp[:, 0]  # log-odds: 0 is the decision boundary
-        return model, np.asarray(model.decision_function(self.X_), dtype=np.float64)
+        # decision_function without its input validation of the whole pool on every fit
+        coef = np.asarray(model.coef_, dtype=np.float64).ravel()
+        return model, self.X_ @ coef + float(np.ravel(model.intercept_)[0])
 
     def retrain_due(self, n_labelled: int, n_at_last_fit: int | None) -> bool:
         """Whether to refit now, given the labelled count now and at the last fit.
