@@ -71,7 +71,8 @@ def grid_set(args: tuple) -> tuple[str, dict]:
         fopts = {k: v for k, v in opts.items() if k in FEATURE_OPTIONS}
         fkey = json.dumps(fopts, sort_keys=True)
         if fkey not in feats:
-            feats[fkey] = ActiveLearner(**fopts).fit_features(ds.texts).X_
+            fl = ActiveLearner(**fopts).fit_features(ds.texts)
+            feats[fkey] = (fl.X_, fl.n_word_features_)
         runs = []
         for seed in seeds:
             m = simulate(ds.texts, ds.labels, seed=seed, learner_options=opts,

@@ -91,8 +91,9 @@ def test_record_text_and_bad_options():
 
 def test_version_names_settings():
     assert ActiveLearner(classifier="nb", query="mixed", random_state=3).version == \
-        "tfidf12w+c35+nb+simmax+mixed/rs3"
-    assert ActiveLearner(sim_weight=0).version == "tfidf12w+c35+svm+max/rs0"
+        "tfidf12w+c35+nb+pn100+simmax+mixed/rs3"
+    assert ActiveLearner(sim_weight=0).version == "tfidf12w+c35+svm+pn100+max/rs0"
+    assert ActiveLearner(presumed_negatives=0).version == "tfidf12w+c35+svm+simmax+max/rs0"
 
 
 def test_set_features_matches_fit_features():
@@ -177,3 +178,50 @@ def test_char_grams_none_shared_is_an_empty_block():
         char_wb_tfidf(["abc", "xyz"])
     L = ActiveLearner().fit_features(["abc", "xyz", ""])  # words only are left
     assert L.X_.shape[0] == 3
+
+
+@pytest.mark.parametrize("max_df", [1.0, 0.5])
+@pytest.mark.parametrize("docs", [
+    POOL,
+    ["Été  été ÉTÉ x-ray", "naïve café au lait", "", "the the the cat", "x y z", "Cat cats"],
+])
+def test_word_terms_match_scikit_learn(docs, max_df):
+    """The fast word 1-2 gram TF-IDF is scikit-learn's TfidfVectorizer with the same options."""
+    from toolkit.screening.model import word_tfidf, word_vectorizer
+
+    v = word_vectorizer(max_df)
+    ref = v.fit_transform(docs)
+    ref.sort_indices()
+    got, terms = word_tfidf(docs, max_df)
+    assert list(terms) == list(v.get_feature_names_out())
+    assert np.array_equal(got.indptr, ref.indptr) and np.array_equal(got.indices, ref.indices)
+    assert np.allclose(got.data, ref.data, rtol=0, atol=1e-12)
+
+
+def test_pool_without_terms_is_still_ranked():
+    L = ActiveLearner().fit_features(["", "", "!!"])
+    assert L.X_.shape == (3, 0)
+    L.fit([0, 1], [1, 0])
+    assert L.model_ is None and L.query([2]) == 2
+
+
+def test_presumed_negatives_are_seeded_unlabelled_rows_labelled_0():
+    """BMI: each fit adds up to ``presumed_negatives`` random unlabelled rows as excludes; the
+    draw depends only on the random state and the labelled rows, and 0 turns it off."""
+    pool = POOL * 30  # 270 rows
+    L = ActiveLearner(random_state=4, presumed_negatives=100).fit_features(pool)
+    idx, y = np.array([0, 1, 3, 4]), np.array([1, 1, 0, 0])
+    it, yt = L.training_set(idx, y)
+    assert it.size == 104 and yt.tolist() == [1, 1, 0, 0] + [0] * 100
+    assert not set(it[4:].tolist()) & set(idx.tolist()) and len(set(it.tolist())) == 104
+    again = ActiveLearner(random_state=4, presumed_negatives=100).fit_features(pool)
+    assert np.array_equal(again.training_set(idx, y)[0], it)
+    other = ActiveLearner(random_state=5, presumed_negatives=100).fit_features(pool)
+    assert not np.array_equal(other.training_set(idx, y)[0], it)
+    # a small pool gives what it has; none when nothing is unlabelled
+    small = ActiveLearner(presumed_negatives=100).fit_features(POOL)
+    assert small.training_set(idx, y)[0].size == len(POOL)
+    assert small.training_set(np.arange(len(POOL)), np.zeros(len(POOL), int))[0].size == \
+        len(POOL)
+    off = ActiveLearner(presumed_negatives=0).fit_features(pool)
+    assert off.training_set(idx, y)[0] is idx
