@@ -338,7 +338,6 @@ class ActiveLearner:
         self._sim_cache: dict[int, np.ndarray] = {}
         self.n_word_features_ = self.X_.shape[1] if n_word_features is None else n_word_features
         self.Xw_ = None
-        self._vs_prev = None
         if self.word_view and self.features == "words+chars":
             w = self.char_weight  # undo the joint normalisation: unit-length word rows
             self.Xw_ = csr_matrix(self.X_[:, :self.n_word_features_] * math.sqrt(1.0 + w * w))
@@ -386,17 +385,10 @@ class ActiveLearner:
             _, raw2 = self._train_score(self.ensemble, Xl, y_t, weights)
             s = (_pct_rank(raw) + _pct_rank(raw2)) / 2.0
         elif self.Xw_ is not None:
-            # two views: the same classifier on the word block alone
-            model2, raw2 = self._train_score(self.classifier, self.Xw_[idx_t], y_t, weights,
-                                             X=self.Xw_)
-            if self.word_view == "select":
-                use_words = self._select_view(idx, y, raw, raw2)
-                if use_words:
-                    model, raw = model2, raw2
-                    self.decision_ = raw
-                s = raw
-            else:
-                s = (_pct_rank(raw) + _pct_rank(raw2)) / 2.0
+            # two views: the same classifier on the word block alone; ranks averaged
+            _, raw2 = self._train_score(self.classifier, self.Xw_[idx_t], y_t, weights,
+                                        X=self.Xw_)
+            s = (_pct_rank(raw) + _pct_rank(raw2)) / 2.0
         if self.sim_weight > 0 and self.query_strategy != "uncertainty":
             n_inc = int(counts[1])
             lam = self.sim_weight * self.sim_halflife / (self.sim_halflife + n_inc - 1)
@@ -413,39 +405,6 @@ class ActiveLearner:
         self.scores_ = np.asarray(s, dtype=np.float64)
         self.model_ = model
         return self
-
-    def _select_view(self, idx, y, raw_full, raw_words) -> bool:
-        """Prequential choice between the two views: each labelled record is scored by both
-        views' percentile ranks from the last fit before its label arrived; the view whose
-        ranks separate the includes from the excludes better so far (AUC) ranks next. Ties
-        (and no evidence yet) keep the full view."""
-        n = self.X_.shape[0]
-        if getattr(self, "_vs_prev", None) is None:
-            self._vs_prev = None
-            self._vs_seen = np.zeros(n, dtype=bool)
-            self._vs_hist: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        if self._vs_prev is not None:
-            new = idx[~self._vs_seen[idx]]
-            ynew = y[~self._vs_seen[idx]]
-            pa, pb = self._vs_prev
-            self._vs_hist.append((pa[new], pb[new], ynew))
-        self._vs_seen[idx] = True
-        self._vs_prev = (_pct_rank(raw_full), _pct_rank(raw_words))
-        if not self._vs_hist:
-            return False
-        pa = np.concatenate([h[0] for h in self._vs_hist])
-        pb = np.concatenate([h[1] for h in self._vs_hist])
-        yy = np.concatenate([h[2] for h in self._vs_hist])
-        npos = int(yy.sum())
-        nneg = yy.size - npos
-        if npos == 0 or nneg == 0:
-            return False
-
-        def auc(p):
-            r = rankdata(p)
-            return (r[yy == 1].sum() - npos * (npos + 1) / 2.0) / (npos * nneg)
-
-        return bool(auc(pb) > auc(pa))
 
     def training_set(self, idx: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The rows and labels a fit trains on: the labelled rows, plus (BMI, Cormack & Grossman
