@@ -180,24 +180,6 @@ def test_char_grams_none_shared_is_an_empty_block():
     assert L.X_.shape[0] == 3
 
 
-@pytest.mark.parametrize("max_df", [1.0, 0.5])
-@pytest.mark.parametrize("docs", [
-    POOL,
-    ["Été  été ÉTÉ x-ray", "naïve café au lait", "", "the the the cat", "x y z", "Cat cats"],
-])
-def test_word_terms_match_scikit_learn(docs, max_df):
-    """The fast word 1-2 gram TF-IDF is scikit-learn's TfidfVectorizer with the same options."""
-    from toolkit.screening.model import word_tfidf, word_vectorizer
-
-    v = word_vectorizer(max_df)
-    ref = v.fit_transform(docs)
-    ref.sort_indices()
-    got, terms = word_tfidf(docs, max_df)
-    assert list(terms) == list(v.get_feature_names_out())
-    assert np.array_equal(got.indptr, ref.indptr) and np.array_equal(got.indices, ref.indices)
-    assert np.allclose(got.data, ref.data, rtol=0, atol=1e-12)
-
-
 def test_pool_without_terms_is_still_ranked():
     L = ActiveLearner().fit_features(["", "", "!!"])
     assert L.X_.shape == (3, 0)
