@@ -14,6 +14,7 @@ configurations; ``--jobs`` sets in parallel), prints WSS@95 per set and configur
 leave-one-set-out table: for each set, the configuration with the best mean WSS@95 on the
 *other* sets, and what it gets on the held-out set. The mean of those held-out figures is an
 honest estimate of the selection procedure on a new set (the in-sample best mean is not).
+Each configuration's per-seed WSS@95 on each set is also printed to stderr as it finishes.
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ def run_once(path: Path, seed: int, extra: list[str]) -> dict:
     return d
 
 
+# ActiveLearner options that change the feature matrix (configurations sharing them share it)
+FEATURE_OPTIONS = ("features", "char_weight", "word_max_df")
+
+
 def grid_set(args: tuple) -> tuple[str, dict]:
     """Run every configuration on one set and seed list; {config: [(wss95, rec10, n95), ...]}."""
     name, grid, seeds = args
@@ -64,15 +69,18 @@ def grid_set(args: tuple) -> tuple[str, dict]:
     feats: dict = {}
     out = {}
     for cfg, opts in grid.items():
-        fkey = (opts.get("features", "words+chars"), opts.get("char_weight", 0.6))
+        fopts = {k: v for k, v in opts.items() if k in FEATURE_OPTIONS}
+        fkey = json.dumps(fopts, sort_keys=True)
         if fkey not in feats:
-            feats[fkey] = ActiveLearner(features=fkey[0], char_weight=fkey[1]).fit_features(
-                ds.texts).X_
+            fl = ActiveLearner(**fopts).fit_features(ds.texts)
+            feats[fkey] = (fl.X_, fl.n_word_features_)
         runs = []
         for seed in seeds:
             m = simulate(ds.texts, ds.labels, seed=seed, learner_options=opts,
                          features=feats[fkey]).metrics
             runs.append((m["wss95"], m["recall_at_10pct"], m["n95"]))
+        print(f"  {name[:20]:20s} {cfg:28s} " + " ".join(f"{r[0]:.3f}" for r in runs),
+              file=sys.stderr, flush=True)
         out[cfg] = runs
     return name, out
 

@@ -91,8 +91,9 @@ def test_record_text_and_bad_options():
 
 def test_version_names_settings():
     assert ActiveLearner(classifier="nb", query="mixed", random_state=3).version == \
-        "tfidf12w+c35+nb+simmax+mixed/rs3"
-    assert ActiveLearner(sim_weight=0).version == "tfidf12w+c35+svm+max/rs0"
+        "tfidf12w+c35+nb+pn100+simmax+mixed/rs3"
+    assert ActiveLearner(sim_weight=0).version == "tfidf12w+c35+svm+pn100+max/rs0"
+    assert ActiveLearner(presumed_negatives=0).version == "tfidf12w+c35+svm+simmax+max/rs0"
 
 
 def test_set_features_matches_fit_features():
@@ -150,3 +151,59 @@ def test_blend_stops_below_min_weight():
     # weight 1 at one include... here 2 includes: 5 / 6 < 0.9, so no blend: the plain SVM
     a = trained(sim_weight=1.0, sim_min_weight=0.9)
     assert np.array_equal(a.scores(), trained(sim_weight=0).scores())
+
+
+@pytest.mark.parametrize("docs", [
+    POOL,
+    ["Été  été\tÉTÉ x", "q\u00a0x  y", "", "ab abcdef-gh", "abcdef-gh (x)", "a"],
+])
+def test_char_grams_match_scikit_learn_char_wb(docs):
+    """The fast character-gram TF-IDF is scikit-learn's char_wb vectorizer: same columns in the
+    same order, same values up to rounding."""
+    from toolkit.screening.model import char_vectorizer, char_wb_tfidf
+
+    v = char_vectorizer()
+    ref = v.fit_transform(docs)
+    ref.sort_indices()
+    got, grams = char_wb_tfidf(docs)
+    assert list(grams) == list(v.get_feature_names_out())
+    assert np.array_equal(got.indptr, ref.indptr) and np.array_equal(got.indices, ref.indices)
+    assert np.allclose(got.data, ref.data, rtol=0, atol=1e-12)
+
+
+def test_char_grams_none_shared_is_an_empty_block():
+    from toolkit.screening.model import char_wb_tfidf
+
+    with pytest.raises(ValueError):
+        char_wb_tfidf(["abc", "xyz"])
+    L = ActiveLearner().fit_features(["abc", "xyz", ""])  # words only are left
+    assert L.X_.shape[0] == 3
+
+
+def test_pool_without_terms_is_still_ranked():
+    L = ActiveLearner().fit_features(["", "", "!!"])
+    assert L.X_.shape == (3, 0)
+    L.fit([0, 1], [1, 0])
+    assert L.model_ is None and L.query([2]) == 2
+
+
+def test_presumed_negatives_are_seeded_unlabelled_rows_labelled_0():
+    """BMI: each fit adds up to ``presumed_negatives`` random unlabelled rows as excludes; the
+    draw depends only on the random state and the labelled rows, and 0 turns it off."""
+    pool = POOL * 30  # 270 rows
+    L = ActiveLearner(random_state=4, presumed_negatives=100).fit_features(pool)
+    idx, y = np.array([0, 1, 3, 4]), np.array([1, 1, 0, 0])
+    it, yt = L.training_set(idx, y)
+    assert it.size == 104 and yt.tolist() == [1, 1, 0, 0] + [0] * 100
+    assert not set(it[4:].tolist()) & set(idx.tolist()) and len(set(it.tolist())) == 104
+    again = ActiveLearner(random_state=4, presumed_negatives=100).fit_features(pool)
+    assert np.array_equal(again.training_set(idx, y)[0], it)
+    other = ActiveLearner(random_state=5, presumed_negatives=100).fit_features(pool)
+    assert not np.array_equal(other.training_set(idx, y)[0], it)
+    # a small pool gives what it has; none when nothing is unlabelled
+    small = ActiveLearner(presumed_negatives=100).fit_features(POOL)
+    assert small.training_set(idx, y)[0].size == len(POOL)
+    assert small.training_set(np.arange(len(POOL)), np.zeros(len(POOL), int))[0].size == \
+        len(POOL)
+    off = ActiveLearner(presumed_negatives=0).fit_features(pool)
+    assert off.training_set(idx, y)[0] is idx
