@@ -55,7 +55,8 @@ def run_once(path: Path, seed: int, extra: list[str]) -> dict:
 
 
 # ActiveLearner options that change the feature matrix (configurations sharing them share it)
-FEATURE_OPTIONS = ("features", "char_weight", "word_max_df")
+FEATURE_OPTIONS = ("features", "char_weight", "word_max_df", "word_weighting", "lsa_components",
+                   "lsa_weight")
 
 
 def grid_set(args: tuple) -> tuple[str, dict]:
@@ -72,12 +73,13 @@ def grid_set(args: tuple) -> tuple[str, dict]:
         fopts = {k: v for k, v in opts.items() if k in FEATURE_OPTIONS}
         fkey = json.dumps(fopts, sort_keys=True)
         if fkey not in feats:
-            fl = ActiveLearner(**fopts).fit_features(ds.texts)
+            fl = ActiveLearner(**fopts).fit_features(ds.texts)  # features do not use the seed
             feats[fkey] = (fl.X_, fl.n_word_features_)
         runs = []
+        lopts = {k: v for k, v in opts.items() if k != "classifier"}
         for seed in seeds:
-            m = simulate(ds.texts, ds.labels, seed=seed, learner_options=opts,
-                         features=feats[fkey]).metrics
+            m = simulate(ds.texts, ds.labels, seed=seed, learner_options=lopts,
+                         classifier=opts.get("classifier", "svm"), features=feats[fkey]).metrics
             runs.append((m["wss95"], m["recall_at_10pct"], m["n95"]))
         print(f"  {name[:20]:20s} {cfg:28s} " + " ".join(f"{r[0]:.3f}" for r in runs),
               file=sys.stderr, flush=True)

@@ -207,3 +207,64 @@ def test_presumed_negatives_are_seeded_unlabelled_rows_labelled_0():
         len(POOL)
     off = ActiveLearner(presumed_negatives=0).fit_features(pool)
     assert off.training_set(idx, y)[0] is idx
+
+
+def test_bm25_words_follows_the_formula_on_the_word_vectorizer_columns():
+    """BM25 word block: same tokens and columns as the TF-IDF word block, values by the formula
+    (k1 = 1.2, b = 0.75, Lucene's idf), rows unit length."""
+    from toolkit.screening.model import bm25_words, word_vectorizer
+
+    docs = ["statin statin statin cholesterol", "cholesterol trial", "", "software testing tools"]
+    got = bm25_words(docs).toarray()
+    v = word_vectorizer()
+    ref = v.fit_transform(docs)
+    assert got.shape == ref.shape and np.array_equal(got > 0, ref.toarray() > 0)
+    vocab = v.vocabulary_
+    # record 0: tokens statin x3, cholesterol, bigrams statin statin x2, statin cholesterol
+    dl = np.array([7.0, 3.0, 0.0, 5.0])
+    k1, b, n = 1.2, 0.75, 4
+
+    def w(tf, df, d):
+        return tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl[d] / dl.mean())) * \
+            np.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    raw = {"statin": w(3, 1, 0), "cholesterol": w(1, 2, 0), "statin statin": w(2, 1, 0),
+           "statin cholesterol": w(1, 1, 0)}
+    norm = np.sqrt(sum(x * x for x in raw.values()))
+    for term, x in raw.items():
+        assert got[0, vocab[term]] == pytest.approx(x / norm)
+    assert np.allclose(np.linalg.norm(got[[0, 1, 3]], axis=1), 1.0) and not got[2].any()
+
+
+def test_lsa_block_is_the_truncated_svd():
+    """LSA from the Gram matrix: same components as TruncatedSVD up to sign, unit rows, and
+    deterministic; the block is appended to the features and the rows stay unit length."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.preprocessing import normalize
+
+    from toolkit.screening.model import lsa_block, word_vectorizer
+
+    X = word_vectorizer().fit_transform(POOL)
+    Z = lsa_block(X, 4)
+    ref = normalize(TruncatedSVD(4, algorithm="arpack").fit_transform(X))
+    assert Z.shape == (len(POOL), 4)
+    for j in range(4):
+        assert min(np.abs(Z[:, j] - ref[:, j]).max(), np.abs(Z[:, j] + ref[:, j]).max()) < 1e-8
+    assert np.array_equal(Z, lsa_block(X, 4))
+    assert lsa_block(X, 100).shape == (len(POOL), len(POOL) - 1)  # capped by the rank
+    L = ActiveLearner(lsa_components=3, lsa_weight=0.5).fit_features(POOL)
+    plain = ActiveLearner().fit_features(POOL)
+    assert L.X_.shape[1] == plain.X_.shape[1] + 3
+    nz = np.asarray(L.X_.power(2).sum(axis=1)).ravel()
+    assert np.allclose(nz[[i for i, t in enumerate(POOL) if t]], 1.0)
+    assert L.version == "tfidf12w+c35+lsa3+svm+pn100+simmax+max/rs0"
+    assert ActiveLearner(word_weighting="bm25").version.startswith("bm25w12+c35+svm")
+    with pytest.raises(ValueError):
+        ActiveLearner(word_weighting="bm15")
+
+
+def test_logistic_uses_the_solver_tolerance_and_its_own_C():
+    L = ActiveLearner(classifier="logistic", tol=0.05, logistic_C=2.0)
+    m = L._make_classifier()
+    assert m.tol == 0.05 and m.C == 2.0
+    assert ActiveLearner(classifier="logistic", C=0.3)._make_classifier().C == 0.3
