@@ -55,8 +55,7 @@ def run_once(path: Path, seed: int, extra: list[str]) -> dict:
 
 
 # ActiveLearner options that change the feature matrix (configurations sharing them share it)
-FEATURE_OPTIONS = ("features", "char_weight", "word_max_df", "word_weighting", "lsa_components",
-                   "lsa_weight")
+FEATURE_OPTIONS = ("features", "char_weight", "word_max_df")
 
 
 def grid_set(args: tuple) -> tuple[str, dict]:
@@ -73,7 +72,7 @@ def grid_set(args: tuple) -> tuple[str, dict]:
         fopts = {k: v for k, v in opts.items() if k in FEATURE_OPTIONS}
         fkey = json.dumps(fopts, sort_keys=True)
         if fkey not in feats:
-            fl = ActiveLearner(**fopts).fit_features(ds.texts)  # features do not use the seed
+            fl = ActiveLearner(**fopts).fit_features(ds.texts)
             feats[fkey] = (fl.X_, fl.n_word_features_)
         runs = []
         lopts = {k: v for k, v in opts.items() if k != "classifier"}

@@ -32,19 +32,15 @@ from typing import Sequence
 
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
-from scipy.linalg import eigh
 from scipy.stats import rankdata
-from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import ComplementNB
-from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
 CLASSIFIERS = ("svm", "logistic", "nb")
 QUERIES = ("max", "uncertainty", "mixed")
 FEATURES = ("words+chars", "words")
-WORD_WEIGHTINGS = ("tfidf", "bm25")
 
 
 def record_text(title, abstract) -> str:
@@ -99,51 +95,6 @@ def char_wb_tfidf(docs: Sequence[str], ngram_range: tuple[int, int] = (3, 5),
         raise ValueError("no character gram occurs in min_df records")
     X = TfidfTransformer(sublinear_tf=True).fit_transform(C[:, keep].tocsr())
     return X, grams.get_feature_names_out()[keep]
-
-
-def bm25_words(docs: Sequence[str], k1: float = 1.2, b: float = 0.75, max_df: float = 1.0):
-    """Word 1-2 grams weighted as BM25 (Robertson & Zaragoza 2009) instead of sublinear TF-IDF:
-    ``tf (k1 + 1) / (tf + k1 (1 - b + b dl / avgdl)) * log(1 + (N - df + 0.5) / (df + 0.5))``
-    (Lucene's non-negative idf), rows L2-normalised. ``k1`` and ``b`` are the published
-    defaults, not fitted; ``dl`` is a record's count of 1-2 gram tokens (its ratio to the mean
-    is that of the word counts, up to one bigram per sentence). Same tokens and columns as
-    ``word_vectorizer``; raises ``ValueError`` on an empty vocabulary, as it does."""
-    cv = CountVectorizer(ngram_range=(1, 2), min_df=1, max_df=max_df, strip_accents="unicode")
-    X = cv.fit_transform(docs).tocsr().astype(np.float64)
-    n = X.shape[0]
-    dl = np.asarray(X.sum(axis=1)).ravel()
-    avgdl = dl.mean() if n else 0.0
-    df = np.bincount(X.indices, minlength=X.shape[1])
-    idf = np.log1p((n - df + 0.5) / (df + 0.5))
-    rows = np.repeat(np.arange(n), np.diff(X.indptr))
-    tf = X.data
-    X.data = tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * dl[rows] / max(avgdl, 1e-12))) \
-        * idf[X.indices]
-    return normalize(X)
-
-
-LSA_DENSE_MAX = 6000  # pools up to this size: exact LSA from the n x n Gram matrix
-
-
-def lsa_block(X, n_components: int):
-    """LSA (latent semantic analysis) of the rows of ``X``: the top ``n_components`` left singular
-    vectors times their singular values (what ``TruncatedSVD.fit_transform`` returns), rows
-    L2-normalised. For pools up to ``LSA_DENSE_MAX`` records it is computed exactly and without
-    randomness from the eigenvectors of the Gram matrix ``X X^T`` (much faster than a randomized
-    SVD of the wide TF-IDF matrix); larger pools use ``TruncatedSVD(random_state=0)``. Columns
-    may differ in sign between the two methods; neither a linear model nor cosine similarity
-    cares. Fewer records or terms than components: as many components as the rank allows."""
-    n, m = X.shape
-    k = min(n_components, n - 1, m - 1)
-    if k <= 0:
-        return np.zeros((n, 0))
-    if n <= LSA_DENSE_MAX:
-        K = (X @ X.T).toarray()
-        w, U = eigh(K, subset_by_index=[n - k, n - 1])
-        Z = U[:, ::-1] * np.sqrt(np.clip(w[::-1], 0.0, None))
-    else:
-        Z = TruncatedSVD(k, random_state=0).fit_transform(X)
-    return normalize(Z)
 
 
 def _pct_rank(x: np.ndarray) -> np.ndarray:
@@ -205,15 +156,6 @@ class ActiveLearner:
         Drop word terms in more than this share of records (1.0: keep all; ASReview: 0.95).
     word_view
         Average the ranks with a second classifier on the word block alone (off: it lost).
-    word_weighting
-        ``"tfidf"`` (sublinear TF-IDF, default) or ``"bm25"`` (``bm25_words``, k1 = 1.2,
-        b = 0.75) for the word block (fourth round; see the docs).
-    lsa_components, lsa_weight
-        Append an LSA block (``lsa_block`` of the word block: ``lsa_components`` dimensions,
-        rows unit length) weighted ``lsa_weight``; the joined vector is renormalised.
-        0 components: off (default).
-    logistic_C
-        C of the logistic regression when it differs from the SVM's ``C`` (None: the same).
     """
 
     def __init__(self, classifier: str = "svm", query: str = "max", random_state: int = 0, *,
@@ -224,18 +166,13 @@ class ActiveLearner:
                  svm_loss: str = "squared_hinge", sim_min_weight: float = 0.05,
                  balance_ratio: float = 1.0, word_max_df: float = 1.0,
                  presumed_negatives: int = 100, word_view: bool = False, tol: float = 1e-2,
-                 presumed_max_share: float = 1.0, word_weighting: str = "tfidf",
-                 lsa_components: int = 0, lsa_weight: float = 0.5,
-                 logistic_C: float | None = None):
+                 presumed_max_share: float = 1.0):
         if classifier not in CLASSIFIERS:
             raise ValueError(f"unknown classifier {classifier!r}; choose from {CLASSIFIERS}")
         if query not in QUERIES:
             raise ValueError(f"unknown query strategy {query!r}; choose from {QUERIES}")
         if features not in FEATURES:
             raise ValueError(f"unknown features {features!r}; choose from {FEATURES}")
-        if word_weighting not in WORD_WEIGHTINGS:
-            raise ValueError(f"unknown word_weighting {word_weighting!r}; "
-                             f"choose from {WORD_WEIGHTINGS}")
         if sim_kind not in ("max", "mean"):
             raise ValueError(f"unknown sim_kind {sim_kind!r}; choose from ('max', 'mean')")
         if ensemble is not None and ensemble not in CLASSIFIERS:
@@ -261,10 +198,6 @@ class ActiveLearner:
         self.word_view = word_view
         self.tol = tol
         self.presumed_max_share = presumed_max_share
-        self.word_weighting = word_weighting
-        self.lsa_components = int(lsa_components)
-        self.lsa_weight = lsa_weight
-        self.logistic_C = logistic_C
         self._rng = np.random.default_rng(random_state)
         self.model_ = None
         self.scores_ = None
@@ -272,11 +205,7 @@ class ActiveLearner:
 
     @property
     def version(self) -> str:
-        feats = "bm25w12" if self.word_weighting == "bm25" else "tfidf12w"
-        if self.features == "words+chars":
-            feats += "+c35"
-        if self.lsa_components:
-            feats += f"+lsa{self.lsa_components}"
+        feats = "tfidf12w+c35" if self.features == "words+chars" else "tfidf12w"
         model = self.classifier + (f"+{self.ensemble}" if self.ensemble else "")
         if self.presumed_negatives:
             model += f"+pn{self.presumed_negatives}"
@@ -289,28 +218,17 @@ class ActiveLearner:
         """Fit TF-IDF once on the whole pool (unsupervised, so no label leaks) and keep X."""
         docs = [t or "" for t in texts]
         try:
-            if self.word_weighting == "bm25":
-                X = bm25_words(docs, max_df=self.word_max_df)
-            else:
-                X = word_vectorizer(self.word_max_df).fit_transform(docs)
+            X = word_vectorizer(self.word_max_df).fit_transform(docs)
         except ValueError:  # no term in the whole pool: records are still ranked
             X = csr_matrix((len(docs), 0))
         n_word = X.shape[1]
-        blocks, norm2 = [X], 1.0
         if self.features == "words+chars":
             try:
                 Xc, _ = char_wb_tfidf(docs)
             except ValueError:  # no gram seen twice: nothing to learn from it
                 Xc = csr_matrix((len(docs), 0))
             w = self.char_weight
-            blocks.append(Xc * w)
-            norm2 += w * w
-        if self.lsa_components and X.shape[1]:
-            w = self.lsa_weight
-            blocks.append(csr_matrix(lsa_block(X, self.lsa_components) * w))
-            norm2 += w * w
-        if len(blocks) > 1:
-            X = hstack(blocks, format="csr") * (1.0 / math.sqrt(norm2))
+            X = hstack([X, Xc * w], format="csr") * (1.0 / math.sqrt(1.0 + w * w))
         return self.set_features(X, n_word)
 
     def set_features(self, X, n_word_features: int | None = None) -> "ActiveLearner":
@@ -329,9 +247,7 @@ class ActiveLearner:
         self.Xw_ = None
         if self.word_view and self.features == "words+chars":
             w = self.char_weight  # undo the joint normalisation: unit-length word rows
-            lw = self.lsa_weight if self.lsa_components else 0.0
-            self.Xw_ = csr_matrix(self.X_[:, :self.n_word_features_]
-                                  * math.sqrt(1.0 + w * w + lw * lw))
+            self.Xw_ = csr_matrix(self.X_[:, :self.n_word_features_] * math.sqrt(1.0 + w * w))
             self.Xw_.sort_indices()
         return self
 
@@ -342,8 +258,7 @@ class ActiveLearner:
             return LinearSVC(C=self.C, loss=self.svm_loss, tol=self.tol,
                              random_state=self.random_state)
         if kind == "logistic":
-            return LogisticRegression(C=self.C if self.logistic_C is None else self.logistic_C,
-                                      solver="liblinear", tol=self.tol,
+            return LogisticRegression(C=self.C, solver="liblinear", tol=self.tol,
                                       random_state=self.random_state)
         return ComplementNB(alpha=1.0)
 
