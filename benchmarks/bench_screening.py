@@ -75,9 +75,10 @@ def grid_set(args: tuple) -> tuple[str, dict]:
             fl = ActiveLearner(**fopts).fit_features(ds.texts)
             feats[fkey] = (fl.X_, fl.n_word_features_)
         runs = []
+        lopts = {k: v for k, v in opts.items() if k != "classifier"}
         for seed in seeds:
-            m = simulate(ds.texts, ds.labels, seed=seed, learner_options=opts,
-                         features=feats[fkey]).metrics
+            m = simulate(ds.texts, ds.labels, seed=seed, learner_options=lopts,
+                         classifier=opts.get("classifier", "svm"), features=feats[fkey]).metrics
             runs.append((m["wss95"], m["recall_at_10pct"], m["n95"]))
         print(f"  {name[:20]:20s} {cfg:28s} " + " ".join(f"{r[0]:.3f}" for r in runs),
               file=sys.stderr, flush=True)

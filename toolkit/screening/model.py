@@ -258,7 +258,7 @@ class ActiveLearner:
             return LinearSVC(C=self.C, loss=self.svm_loss, tol=self.tol,
                              random_state=self.random_state)
         if kind == "logistic":
-            return LogisticRegression(C=self.C, solver="liblinear",
+            return LogisticRegression(C=self.C, solver="liblinear", tol=self.tol,
                                       random_state=self.random_state)
         return ComplementNB(alpha=1.0)
 
