@@ -72,8 +72,7 @@ def grid_set(args: tuple) -> tuple[str, dict]:
         fopts = {k: v for k, v in opts.items() if k in FEATURE_OPTIONS}
         fkey = json.dumps(fopts, sort_keys=True)
         if fkey not in feats:
-            fl = ActiveLearner(**fopts).fit_features(ds.texts)
-            feats[fkey] = (fl.X_, fl.n_word_features_)
+            feats[fkey] = ActiveLearner(**fopts).fit_features(ds.texts).X_
         runs = []
         lopts = {k: v for k, v in opts.items() if k != "classifier"}
         for seed in seeds:

@@ -72,10 +72,10 @@ def char_vectorizer() -> TfidfVectorizer:
 def char_wb_tfidf(docs: Sequence[str], ngram_range: tuple[int, int] = (3, 5),
                   min_df: int = 2):
     """The matrix of ``char_vectorizer().fit_transform(docs)`` (same columns in the same order,
-    equal values up to rounding), 3-4x faster, from scikit-learn's own pieces.
+    equal values up to rounding), about 2x faster, from scikit-learn's own pieces.
 
     ``char_wb`` cuts each white-space word of a record into grams, so a record's gram counts are
-    the sum of its words' : record x word counts (``CountVectorizer`` on the words) times word x
+    the sum of its words': record x word counts (``CountVectorizer`` on the words) times word x
     gram counts (``char_wb`` on each distinct word once, not once per occurrence), then
     ``min_df`` and ``TfidfTransformer`` as the vectorizer applies them.
 
@@ -154,8 +154,6 @@ class ActiveLearner:
         ASReview's elas_u4 uses 9.8: tried, it did not win with character grams).
     word_max_df
         Drop word terms in more than this share of records (1.0: keep all; ASReview: 0.95).
-    word_view
-        Average the ranks with a second classifier on the word block alone (off: it lost).
     """
 
     def __init__(self, classifier: str = "svm", query: str = "max", random_state: int = 0, *,
@@ -165,7 +163,7 @@ class ActiveLearner:
                  sim_kind: str = "max", ensemble: str | None = None,
                  svm_loss: str = "squared_hinge", sim_min_weight: float = 0.05,
                  balance_ratio: float = 1.0, word_max_df: float = 1.0,
-                 presumed_negatives: int = 100, word_view: bool = False, tol: float = 1e-2,
+                 presumed_negatives: int = 100, tol: float = 1e-2,
                  presumed_max_share: float = 1.0):
         if classifier not in CLASSIFIERS:
             raise ValueError(f"unknown classifier {classifier!r}; choose from {CLASSIFIERS}")
@@ -195,7 +193,6 @@ class ActiveLearner:
         self.balance_ratio = balance_ratio
         self.word_max_df = word_max_df
         self.presumed_negatives = presumed_negatives
-        self.word_view = word_view
         self.tol = tol
         self.presumed_max_share = presumed_max_share
         self._rng = np.random.default_rng(random_state)
@@ -221,7 +218,6 @@ class ActiveLearner:
             X = word_vectorizer(self.word_max_df).fit_transform(docs)
         except ValueError:  # no term in the whole pool: records are still ranked
             X = csr_matrix((len(docs), 0))
-        n_word = X.shape[1]
         if self.features == "words+chars":
             try:
                 Xc, _ = char_wb_tfidf(docs)
@@ -229,12 +225,11 @@ class ActiveLearner:
                 Xc = csr_matrix((len(docs), 0))
             w = self.char_weight
             X = hstack([X, Xc * w], format="csr") * (1.0 / math.sqrt(1.0 + w * w))
-        return self.set_features(X, n_word)
+        return self.set_features(X)
 
-    def set_features(self, X, n_word_features: int | None = None) -> "ActiveLearner":
+    def set_features(self, X) -> "ActiveLearner":
         """Use a feature matrix already built (e.g. by another learner's ``fit_features`` on
-        the same pool, to compare models without refitting TF-IDF); rows are records.
-        ``n_word_features``: how many leading columns are the word block (for ``word_view``)."""
+        the same pool, to compare models without refitting TF-IDF); rows are records."""
         # float64 CSR with sorted indices is what liblinear takes as is: anything else is
         # converted (copied and re-sorted) on every fit and every scoring pass.
         self.X_ = csr_matrix(X, dtype=np.float64)
@@ -243,12 +238,6 @@ class ActiveLearner:
         self.scores_ = np.zeros(self.X_.shape[0])
         self.decision_ = self.scores_
         self._sim_cache: dict[int, np.ndarray] = {}
-        self.n_word_features_ = self.X_.shape[1] if n_word_features is None else n_word_features
-        self.Xw_ = None
-        if self.word_view and self.features == "words+chars":
-            w = self.char_weight  # undo the joint normalisation: unit-length word rows
-            self.Xw_ = csr_matrix(self.X_[:, :self.n_word_features_] * math.sqrt(1.0 + w * w))
-            self.Xw_.sort_indices()
         return self
 
     # -- training ---------------------------------------------------------------------------
@@ -290,11 +279,6 @@ class ActiveLearner:
         s = raw
         if self.ensemble:
             _, raw2 = self._train_score(self.ensemble, Xl, y_t, weights)
-            s = (_pct_rank(raw) + _pct_rank(raw2)) / 2.0
-        elif self.Xw_ is not None:
-            # two views: the same classifier on the word block alone; ranks averaged
-            _, raw2 = self._train_score(self.classifier, self.Xw_[idx_t], y_t, weights,
-                                        X=self.Xw_)
             s = (_pct_rank(raw) + _pct_rank(raw2)) / 2.0
         if self.sim_weight > 0 and self.query_strategy != "uncertainty":
             n_inc = int(counts[1])
@@ -341,16 +325,15 @@ class ActiveLearner:
                 cache[int(i)] = self.X_ @ self.X_[int(i)].toarray().ravel()
         return np.max([cache[int(i)] for i in inc], axis=0)
 
-    def _train_score(self, kind, Xl, y, weights, X=None):
-        X = self.X_ if X is None else X
+    def _train_score(self, kind, Xl, y, weights):
         model = self._make_classifier(kind)
         model.fit(Xl, y, sample_weight=weights)
         if kind == "nb":
-            lp = model.predict_log_proba(X)
+            lp = model.predict_log_proba(self.X_)
             return model, lp[:, 1] - lp[:, 0]  # log-odds: 0 is the decision boundary
         # decision_function without its input validation of the whole pool on every fit
         coef = np.asarray(model.coef_, dtype=np.float64).ravel()
-        return model, X @ coef + float(np.ravel(model.intercept_)[0])
+        return model, self.X_ @ coef + float(np.ravel(model.intercept_)[0])
 
     def retrain_due(self, n_labelled: int, n_at_last_fit: int | None) -> bool:
         """Whether to refit now, given the labelled count now and at the last fit.

@@ -134,8 +134,6 @@ def simulate(texts: Sequence[str], labels: Sequence[int], *, seed: int = 0,
                             **(learner_options or {}))
     if features is None:
         learner.fit_features(texts)
-    elif isinstance(features, tuple):  # (X, number of word columns)
-        learner.set_features(*features)
     else:
         learner.set_features(features)
     n = len(y)
