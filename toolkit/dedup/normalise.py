@@ -131,6 +131,15 @@ _TRANSLATED_TAIL = re.compile(
     re.S)
 
 
+# Titles of errata that end with the corrected article's citation: Web of Science's "Title
+# (vol 360, pg 542, 2009)" and Embase's "Title (New England Journal of Medicine (2009) 360
+# (542-544))".
+_CITES_ARTICLE = re.compile(
+    r"\s*\((?:vol [A-Za-z]?\d+, pg [A-Za-z]?\d+, (?:1[89]|20)\d\d"
+    r"|[^()]*\((?:1[89]|20)\d\d\)\s*[A-Za-z]?\d+\s*(?:\(\s*[A-Za-z0-9 ]*\)\s*)?"
+    r"\(\s*[A-Za-z]?\d+(?:\s*-\s*[A-Za-z]?\d+)?\s*\))\s*\)\s*\.?\s*$")
+
+
 _SPREADSHEET_ERROR = re.compile(r"^\s*#(?:NAME\?|VALUE!|REF!|N/A|DIV/0!|NULL!|NUM!)\s*$")
 
 
@@ -146,15 +155,6 @@ def title_key(title: str | None) -> str:
     if "." in t:
         t = _TRANSLATED_TAIL.sub("", t)
     return ascii_fold(t)
-
-
-# Titles of errata that end with the corrected article's citation: Web of Science's "Title
-# (vol 360, pg 542, 2009)" and Embase's "Title (New England Journal of Medicine (2009) 360
-# (542-544))".
-_CITES_ARTICLE = re.compile(
-    r"\s*\((?:vol [A-Za-z]?\d+, pg [A-Za-z]?\d+, (?:1[89]|20)\d\d"
-    r"|[^()]*\((?:1[89]|20)\d\d\)\s*[A-Za-z]?\d+\s*(?:\(\s*[A-Za-z0-9 ]*\)\s*)?"
-    r"\(\s*[A-Za-z]?\d+(?:\s*-\s*[A-Za-z]?\d+)?\s*\))\s*\)\s*\.?\s*$")
 
 
 def notice_kind(key: str, raw_title: str = "") -> str:
@@ -336,7 +336,7 @@ def page_range(raw: str | None) -> tuple[str, str]:
     s = re.split(r"[;,]", s, maxsplit=1)[0]  # "221-5; discussion 225-6": the article's range
     s = _PREFIX_HYPHEN.sub(r"\1", s)  # "II-221-5" = "II221-5"
     parts = re.split(r"\s*[-\u2010-\u2015]+\s*", s, maxsplit=1)
-    first = _pnorm(parts[0].split(",")[0])
+    first = _pnorm(parts[0])
     last = _pnorm(parts[1]) if len(parts) > 1 else ""
     mf = re.match(r"^([a-z]*)(\d+)", first)
     ml = re.match(r"^([a-z]*)(\d+)", last)
