@@ -55,7 +55,8 @@ def run_once(path: Path, seed: int, extra: list[str]) -> dict:
 
 
 # ActiveLearner options that change the feature matrix (configurations sharing them share it)
-FEATURE_OPTIONS = ("features", "char_weight", "word_max_df")
+FEATURE_OPTIONS = ("features", "char_weight", "word_max_df", "char_min_words",
+                   "char_content_only")
 
 
 def grid_set(args: tuple) -> tuple[str, dict]:
