@@ -55,8 +55,7 @@ def run_once(path: Path, seed: int, extra: list[str]) -> dict:
 
 
 # ActiveLearner options that change the feature matrix (configurations sharing them share it)
-FEATURE_OPTIONS = ("features", "char_weight", "word_max_df", "char_min_words",
-                   "char_content_only")
+FEATURE_OPTIONS = ("features", "char_weight", "word_max_df")
 
 
 def grid_set(args: tuple) -> tuple[str, dict]:

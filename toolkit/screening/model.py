@@ -33,8 +33,7 @@ from typing import Sequence
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
 from scipy.stats import rankdata
-from sklearn.feature_extraction.text import (ENGLISH_STOP_WORDS, CountVectorizer, TfidfTransformer,
-                                             TfidfVectorizer)
+from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import ComplementNB
 from sklearn.svm import LinearSVC
@@ -71,7 +70,7 @@ def char_vectorizer() -> TfidfVectorizer:
 
 
 def char_wb_tfidf(docs: Sequence[str], ngram_range: tuple[int, int] = (3, 5),
-                  min_df: int = 2, min_words: int = 1, content_only: bool = False):
+                  min_df: int = 2):
     """The matrix of ``char_vectorizer().fit_transform(docs)`` (same columns in the same order,
     equal values up to rounding), about 2x faster, from scikit-learn's own pieces.
 
@@ -79,10 +78,6 @@ def char_wb_tfidf(docs: Sequence[str], ngram_range: tuple[int, int] = (3, 5),
     the sum of its words': record x word counts (``CountVectorizer`` on the words) times word x
     gram counts (``char_wb`` on each distinct word once, not once per occurrence), then
     ``min_df`` and ``TfidfTransformer`` as the vectorizer applies them.
-
-    Fifth-round options (both lost; off by default): ``min_words`` keeps only grams found in at
-    least that many distinct words (a gram of one word only repeats that word's own feature);
-    ``content_only`` cuts no grams from English stop words or tokens with a digit.
 
     Returns ``(X, grams)``: L2-normalised CSR rows and the gram of each column. Raises
     ``ValueError`` when no gram occurs in ``min_df`` records, as the vectorizer does.
@@ -93,23 +88,13 @@ def char_wb_tfidf(docs: Sequence[str], ngram_range: tuple[int, int] = (3, 5),
     except ValueError:  # no word at all
         raise ValueError("empty vocabulary") from None
     grams = CountVectorizer(analyzer="char_wb", ngram_range=ngram_range, lowercase=False)
-    vocab = words.get_feature_names_out()
-    G = grams.fit_transform(vocab)  # word x gram counts
-    names = grams.get_feature_names_out()
-    if content_only:
-        content = np.array([w not in ENGLISH_STOP_WORDS and not any(c.isdigit() for c in w)
-                            for w in vocab])
-        G = G.multiply(content[:, None]).tocsr()  # those words' grams count nothing
-        G.eliminate_zeros()
-    if min_words > 1:
-        shared = np.flatnonzero(np.diff(G.tocsc().indptr) >= min_words)
-        G, names = G[:, shared], names[shared]
+    G = grams.fit_transform(words.get_feature_names_out())
     C = (D @ G).tocsc()  # record x gram counts
     keep = np.flatnonzero(np.diff(C.indptr) >= min_df)  # document frequency of each gram
     if keep.size == 0:
         raise ValueError("no character gram occurs in min_df records")
     X = TfidfTransformer(sublinear_tf=True).fit_transform(C[:, keep].tocsr())
-    return X, names[keep]
+    return X, grams.get_feature_names_out()[keep]
 
 
 def _pct_rank(x: np.ndarray) -> np.ndarray:
@@ -179,8 +164,7 @@ class ActiveLearner:
                  svm_loss: str = "squared_hinge", sim_min_weight: float = 0.05,
                  balance_ratio: float = 1.0, word_max_df: float = 1.0,
                  presumed_negatives: int = 100, tol: float = 1e-2,
-                 presumed_max_share: float = 1.0, char_min_words: int = 1,
-                 char_content_only: bool = False):
+                 presumed_max_share: float = 1.0):
         if classifier not in CLASSIFIERS:
             raise ValueError(f"unknown classifier {classifier!r}; choose from {CLASSIFIERS}")
         if query not in QUERIES:
@@ -211,8 +195,6 @@ class ActiveLearner:
         self.presumed_negatives = presumed_negatives
         self.tol = tol
         self.presumed_max_share = presumed_max_share
-        self.char_min_words = char_min_words
-        self.char_content_only = char_content_only
         self._rng = np.random.default_rng(random_state)
         self.model_ = None
         self.scores_ = None
@@ -238,8 +220,7 @@ class ActiveLearner:
             X = csr_matrix((len(docs), 0))
         if self.features == "words+chars":
             try:
-                Xc, _ = char_wb_tfidf(docs, min_words=self.char_min_words,
-                                      content_only=self.char_content_only)
+                Xc, _ = char_wb_tfidf(docs)
             except ValueError:  # no gram seen twice: nothing to learn from it
                 Xc = csr_matrix((len(docs), 0))
             w = self.char_weight
