@@ -77,11 +77,19 @@ def reviewer_decisions(review: Review, reviewer: str) -> dict[int, str]:
     return out
 
 
-def blocked_records(review: Review) -> set[int]:
-    """Records no reviewer is asked about: excluded by automation or with an inherited decision."""
-    return {r["record_id"] for r in review.db.query(
-        "select distinct record_id from ta_decisions where undone_at is null "
-        "and origin in ('automation', 'inherited')")}
+def blocked_records(review: Review, reviewer: str | None = None) -> set[int]:
+    """Records left out of a queue: those with an inherited decision (for every reviewer) and
+    those excluded by automation. An automation exclusion stands in for the reviewer whose
+    stopping rule fired, so with ``reviewer`` only that reviewer's are counted (exclusions of
+    unknown origin, from before this was recorded, count for everyone); without it, all."""
+    sql = ("select distinct record_id from ta_decisions where undone_at is null and "
+           "(origin = 'inherited' or origin = 'automation'")
+    args: list = []
+    if reviewer is not None:
+        sql += (" and (stopping_id is null or stopping_id in "
+                "(select id from ta_stopping where reviewer = ?))")
+        args.append(reviewer)
+    return {r[0] for r in review.db.execute(sql + ")", args)}
 
 
 def undo_last(review: Review, reviewer: str) -> dict | None:
@@ -111,7 +119,8 @@ def automation_exclude(review: Review, record_ids, *, rule: str, details: dict,
     review.db["ta_decisions"].insert_all(
         ({"record_id": rid, "reviewer": "automation", "decision": "exclude",
           "origin": "automation", "decided_at": at, "score": None, "rank": None,
-          "model_version": None, "note": f"stopping rule: {rule}", "undone_at": None}
+          "model_version": None, "note": f"stopping rule: {rule}", "undone_at": None,
+          "stopping_id": stopping_id}
          for rid in ids), batch_size=1000)
     review.log("screen.automation_exclude", dict(details, rule=rule, n=len(ids),
                                                  stopping_id=stopping_id, record_ids=ids))

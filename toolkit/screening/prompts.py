@@ -132,8 +132,18 @@ def run(session: ScreeningSession, *, criteria_path=None, err: bool = False) -> 
     width = max(40, min(100, shutil.get_terminal_size((80, 24)).columns) - 2)
     quit_ = False
     decided = 0
+    for notice in session.notices:
+        term.echo(notice)
     while True:
         shown = session.next()
+        if shown is None and session.can_undo():
+            # the queue is empty (often because a stopping rule just fired): a last chance to
+            # take back the final decision, which also takes back the stop it fired
+            term.echo("nothing left to screen for " + session.reviewer)
+            if term.key("[u]ndo the last decision, any other key to finish > ") == "u":
+                undone = session.undo()
+                term.echo(f"undone: {undone['decision']} (record {undone['record_id']})")
+                continue
         if shown is None:
             break
         row = session.review.db["records"].get(shown.record_id)

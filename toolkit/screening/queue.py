@@ -14,6 +14,14 @@ decisions old), which keeps the next record on screen quickly. Decisions never w
 Phases: 'ranked' (the model's order), 'sample' (a BUSCAR random sample of the remainder, see
 :mod:`toolkit.screening.stopping`), 'maybe' (the reviewer's maybes, revisited once each at the end
 of a session).
+
+A BUSCAR sample is only worth its test while it is a random sample of what was left when it
+began, so it is abandoned (state 'abandoned', logged; screening goes on in ranked order and a
+fresh sample starts after the next run of excludes) when records join the pool after it began,
+when a record of its urn was decided outside the sample's order, when the decision that started
+it is undone, or when the reviewer makes a ranked decision in a session without ``--stop buscar``.
+Undoing the decision that fired a stopping rule undoes the stop: its automation exclusions are
+marked undone and the records return to the queue.
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ from ..store import Review, now_iso
 from . import stopping
 from .decisions import (automation_exclude, blocked_records, reviewer_decisions, save_decision,
                         undo_last)
+
+ABANDONED = "abandoned"
 from .model import ActiveLearner, record_text
 
 
@@ -189,13 +199,16 @@ class ScreeningSession:
             self.has_features = False
         self.ranker = Ranker(self.learner, len(self.pool), sync_budget_s, background)
         self.mine = reviewer_decisions(review, reviewer)
-        self.blocked = blocked_records(review)
+        self.blocked = blocked_records(review, reviewer)
         self.revisited: set[int] = set()
         self._changes = 0  # bumped whenever mine/blocked change (remaining() cache key)
         self._remaining_cache = None
         self.forced: int | None = None
         self.stopped: dict | None = None
-        self.sampling = self._load_sampling()
+        self.notices: list[str] = []  # said to the reviewer when the session starts
+        self.sampling: dict | None = None
+        self._dormant: dict | None = None  # an open sample this session does not follow
+        self._load_sampling()
         self._retrain()
 
     # -- labels and model ------------------------------------------------------------------
@@ -233,17 +246,13 @@ class ScreeningSession:
         if self.forced is not None:
             rid, self.forced = self.forced, None
             phase = "maybe" if self.mine.get(rid) == "maybe" else (
-                "sample" if self.sampling else "ranked")
-            if phase == "ranked" and self.has_features and rid in self.pos:
-                score, rank = self.ranker.score_rank(self.pos[rid], self.remaining())
-                return Shown(rid, phase, score, rank, self.model_version)
-            return Shown(rid, phase)
+                "sample" if self.sampling and rid in self._sample_urn() else "ranked")
+            return self._shown(rid, phase)
         if self.stopped is None:
             if self.sampling:
-                order = json.loads(self.sampling["sample_order"])
-                for rid in order:
+                for rid in json.loads(self.sampling["sample_order"]):
                     if rid not in self.mine and rid not in self.blocked:
-                        return Shown(rid, "sample")
+                        return self._shown(rid, "sample")
             else:
                 rem = self.remaining()
                 if rem:
@@ -253,8 +262,16 @@ class ScreeningSession:
                     return Shown(self.pool[pos], "ranked", score, rank, self.model_version)
         for rid, d in self.mine.items():  # insertion order = order decided
             if d == "maybe" and rid not in self.revisited:
-                return Shown(rid, "maybe")
+                return self._shown(rid, "maybe")
         return None
+
+    def _shown(self, rid: int, phase: str) -> Shown:
+        """``rid`` on screen with the model's current score and rank of it (every decision
+        stores them, whatever the phase)."""
+        if self.has_features and rid in self.pos:
+            score, rank = self.ranker.score_rank(self.pos[rid], self.remaining())
+            return Shown(rid, phase, score, rank, self.model_version)
+        return Shown(rid, phase)
 
     @property
     def model_version(self) -> str:
@@ -264,9 +281,16 @@ class ScreeningSession:
     def decide(self, shown: Shown, decision: str, note: str | None = None) -> int:
         """Commit ``decision`` on the shown record (durable on return), then retrain and apply
         the stopping rule. Returns the decision's row id."""
-        row_id = save_decision(self.review, shown.record_id, decision, self.reviewer,
-                               score=shown.score, rank=shown.rank,
-                               model_version=shown.model_version, note=note, phase=shown.phase)
+        with self.review.atomic():
+            row_id = save_decision(self.review, shown.record_id, decision, self.reviewer,
+                                   score=shown.score, rank=shown.rank,
+                                   model_version=shown.model_version, note=note,
+                                   phase=shown.phase)
+            if self._dormant is not None and shown.phase == "ranked":
+                # a ranked pick from the urn: the sample would no longer be random
+                self._abandon(self._dormant, "a ranked decision in a session without "
+                              "--stop buscar")
+                self._dormant = None
         self.mine.pop(shown.record_id, None)
         self.mine[shown.record_id] = decision
         self._changes += 1
@@ -278,11 +302,26 @@ class ScreeningSession:
             self._apply_stopping()
         return row_id
 
+    def can_undo(self) -> bool:
+        """Whether the reviewer has a live decision of their own to undo."""
+        return self.review.db.execute(
+            "select 1 from ta_decisions where reviewer = ? and origin = 'human' and "
+            "undone_at is null limit 1", [self.reviewer]).fetchone() is not None
+
     def undo(self) -> dict | None:
-        """Undo the reviewer's last decision; its record is shown next."""
-        row = undo_last(self.review, self.reviewer)
-        if row is None:
-            return None
+        """Undo the reviewer's last decision; its record is shown next.
+
+        If that decision fired a stopping rule, the stop is undone with it (its automation
+        exclusions are marked undone); if it started the BUSCAR sample, the sample is abandoned.
+        """
+        with self.review.atomic():
+            row = undo_last(self.review, self.reviewer)
+            if row is None:
+                return None
+            self._undo_stops_after(row["id"])
+            if self.sampling is not None and row["id"] <= self.sampling["first_decision_id"]:
+                self._abandon(self.sampling, "the decision that started it was undone")
+                self.sampling = None
         rid = row["record_id"]
         prev = list(self.review.db.query(
             "select decision from ta_decisions where reviewer = ? and record_id = ? and "
@@ -347,19 +386,92 @@ class ScreeningSession:
         """The reviewer's last ``n`` human decisions (oldest first) since the last automation
         exclusion: after a stop, records added later start a fresh run of excludes."""
         since = self.review.db.execute(
-            "select coalesce(max(id), 0) from ta_decisions where origin = 'automation'"
-        ).fetchone()[0]
+            "select coalesce(max(id), 0) from ta_decisions where origin = 'automation' and "
+            "undone_at is null and (stopping_id is null or stopping_id in "
+            "(select id from ta_stopping where reviewer = ?))", [self.reviewer]).fetchone()[0]
         rows = self.review.db.execute(
             "select decision from ta_decisions where reviewer = ? and origin = 'human' and "
             "undone_at is null and id > ? order by id desc limit ?",
             [self.reviewer, since, n]).fetchall()
         return [r[0] for r in reversed(rows)]
 
-    def _load_sampling(self) -> dict | None:
+    def _load_sampling(self) -> None:
+        """Resume the reviewer's open BUSCAR sample if it is still a random sample of its urn;
+        abandon it if not; keep it dormant in a session that does not use BUSCAR."""
         rows = list(self.review.db.query(
             "select * from ta_stopping where reviewer = ? and state = 'sampling' "
             "order by id desc limit 1", [self.reviewer]))
-        return rows[0] if rows else None
+        if not rows:
+            return
+        s = rows[0]
+        why = self._sample_broken(s)
+        if why:
+            with self.review.atomic():
+                self._abandon(s, why)
+            self.notices.append(f"the open BUSCAR sample was abandoned: {why}; screening goes "
+                                "on in ranked order")
+        elif self.stop == "buscar":
+            self.sampling = s
+        else:
+            self._dormant = s
+            self.notices.append("an open BUSCAR sample is not followed in this session (no "
+                                "--stop buscar); a decision now abandons it")
+
+    def _sample_urn(self) -> set[int]:
+        return set(json.loads(self.sampling["sample_order"])) if self.sampling else set()
+
+    def _sample_broken(self, s: dict) -> str | None:
+        """Why the sample ``s`` is no longer a random sample of its urn, or None."""
+        order = json.loads(s["sample_order"])
+        urn = set(order)
+        grown = [rid for rid in self.pool
+                 if rid not in urn and rid not in self.mine and rid not in self.blocked]
+        if grown:
+            return f"{len(grown)} record(s) joined the pool after it began"
+        open_order = [rid for rid in order if rid not in self.blocked]
+        decided = [rid in self.mine for rid in open_order]
+        n = sum(decided)
+        if not all(decided[:n]):  # the sample's records are decided in its order, no others
+            return "a record of its urn was decided outside the sample's order"
+        return None
+
+    def _abandon(self, s: dict, why: str) -> None:
+        """Mark the sample ``s`` abandoned (caller holds the transaction) and log why."""
+        self.review.db["ta_stopping"].update(s["id"], {"state": ABANDONED,
+                                                       "stopped_at": now_iso()})
+        self.review.log("screen.buscar_abandoned", {"stopping_id": s["id"], "reason": why},
+                        actor=self.reviewer)
+
+    def _undo_stops_after(self, decision_id: int) -> None:
+        """Undo the reviewer's stop that decision ``decision_id`` fired (caller holds the
+        transaction): its automation exclusions (written after that decision) are marked undone
+        and the records come back; a BUSCAR sample goes back to sampling."""
+        stops = list(self.review.db.query(
+            "select * from ta_stopping s where reviewer = ? and state = 'stopped' and "
+            "(first_decision_id >= ? or exists (select 1 from ta_decisions d where "
+            "d.stopping_id = s.id and d.id > ?))", [self.reviewer, decision_id, decision_id]))
+        at = now_iso()
+        for s in stops:
+            rows = [r[0] for r in self.review.db.execute(
+                "select record_id from ta_decisions where stopping_id = ? and "
+                "undone_at is null", [s["id"]])]
+            self.review.db.execute("update ta_decisions set undone_at = ? where "
+                                   "stopping_id = ? and undone_at is null", [at, s["id"]])
+            again = s["rule"] == "buscar"
+            self.review.db["ta_stopping"].update(s["id"], {
+                "state": "sampling" if again else "undone", "stopped_at": None,
+                "p_value": None, "n_automation": None})
+            self.review.log("screen.stop_undone", {"stopping_id": s["id"], "n": len(rows),
+                                                   "record_ids": rows}, actor=self.reviewer)
+            if again:
+                row = self.review.db["ta_stopping"].get(s["id"])
+                if self.stop == "buscar":
+                    self.sampling = row
+                else:
+                    self._dormant = row
+        if stops:
+            self.blocked = blocked_records(self.review, self.reviewer)
+            self.stopped = None
 
     def _sample_counts(self) -> tuple[int, int]:
         """(n, k): sampled records decided so far, and includes (maybes count as includes,
@@ -426,6 +538,9 @@ class ScreeningSession:
     def _stop(self, rule: str, details: dict, p_value: float | None = None) -> None:
         """End screening by a rule: the remaining records are excluded by automation."""
         rest = [self.pool[i] for i in self.remaining()]
+        if self.sampling is not None:  # only the urn the test spoke of (the pool cannot grow
+            urn = self._sample_urn()   # during a session; this only guards that)
+            rest = [rid for rid in rest if rid in urn]
         estimate = self.recall_estimate() if self.sampling is not None else None
         with self.review.atomic():
             if self.sampling is not None:

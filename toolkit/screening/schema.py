@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 
 def _screening_001(db) -> None:
     db.execute(
@@ -59,3 +61,34 @@ def _screening_002(db) -> None:
 
 
 MIGRATIONS.append(("screening_002_stopping", _screening_002))
+
+
+def _screening_003(db) -> None:
+    # Automation exclusions stand in for the reviewer whose stopping rule fired: they leave that
+    # reviewer's queue only, so a second reviewer still screens every record independently.
+    # ta_stopping.state gains 'abandoned' (a BUSCAR sample that stopped being a random sample
+    # of the remainder) and 'undone' (the decision that fired the rule was undone).
+    db.execute("alter table ta_decisions add column stopping_id integer "
+               "references ta_stopping(id)")
+    backfill_automation_owner(db)
+
+
+def backfill_automation_owner(db) -> None:
+    """Link automation exclusions written before ``stopping_id`` existed to their stopping run,
+    from the run's audit event (which names the run and its records)."""
+    for _, details in db.execute(
+            "select id, details from events where action = 'screen.automation_exclude' "
+            "order by id").fetchall():
+        d = json.loads(details)
+        sid, ids = d.get("stopping_id"), d.get("record_ids") or []
+        if sid is None:
+            continue
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            db.execute(
+                "update ta_decisions set stopping_id = ? where origin = 'automation' and "
+                f"stopping_id is null and record_id in ({','.join('?' * len(chunk))})",
+                [sid, *chunk])
+
+
+MIGRATIONS.append(("screening_003_automation_owner", _screening_003))
