@@ -88,6 +88,50 @@ def test_pooled_local_control_is_the_extracted_data(first_run):
         assert float(row[key]) == pytest.approx(want, rel=1e-8), key
 
 
+def extracted_patients(root: Path) -> dict:
+    """{CRYO id: the extraction CSV's value of field ``patients``}, read here from the file."""
+    with open(root / "extraction/data/cryoablation_extracted.csv", encoding="utf-8") as fh:
+        return {r["study"]: r["value"] for r in csv.DictReader(fh) if r["field"] == "patients"}
+
+
+def patients_line(out: Path) -> str:
+    return next(line for line in (out / "report.md").read_text(encoding="utf-8").splitlines()
+                if line.startswith("- patients: "))
+
+
+def test_report_counts_the_extracted_patients(first_run):
+    """The report's patient count is the sum of the extraction CSV's `patients` rows over the
+    included studies; an included study without a row is named as of unknown size."""
+    _, out = first_run
+    included = {r["record"]: r["study"] for r in csv.DictReader(open(
+        out / "included_studies.csv", encoding="utf-8"))}
+    sizes = {cid: int(v) for cid, v in extracted_patients(REPO).items() if cid in included}
+    # CRYO001 14 + CRYO002 14 + CRYO003 41 + CRYO004 74 + CRYO005 23 + CRYO006 16 + CRYO008 16
+    # (the `patients` rows of extraction/data/cryoablation_extracted.csv; extraction/README.md
+    # gives the same 198); CRYO007 (Masala 2011) has no row: its cryoablation arm is unknown
+    assert sum(sizes.values()) == 198 and len(sizes) == 7
+    assert sorted(set(included) - set(sizes)) == ["CRYO007"]
+    assert patients_line(out) == (
+        "- patients: 198 in 7 studies with a known size; 1 study's size unknown: "
+        f"{included['CRYO007']}; published: 229")
+    assert included["CRYO007"] == "Masala (CRYO007)"
+
+
+def test_patients_not_reported_is_unknown_not_zero(review_copy, tmp_path):
+    """A size changed to NR in the extraction file is counted as unknown, not as 0."""
+    changed = tmp_path / "review"
+    shutil.copytree(review_copy, changed)
+    path = changed / "extraction/data/cryoablation_extracted.csv"
+    text = path.read_text(encoding="utf-8")
+    assert "\nCRYO005,patients,23,patients," in text  # Masala 2013: 23 patients
+    path.write_text(text.replace("\nCRYO005,patients,23,", "\nCRYO005,patients,NR,"),
+                    encoding="utf-8")
+    run(changed, tmp_path / "out")
+    assert patients_line(tmp_path / "out") == (
+        "- patients: 175 in 6 studies with a known size; 2 studies' sizes unknown: "
+        "Masala (CRYO005), Masala (CRYO007); published: 229")
+
+
 def test_prisma_counts_add_up(first_run):
     _, out = first_run
     n = {r["data"]: r["n"] for r in csv.DictReader(open(out / "prisma.csv", encoding="utf-8"))}
