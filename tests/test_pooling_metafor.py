@@ -7,18 +7,17 @@ Each case below restates the metafor call of make_metafor_refs.R as pool_table a
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from metafor_helpers import close
 from toolkit.cli import cli
 from toolkit.pooling.api import pool_table
 
 DATA = Path(__file__).parent / "data" / "metafor"
-REL = 1e-6
 
 PRITZ = dict(file="pritz1997.csv", events="events", total="total", study="study")
 PAIN = dict(file="pain_prepost_synthetic.csv", measure="MC", mean_pre="mean_pre",
@@ -49,15 +48,6 @@ CASES = {
 }
 FIELDS = ["k", "estimate", "ci_low", "ci_high", "pi_low", "pi_high", "est_model_scale", "se",
           "tau2", "I2", "Q", "Q_p"]
-
-
-def close(got, want, rel=REL):
-    """Relative difference <= rel; NA in the reference means None here; 0 must be 0."""
-    if want is None or (isinstance(want, float) and math.isnan(want)):
-        return got is None
-    if want == 0:
-        return got == 0
-    return got is not None and abs(got - want) / abs(want) <= rel
 
 
 def run(spec: dict) -> dict:

@@ -56,10 +56,23 @@ def test_writes_every_output(first_run):
     assert "could not be reproduced" in report and "| local tumour control (%) | 70.5 |" in report
 
 
+# R metafor 3.8-1 (Debian r-cran-metafor) on the four extracted local-control counts:
+#   library(metafor)
+#   e <- escalc("PLO", xi = c(30, 5, 6, 23), ni = c(31, 7, 10, 28))
+#   f <- rma(yi, vi, data = e)                       # REML
+#   p <- predict(f, transf = transf.ilogit)
+#   sprintf("%.15g", c(100 * c(p$pred, p$ci.lb, p$ci.ub, p$pi.lb, p$pi.ub), f$tau2, f$I2, f$QEp))
+LOCAL_CONTROL_COUNTS = [(30, 31), (5, 7), (6, 10), (23, 28)]
+LOCAL_CONTROL_METAFOR = {"estimate": 80.3401562330199, "ci_low": 58.9847609104658,
+                         "ci_high": 92.0711042396641, "pi_low": 39.0792274213818,
+                         "pi_high": 96.3008210790024, "tau2": 0.608627969109606,
+                         "I2": 55.0123999365, "Q_p": 0.085601348477382}
+
+
 def test_pooled_local_control_is_the_extracted_data(first_run):
-    """Independent check: the logit random-effects (REML) pool of the extracted local-control
-    counts, computed here from the CSV with the pooling API's escalc/rma."""
-    from toolkit.pooling import escalc, rma
+    """Independent check: pooled.csv's local-control row against R metafor's logit
+    random-effects (REML) pool of the extracted counts, pinned above (the R call is beside
+    the numbers); the counts are first checked to be the extraction CSV's."""
     _, out = first_run
     row = pooled(out)["local_control"]
     ex = list(csv.DictReader(open(REPO / "extraction/data/cryoablation_extracted.csv",
@@ -68,13 +81,55 @@ def test_pooled_local_control_is_the_extracted_data(first_run):
     label = {r["record"]: r["study"] for r in csv.DictReader(open(out / "included_studies.csv",
                                                                   encoding="utf-8"))}
     assert sorted(label[c] for c in lc) == sorted(row["studies"].split(";"))
-    events = [int(v.split("/")[0]) for v in lc.values()]
-    total = [int(v.split("/")[1]) for v in lc.values()]
-    eff = escalc("PLO", events=events, total=total)
-    fit = rma(eff.yi, eff.vi, method="REML")
-    import math
-    expected = 100 / (1 + math.exp(-fit.beta[0]))
-    assert float(row["estimate"]) == pytest.approx(expected, rel=1e-8)
+    counts = [tuple(int(x) for x in v.split("/")) for v in lc.values()]
+    assert sorted(counts) == sorted(LOCAL_CONTROL_COUNTS)  # the inputs of the R call
+    # pooled.csv keeps 10 significant digits
+    for key, want in LOCAL_CONTROL_METAFOR.items():
+        assert float(row[key]) == pytest.approx(want, rel=1e-8), key
+
+
+def extracted_patients(root: Path) -> dict:
+    """{CRYO id: the extraction CSV's value of field ``patients``}, read here from the file."""
+    with open(root / "extraction/data/cryoablation_extracted.csv", encoding="utf-8") as fh:
+        return {r["study"]: r["value"] for r in csv.DictReader(fh) if r["field"] == "patients"}
+
+
+def patients_line(out: Path) -> str:
+    return next(line for line in (out / "report.md").read_text(encoding="utf-8").splitlines()
+                if line.startswith("- patients: "))
+
+
+def test_report_counts_the_extracted_patients(first_run):
+    """The report's patient count is the sum of the extraction CSV's `patients` rows over the
+    included studies; an included study without a row is named as of unknown size."""
+    _, out = first_run
+    included = {r["record"]: r["study"] for r in csv.DictReader(open(
+        out / "included_studies.csv", encoding="utf-8"))}
+    sizes = {cid: int(v) for cid, v in extracted_patients(REPO).items() if cid in included}
+    # CRYO001 14 + CRYO002 14 + CRYO003 41 + CRYO004 74 + CRYO005 23 + CRYO006 16 + CRYO008 16
+    # (the `patients` rows of extraction/data/cryoablation_extracted.csv; extraction/README.md
+    # gives the same 198); CRYO007 (Masala 2011) has no row: its cryoablation arm is unknown
+    assert sum(sizes.values()) == 198 and len(sizes) == 7
+    assert sorted(set(included) - set(sizes)) == ["CRYO007"]
+    assert patients_line(out) == (
+        "- patients: 198 in 7 studies with a known size; 1 study's size unknown: "
+        f"{included['CRYO007']}; published: 229")
+    assert included["CRYO007"] == "Masala (CRYO007)"
+
+
+def test_patients_not_reported_is_unknown_not_zero(review_copy, tmp_path):
+    """A size changed to NR in the extraction file is counted as unknown, not as 0."""
+    changed = tmp_path / "review"
+    shutil.copytree(review_copy, changed)
+    path = changed / "extraction/data/cryoablation_extracted.csv"
+    text = path.read_text(encoding="utf-8")
+    assert "\nCRYO005,patients,23,patients," in text  # Masala 2013: 23 patients
+    path.write_text(text.replace("\nCRYO005,patients,23,", "\nCRYO005,patients,NR,"),
+                    encoding="utf-8")
+    run(changed, tmp_path / "out")
+    assert patients_line(tmp_path / "out") == (
+        "- patients: 175 in 6 studies with a known size; 2 studies' sizes unknown: "
+        "Masala (CRYO005), Masala (CRYO007); published: 229")
 
 
 def test_prisma_counts_add_up(first_run):

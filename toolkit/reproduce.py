@@ -380,6 +380,32 @@ def included_table(ctx: Context, cryo: dict[str, list[int]]) -> list[dict]:
     return rows
 
 
+def patient_counts(ctx: Context, included: list[dict]) -> dict:
+    """Patients in the included studies, from the extracted ``patients`` field in the store:
+    {"total": the sum over the studies with a known size, "known": their number,
+    "unknown": the studies whose size is not extracted, not reported or disputed}. A study
+    is named by its label, with its record id (CRYO###) when the label does not show it."""
+    from numbers import Integral
+
+    from .extraction.export import export_table
+
+    record = {r["study"]: r["record"] for r in included}
+    sizes: dict[str, int | None] = dict.fromkeys(record)
+    wide = export_table(ctx.review)
+    if "patients" in wide.columns:
+        for study, n in zip(wide["study"], wide["patients"]):
+            if isinstance(n, Integral) and not isinstance(n, bool) and sizes.get(study) is None:
+                sizes[study] = int(n)   # a number; NR, CONFLICT and not extracted stay None
+
+    def name(study):
+        rec = record.get(study, "")
+        return study if not rec or rec in study else f"{study} ({rec})"
+
+    return {"total": sum(n for n in sizes.values() if n is not None),
+            "known": sum(n is not None for n in sizes.values()),
+            "unknown": [name(s) for s in sorted(sizes) if sizes[s] is None]}
+
+
 # -- report ---------------------------------------------------------------------------------------
 
 def _fmt(x):
@@ -405,7 +431,8 @@ def overlap_notes(ctx: Context, included: list[dict]) -> list[tuple[str, str]]:
 
 
 def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict],
-                 extra: list[dict], included: list[dict], ranking: dict) -> None:
+                 extra: list[dict], included: list[dict], ranking: dict,
+                 patients: dict) -> None:
     L = []
     L.append(f"# Reproduction report: {published['review']}\n")
     L.append("Rebuilt offline by `review reproduce` from the review's files (queries/, "
@@ -421,7 +448,15 @@ def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict]
     L.append(f"- reports assessed: {counts['reports_assessed']}, excluded: "
              + ", ".join(f"{k} {v}" for k, v in counts["reports_excluded_reasons"].items()))
     L.append(f"- studies included: {counts['new_studies_included']} "
-             f"(published: {published['studies']} studies, {published['patients']} patients)\n")
+             f"(published: {published['studies']})")
+    unknown = patients["unknown"]
+    size = (f"- patients: {patients['total']} in {patients['known']} "
+            f"stud{'y' if patients['known'] == 1 else 'ies'} with a known size")
+    if unknown:
+        size += (f"; {len(unknown)} "
+                 + ("study's size" if len(unknown) == 1 else "studies' sizes")
+                 + " unknown: " + ", ".join(unknown))
+    L.append(f"{size}; published: {published['patients']}\n")
     if ranking:
         L.append("## Screening model beside the replayed decisions\n")
         L.append(f"An active-learning simulation (model {ranking.get('model')}, seed {SEED}, "
@@ -556,7 +591,8 @@ def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
                     "r", "difference", "status", "studies"], pooled)
         _write_csv(out / "analyses.csv",
                    ["analysis", "term", "k", "estimate", "ci_low", "ci_high", "p", "note"], extra)
-        write_report(ctx, published, counts, pooled, extra, included, ranking)
+        patients = patient_counts(ctx, included)
+        write_report(ctx, published, counts, pooled, extra, included, ranking, patients)
         with review.atomic():
             review.log("reproduce", {"out": str(final), "studies": len(included),
                                      "pooled": sum(r["status"] == "pooled" for r in pooled)})
