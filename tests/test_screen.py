@@ -268,3 +268,34 @@ def test_same_review_same_keys_same_order(tmp_path):
                        [(r["record_id"], r["decision"], r["score"], r["rank"], r["model_version"])
                         for r in rows(db)]))
     assert orders[0] == orders[1]
+
+
+def test_header_names_the_record_by_its_identifiers(tmp_path):
+    """A record with no title and no abstract is identifiable: every header carries the ids."""
+    from toolkit.records import make_record
+    from toolkit.store import now_iso
+
+    db = tmp_path / "r.db"
+    build_review(db, n=2, every=2).close()  # record 2: only source_id S2 and PMID 1001
+    with open_review(db) as r, r.atomic():
+        r.db["records"].insert_all([
+            # a PubMed record whose source id is its PMID, no title/abstract
+            dict(make_record({"source_id": "1234567", "pmid": "1234567"}, source="PubMed"),
+                 added_at=now_iso()),
+            # no id of its own (a content hash is made) but a DOI
+            dict(make_record({"doi": "https://doi.org/10.5555/ABC"}, source="Embase"),
+                 added_at=now_iso())])
+    res = screen(db, ["e", "e", "e", "e"])
+    headers = {int(m.group(1)): m.group(0) for m in
+               re.finditer(r"^record (\d+).*$", res.output, re.M)}
+    assert headers[1] == "record 1 · PubMed S1 · PMID 1000 · DOI 10.1000/x0"
+    assert headers[2] == "record 2 · PubMed S2 · PMID 1001"
+    assert headers[3] == "record 3 · PubMed · PMID 1234567"
+    assert headers[4] == "record 4 · Embase · DOI 10.5555/abc"
+    assert res.output.count("(no title)") == 3
+    # the phase label still follows the identifiers
+    other = tmp_path / "m.db"
+    build_review(other, n=2).close()
+    res = screen(other, ["m", "e", "e"])
+    assert re.search(r"^record \d+ · PubMed S\d · PMID 100\d.*  \(revisiting a maybe\)$",
+                     res.output, re.M)

@@ -122,3 +122,70 @@ def test_review_export_carries_the_screening_columns(tmp_path):
     assert rows["1"]["ta_reviewers"] == "alice:include; bob:exclude"
     assert rows["2"]["ta_decision"] == "exclude" and rows["2"]["ta_origin"] == "import"
     assert rows["3"]["ta_decision"] == ""
+
+
+def test_identifiers_that_disagree_refuse_the_whole_import(tmp_path):
+    # record 2 has PMID 1001; PMID 1000 is record 1. The row must not label record 2 (or 1).
+    db = tmp_path / "r.db"
+    build_review(db).close()
+    csv = tmp_path / "d.csv"
+    csv.write_text("record_id,pmid,decision\n1,1000,exclude\n2,1000,include\n", encoding="utf-8")
+    before = counts(db)
+    code, err = run_err(db, "--import", str(csv))
+    assert code == 1 and err.startswith("review: error: ") and err.count("\n") == 1
+    assert "d.csv: row 3: the row's identifiers disagree" in err
+    assert "record_id '2' is record 2" in err and "pmid '1000' is record 1" in err
+    assert counts(db) == before == (0, 0)  # row 2 (consistent) is not written either
+
+
+def test_an_identifier_that_matches_nothing_beside_one_that_matches_is_refused(tmp_path):
+    db = tmp_path / "r.db"
+    build_review(db).close()
+    csv = tmp_path / "d.csv"
+    # the DOI belongs to no record, the PMID is record 4's
+    csv.write_text("pmid,doi,decision\n1003,10.1000/x3,include\n1003,10.9999/nope,include\n",
+                   encoding="utf-8")
+    code, err = run_err(db, "--import", str(csv))
+    assert code == 1 and "d.csv: row 3" in err and "identifiers disagree" in err
+    assert "pmid '1003' is record 4" in err and "doi '10.9999/nope' is no record" in err
+    assert counts(db) == (0, 0)
+    # a record without a PMID does not make a row's PMID agree with it
+    with open_review(db) as r, r.atomic():
+        r.db.execute("update records set pmid = null where id = 5")
+    csv.write_text("record_id,pmid,decision\n5,1000,include\n", encoding="utf-8")
+    code, err = run_err(db, "--import", str(csv))
+    assert code == 1 and "row 2" in err and "pmid '1000' is record 1" in err
+    assert counts(db) == (0, 0)
+
+
+def test_identifiers_that_agree_are_imported(tmp_path):
+    from toolkit.records import make_record
+    from toolkit.store import now_iso
+
+    db = tmp_path / "r.db"
+    build_review(db).close()
+    with open_review(db) as r, r.atomic():
+        # record 31: the Embase copy of record 2 (same PMID, no DOI); record 32: same PMID as
+        # record 3 but another DOI
+        r.db["records"].insert_all([
+            dict(make_record({"source_id": "E1", "pmid": "1001", "title": "x"}, source="Embase"),
+                 added_at=now_iso()),
+            dict(make_record({"source_id": "E2", "pmid": "1002", "doi": "10.1000/other",
+                              "title": "y"}, source="Embase"), added_at=now_iso())])
+    csv = tmp_path / "d.csv"
+    csv.write_text(
+        "record_id,source_id,pmid,doi,decision\n"
+        "1,S1,PMID: 1000,https://doi.org/10.1000/X0,include\n"  # all four agree (normalised)
+        "2,,1001,,exclude\n"           # the PMID also matches record 31; record_id picks 2
+        ",,1001,10.1000/x1,maybe\n"    # 2 and 31 (31 has no DOI, so it does not contradict)
+        ",,1002,10.1000/x2,exclude\n"  # record 3; record 32 has another DOI
+        ",S4,1003,,1\n", encoding="utf-8")
+    res = run(db, "--import", str(csv), "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert (out["rows"], out["decisions"]) == (5, 6)
+    with open_review(db) as r:
+        got = [(d["record_id"], d["decision"]) for d in r.db.query(
+            "select * from ta_decisions order by id")]
+    assert got == [(1, "include"), (2, "exclude"), (2, "maybe"), (31, "maybe"), (3, "exclude"),
+                   (4, "include")]

@@ -60,18 +60,65 @@ def test_heuristic():
     assert not stopping.heuristic_should_stop(["exclude", "include", "exclude", "exclude"], 3)
 
 
-def test_urn_interval_and_recall_from_sample():
-    low, high = stopping.urn_includes_interval(200, 50, 5, 0.95)
-    # the bounds are where the tail probabilities cross alpha/2 = 0.025 (checked by counting)
+def test_urn_bounds_and_recall_from_sample():
+    low, high = stopping.urn_includes_bounds(200, 50, 5, 0.95)
+    # each bound is one-sided at alpha = 0.05, where a tail crosses it (checked by counting)
     upper = lambda K: 1 - comb_cdf(4, 200, K, 50)  # P(X >= 5)
     lower = lambda K: comb_cdf(5, 200, K, 50)      # P(X <= 5)
-    assert upper(low) > 0.025 >= upper(low - 1)
-    assert lower(high) > 0.025 >= lower(high + 1)
+    assert upper(low) >= 0.05 > upper(low - 1)
+    assert lower(high) >= 0.05 > lower(high + 1)
     est = stopping.recall_from_sample(r_seen=25, urn_size=200, n_sample=50, k_sample=5)
     assert est["recall"] == pytest.approx(25 / (25 + 5 / 50 * 200 - 5))
     assert est["low"] == pytest.approx(25 / (25 + high - 5))
     assert est["high"] == pytest.approx(25 / (25 + low - 5))
     assert est["low"] < est["recall"] < est["high"] <= 1
+    # nothing in the sample: the upper bound is 1 (no include need be missed)
+    assert stopping.recall_from_sample(10, 300, 60, 0)["high"] == 1.0
+
+
+def test_recall_lower_bound_by_hand():
+    # 40 includes before the sample, 1 in a sample of 751 from an urn of 1000. H0 "recall <
+    # 0.95" needs 41/0.95 = 43.2, i.e. >= 44 includes in all, >= 4 in the urn.
+    N, r_before, k = 1000, 40, 1
+    assert stopping.buscar_k_h0(r_before, r_before + k, 0.95) == 4
+    # n = 751: P(X <= 1 | K = 4) < 0.05, the test rejects; K = 3 it does not reject, so the
+    # lower bound is 41 / (40 + 3) = 0.953 >= 0.95
+    assert hypergeom.cdf(1, N, 4, 751) < 0.05 <= hypergeom.cdf(1, N, 3, 751)
+    assert stopping.buscar_should_stop(N, r_before, 751, k) == (
+        True, pytest.approx(hypergeom.cdf(1, N, 4, 751)))
+    assert stopping.urn_includes_bounds(N, 751, k)[1] == 3
+    est = stopping.recall_from_sample(r_before + k, N, 751, k)
+    assert est["low"] == pytest.approx(41 / 43) and est["low"] >= 0.95
+    # one record fewer: K = 4 is not rejected (p = 0.0504), the bound is 41 / 44 < 0.95
+    assert hypergeom.cdf(1, N, 4, 750) >= 0.05
+    assert stopping.buscar_should_stop(N, r_before, 750, k)[0] is False
+    assert stopping.recall_from_sample(r_before + k, N, 750, k)["low"] == pytest.approx(41 / 44)
+
+
+@pytest.mark.parametrize("confidence", [0.5, 0.9, 0.95, 0.99])
+def test_recall_lower_bound_agrees_with_the_buscar_test(confidence):
+    """The reported lower bound is >= target exactly when the BUSCAR test says stop."""
+    cases = stops = 0
+    for urn in (1, 2, 7, 57, 300, 1000):
+        for n in sorted({min(urn, m) for m in (1, 2, urn // 3 or 1, urn // 2 or 1, urn - 1 or 1)}
+                        | {urn}):
+            for k in sorted({0, 1, 2, 5, n // 2, n}):
+                if k > n:
+                    continue
+                for r_before in (0, 1, 3, 19, 95):
+                    if r_before + k == 0:  # nothing found: no recall to bound
+                        continue
+                    est = stopping.recall_from_sample(r_before + k, urn, n, k, confidence)
+                    assert est["low"] <= est["high"] <= 1
+                    for target in (0.5, 0.8, 0.9, 0.95, 1.0):
+                        stop, p = stopping.buscar_should_stop(urn, r_before, n, k, target,
+                                                              confidence)
+                        assert stop == (p < 1 - confidence)
+                        assert (est["low"] >= target) == stop, (urn, n, k, r_before, target,
+                                                                est, p)
+                        cases += 1
+                        stops += stop
+    assert cases > 1500 and 0 < stops < cases
 
 
 def test_recall_from_model_is_an_interval():
@@ -146,6 +193,11 @@ def test_buscar_session_samples_then_stops(tmp_path):
         k1 = k - is_relevant(r, sample_seen[-1])
         K1 = math.floor((row["r_before"] + k1) / 0.8 + 1e-9) - row["r_before"] + 1
         assert hypergeom.cdf(k1, row["urn_size"], K1, n - 1) >= 0.1
+        # the recall shown at the stop has its lower bound at or above the target
+        assert s.recall_estimate() == s.stopped["recall"]
+        assert s.stopped["recall"]["low"] >= 0.8
+        assert stopping.recall_from_sample(row["r_before"] + k1, row["urn_size"], n - 1, k1,
+                                           0.9)["low"] < 0.8
         assert row["urn_size"] == 200 - row["n_screened_before"]
         final = final_decisions(r)
         assert len(final) == 200

@@ -161,13 +161,18 @@ _MATCH_COLUMNS = ("record_id", "source_id", "pmid", "doi")
 def import_decisions(review: Review, path, reviewer: str) -> dict:
     """Load decisions from a CSV (e.g. another screening tool) as this review's labels.
 
-    Columns (names case-insensitive): one of ``record_id`` (this store's id), ``source_id``
-    (with an optional ``source``), ``pmid``, ``doi`` to find the record (the first non-empty one
-    in that order is used); ``decision`` (include/exclude/maybe or 1/0; ``label_included`` is
-    accepted instead); optional ``reviewer`` (default ``reviewer``) and ``note``. A row that
-    matches several records (the same PMID from two databases) labels each of them.
-    Everything is one transaction: an unknown id or a bad decision stops it with an error
-    naming the row, and nothing is written.
+    Columns (names case-insensitive): at least one of ``record_id`` (this store's id),
+    ``source_id`` (with an optional ``source``), ``pmid``, ``doi`` to find the record;
+    ``decision`` (include/exclude/maybe or 1/0; ``label_included`` is accepted instead);
+    optional ``reviewer`` (default ``reviewer``) and ``note``. A row that matches several
+    records (the same PMID from two databases) labels each of them.
+
+    Every identifier a row gives is checked (see :func:`_row_records`): a row labels the
+    records matched by one of its identifiers and contradicted by none, and each identifier
+    must match one of those records. ``record_id 2, pmid 1000`` where record 2 has PMID 1001
+    (or no record has PMID 1000) is refused: the identifiers disagree.
+    Everything is one transaction: an unknown id, identifiers that disagree or a bad decision
+    stop it with an error naming the row, and nothing is written.
     """
     import csv
     import hashlib
@@ -221,19 +226,30 @@ def import_decisions(review: Review, path, reviewer: str) -> dict:
     with review.atomic():
         for rowno, row in enumerate(reader, start=2):  # row 1 is the header
             counts["rows"] += 1
-            col = next((c for c in match_cols if get(row, c)), None)
-            if col is None:
+            given = [(c, get(row, c)) for c in match_cols if get(row, c)]
+            if not given:
                 raise ReviewError("no record id (" + ", ".join(match_cols) + " all empty)",
                                   file=path, record=f"row {rowno}")
-            value = get(row, col)
-            if col == "record_id" and not value.isdigit():
-                raise ReviewError(f"record_id {value!r} is not an id of this store (a whole "
-                                  "number); match by source_id, pmid or doi instead",
-                                  file=path, record=f"row {rowno}", column=header[col])
-            ids = lookup(col, value, get(row, "source"))
-            if not ids:
-                raise ReviewError(f"no record with {col} {value!r} in this review",
-                                  file=path, record=f"row {rowno}", column=header[col])
+            for col, value in given:
+                if col == "record_id" and not value.isdigit():
+                    raise ReviewError(f"record_id {value!r} is not an id of this store (a "
+                                      "whole number); match by source_id, pmid or doi instead",
+                                      file=path, record=f"row {rowno}", column=header[col])
+            matches = {col: lookup(col, value, get(row, "source")) for col, value in given}
+            if len(given) == 1:
+                col, value = given[0]
+                ids = matches[col]
+                if not ids:
+                    raise ReviewError(f"no record with {col} {value!r} in this review",
+                                      file=path, record=f"row {rowno}", column=header[col])
+            else:
+                ids = _row_records(review, given, matches)
+                if ids is None:
+                    raise ReviewError(
+                        "the row's identifiers disagree: " + "; ".join(
+                            f"{col} {value!r} is " + _which(matches[col])
+                            for col, value in given) + "; fix the row or keep one identifier",
+                        file=path, record=f"row {rowno}")
             word = get(row, dec_col).lower()
             decision = _DECISION_WORDS.get(word)
             if decision is None:
@@ -249,3 +265,39 @@ def import_decisions(review: Review, path, reviewer: str) -> dict:
                                          sha256=hashlib.sha256(raw).hexdigest()),
                    actor=reviewer)
     return counts
+
+
+def _which(ids: list[int]) -> str:
+    if not ids:
+        return "no record"
+    return ("record " if len(ids) == 1 else "records ") + ", ".join(str(i) for i in ids)
+
+
+def _row_records(review: Review, given: list[tuple[str, str]],
+                 matches: dict[str, list[int]]) -> list[int] | None:
+    """The records a row with several identifiers labels, or None if its identifiers disagree.
+
+    ``given`` is [(column, value)] of the row's non-empty identifiers and ``matches`` the records
+    each one matches. A record is labelled when one identifier matches it and none contradicts
+    it; a record contradicts an identifier when its own value in that field is set and differs
+    (another id or source_id, another PMID or DOI; a record with no DOI does not contradict the
+    row's DOI). Every identifier must match at least one labelled record: otherwise (one of them
+    matches nothing, or they name different records) the row is refused.
+    """
+    candidates = sorted({rid for ids in matches.values() for rid in ids})
+    if not candidates:
+        return None
+    rows = {r["id"]: r for r in review.db.query(
+        f"select id, pmid, doi from records where id in ({','.join('?' * len(candidates))})",
+        candidates)}
+
+    def has_field(rid: int, col: str) -> bool:
+        # record_id and source_id are set on every record
+        return col not in ("pmid", "doi") or bool(rows[rid][col])
+
+    labelled = [rid for rid in candidates
+                if all(rid in matches[col] or not has_field(rid, col) for col, _ in given)]
+    chosen = set(labelled)
+    if not labelled or any(not chosen & set(matches[col]) for col, _ in given):
+        return None
+    return labelled

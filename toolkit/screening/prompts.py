@@ -102,6 +102,32 @@ def _render(value, indent: int, width: int) -> list[str]:
     return textwrap.wrap(str(value), width, initial_indent=pad, subsequent_indent=pad)
 
 
+def record_identifiers(row: dict) -> str:
+    """The ids a person can look the record up by: 'PubMed S10 · PMID 1009 · DOI 10.1000/x9'.
+
+    The source's own id (``source_id``) is left out when it is the PMID or a content hash
+    (``h:...``, made for records without an id); then only the source is named. '' if the
+    record has none of these."""
+    source, sid = row.get("source"), row.get("source_id")
+    pmid, doi = row.get("pmid"), row.get("doi")
+    parts = []
+    if sid and sid != pmid and not sid.startswith("h:"):
+        parts.append(f"{source} {sid}" if source else f"source id {sid}")
+    elif source:
+        parts.append(source)
+    if pmid:
+        parts.append(f"PMID {pmid}")
+    if doi:
+        parts.append(f"DOI {doi}")
+    return " · ".join(parts)
+
+
+def format_header(record_id: int, row: dict, label: str = "") -> str:
+    """'record 10 · PubMed S10 · PMID 1009 · DOI 10.1000/x9' and the phase label, if any."""
+    ids = record_identifiers(row)
+    return f"record {record_id}" + (f" · {ids}" if ids else "") + label
+
+
 def format_record(row: dict, width: int) -> str:
     """Title, authors/journal/year and the abstract wrapped to ``width``."""
     authors = json.loads(row["authors"]) if row.get("authors") else []
@@ -151,7 +177,7 @@ def run(session: ScreeningSession, *, criteria_path=None, err: bool = False) -> 
         term.echo("=" * width)
         label = {"ranked": "", "sample": "  (random sample for the stopping rule)",
                  "maybe": "  (revisiting a maybe)"}[shown.phase]
-        term.echo(f"record {shown.record_id}{label}")
+        term.echo(format_header(shown.record_id, row, label))
         term.echo(format_record(row, width))
         term.echo(status_line(session))
         while True:

@@ -17,9 +17,15 @@ Two rules, chosen by the reviewer (``review screen --stop ...``):
 
 Recall estimate shown in the status line (:func:`recall_from_sample`, :func:`recall_from_model`):
 
-* with a random sample (BUSCAR phase): the number ``K`` of includes in the urn has an exact
-  (Clopper–Pearson-type) hypergeometric confidence interval from ``k`` of ``n``; the includes
-  still missed are ``K − k``, and recall = ``r_seen / (r_seen + K − k)``. This is exact.
+* with a random sample (BUSCAR phase): the lower bound inverts the BUSCAR test itself. The
+  largest number of urn includes the test does not reject, ``K_up`` (the largest ``K`` with
+  ``P(X ≤ k | K) ≥ 1 − confidence``), gives the one-sided lower confidence bound
+  ``r_seen / (r_AL + K_up)``: the smallest recall not rejected at the confidence level. So the
+  lower bound is ``≥ τ`` exactly when the test rejects "recall < τ" (when screening may stop).
+  The upper bound is the one-sided bound from the other tail (the smallest ``K`` with
+  ``P(X ≥ k | K) ≥ 1 − confidence``), each bound at the full confidence level, so the pair is a
+  two-sided interval at ``2·confidence − 1`` (90 % for 95 %). The point estimate scales ``k/n``
+  to the urn. The includes still missed are ``K − k`` and recall = ``r_seen / (r_seen + K − k)``.
 * before a random sample exists: a model-based approximation. Each screened record's score when
   it was shown (before its label was known, so out of sample) and its label calibrate the scores
   to probabilities by Platt scaling (a one-feature logistic regression); the expected number of
@@ -80,7 +86,7 @@ def buscar_p_value(urn_size: int, r_before: int, n_sample: int, k_sample: int,
     K = buscar_k_h0(r_before, r_before + k_sample, target)
     if K > urn_size:  # the urn cannot hold that many includes: H0 is impossible
         return 0.0
-    return float(hypergeom.cdf(k_sample, urn_size, K, n_sample))
+    return _p_at_most(k_sample, urn_size, K, n_sample)
 
 
 def buscar_should_stop(urn_size: int, r_before: int, n_sample: int, k_sample: int,
@@ -91,35 +97,61 @@ def buscar_should_stop(urn_size: int, r_before: int, n_sample: int, k_sample: in
     return p < 1 - confidence, p
 
 
-def urn_includes_interval(urn_size: int, n_sample: int, k_sample: int,
-                          confidence: float = DEFAULT_CONFIDENCE) -> tuple[int, int]:
-    """Exact two-sided interval for the includes ``K`` in an urn of ``urn_size`` records, given
-    ``k`` includes in a random sample of ``n`` (inverting the hypergeometric tails)."""
+def _p_at_most(k_sample: int, urn_size: int, K: int, n_sample: int) -> float:
+    """P(X <= k) for ``n`` draws from an urn of ``urn_size`` records holding ``K`` includes."""
+    return float(hypergeom.cdf(k_sample, urn_size, K, n_sample))
+
+
+def urn_includes_bounds(urn_size: int, n_sample: int, k_sample: int,
+                        confidence: float = DEFAULT_CONFIDENCE) -> tuple[int, int]:
+    """``(K_low, K_up)``: one-sided bounds, each at ``confidence``, on the includes ``K`` in an
+    urn of ``urn_size`` records given ``k`` includes in a random sample of ``n`` (``n >= 1``).
+
+    ``K_up`` is the largest ``K`` that the BUSCAR test does not reject, the largest with
+    ``P(X <= k | K) >= 1 - confidence`` (the same probability and comparison as
+    :func:`buscar_should_stop`); ``K_low`` the smallest with ``P(X >= k | K) >= 1 - confidence``.
+    Both tails are monotone in ``K``, so each bound is found by bisection over the ``K`` the
+    sample allows (``k`` to ``urn_size - (n - k)``).
+    """
     alpha = 1 - confidence
-    K = np.arange(k_sample, urn_size - (n_sample - k_sample) + 1)
-    # P(X >= k | K) increases with K; P(X <= k | K) decreases with K.
-    upper_tail = hypergeom.sf(k_sample - 1, urn_size, K, n_sample)
-    lower_tail = hypergeom.cdf(k_sample, urn_size, K, n_sample)
-    ok_low = K[upper_tail > alpha / 2]
-    ok_high = K[lower_tail > alpha / 2]
-    low = int(ok_low.min()) if ok_low.size else k_sample
-    high = int(ok_high.max()) if ok_high.size else int(K.max())
-    return low, high
+    lo, hi = k_sample, urn_size - (n_sample - k_sample)
+    # K_up: P(X <= k | K) decreases with K and is 1 at K = k
+    a, b = lo, hi
+    while a < b:
+        mid = (a + b + 1) // 2
+        if _p_at_most(k_sample, urn_size, mid, n_sample) >= alpha:
+            a = mid
+        else:
+            b = mid - 1
+    k_up = a
+    # K_low: P(X >= k | K) increases with K and is 1 at the largest K the sample allows
+    a, b = lo, hi
+    while a < b:
+        mid = (a + b) // 2
+        if float(hypergeom.sf(k_sample - 1, urn_size, mid, n_sample)) >= alpha:
+            b = mid
+        else:
+            a = mid + 1
+    return a, k_up
 
 
 def recall_from_sample(r_seen: int, urn_size: int, n_sample: int, k_sample: int,
                        confidence: float = DEFAULT_CONFIDENCE) -> dict:
-    """Recall estimate and interval from a random sample of the unscreened records.
+    """Recall estimate and bounds from a random sample of the unscreened records.
 
-    ``r_seen`` counts every include found, the sample's ``k`` among them.
+    ``r_seen`` counts every include found, the sample's ``k`` among them (so the includes found
+    before the sample are ``r_seen - k``). ``low`` is the one-sided lower bound at
+    ``confidence`` obtained by inverting the BUSCAR test: for any target τ, ``low >= τ``
+    exactly when :func:`buscar_should_stop` says stop. ``high`` is the one-sided upper bound at
+    the same confidence.
     Returns {"recall", "low", "high", "method": "sample"}; recall is None if nothing is found.
     """
     if n_sample <= 0:
         return {"recall": None, "low": None, "high": None, "method": "sample"}
-    K_low, K_high = urn_includes_interval(urn_size, n_sample, k_sample, confidence)
+    K_low, K_up = urn_includes_bounds(urn_size, n_sample, k_sample, confidence)
     K_hat = k_sample / n_sample * urn_size
     missed_hat = max(K_hat - k_sample, 0.0)
-    return _recall_dict(r_seen, missed_hat, K_high - k_sample, K_low - k_sample, "sample")
+    return _recall_dict(r_seen, missed_hat, K_up - k_sample, K_low - k_sample, "sample")
 
 
 def recall_from_model(r_seen: int, labelled_scores: Sequence[float], labels: Sequence[int],
