@@ -143,6 +143,13 @@ BAD_INPUTS = {
     "latin1.csv": ("title,abstract\nok,fine\nCaf\u00e9,x\n".encode("latin-1"), "not UTF-8"),
     "dupids.csv": (b"id,title\nA,First\nB,Second\nA,Third\n", "duplicate id 'A'"),
     "utf16.csv": ("title,abstract\nT,A\n".encode("utf-16"), "UTF-16 text"),
+    # an unclosed quote used to swallow the rest of the file into one cell, silently
+    "unclosed_quote.csv": (b'title,abstract,year\nOne,"abstract with unclosed quote,2020\n'
+                           b"Two,abs,2021\nThree,abs,2022\n", "never closed"),
+    "dupcols.csv": (b"title,abstract,title,year\nA real title,abs,Other title,2020\n",
+                    "names this column twice"),
+    "notitle.ris": (b"TY  - JOUR\nAU  - Smith, J\nER  - \n",
+                    "record has no title, abstract, DOI or PMID"),
 }
 
 
@@ -278,6 +285,37 @@ def test_csv_row_without_any_content_is_named(db, tmp_path):
     assert "row 2" in msg and "no title, abstract, DOI or PMID" in msg
 
 
+def test_csv_malformed_quotes_name_the_row_and_line(db, tmp_path):
+    f = tmp_path / "q.csv"
+    f.write_bytes(b'title,abstract,year\r\n\r\nOne,abs,2020\r\nTwo,"abs\r\nmore,2021\r\n'
+                  b"Three,x,2022\r\n")
+    msg = str(review_cli(db, "import", str(f)).exception)
+    # row 2 starts on line 4 (line 2 is blank); the open quote runs to the end, line 6
+    assert "q.csv" in msg and "row 2 (line 4)" in msg and "never closed" in msg
+    assert "line 6" in msg
+    f.write_bytes(b'title,abstract\nOne,x\nTwo,"quoted"tail\n')
+    msg = str(review_cli(db, "import", str(f)).exception)
+    assert "row 2 (line 3)" in msg and "malformed CSV" in msg and "expected after" in msg
+    assert _titles(db) == []
+    # quotes that are closed, and quotes inside an unquoted cell, are fine
+    f.write_bytes(b'title,abstract\nOne,"a ""quoted"" word, and a comma"\nTwo,5" disc\n')
+    assert json.loads(review_cli(db, "import", str(f), "--json").output)["records_added"] == 2
+    assert [t[2] for t in _titles(db)] == ['a "quoted" word, and a comma', '5" disc']
+
+
+def test_csv_duplicate_columns_are_an_error(db, tmp_path):
+    f = tmp_path / "d.csv"
+    f.write_text("Title,abstract,year, TITLE \nA,abs,2020,B\n", encoding="utf-8")
+    res = review_cli(db, "import", str(f))
+    assert res.exit_code == 1
+    msg = str(res.exception)
+    assert "d.csv" in msg and "line 1" in msg and "column 'TITLE'" in msg and "'Title'" in msg
+    assert _titles(db) == []
+    # empty header cells (e.g. a trailing comma) are not named columns, so not duplicates
+    f.write_text("title,abstract,,\nA,abs,,\n", encoding="utf-8")
+    assert review_cli(db, "import", str(f)).exit_code == 0
+
+
 def test_csv_header_only(db, tmp_path):
     f = tmp_path / "x.csv"
     f.write_text("id,title\n", encoding="utf-8")
@@ -376,6 +414,22 @@ def test_pubmed_book_articles(db, tmp_path):
     assert json.loads(chapter["publication_types"]) == ["Review"]
     assert (book["title"], book["year"], book["pmid"]) == ("A Whole Book Without Chapters", 2018,
                                                            "30000001")
+
+
+def test_ris_record_without_content_is_named(db, tmp_path):
+    """The CSV rule for RIS: a record with no title, abstract, DOI or PMID is an error."""
+    f = tmp_path / "x.ris"
+    f.write_text("TY  - JOUR\nT1  - Fine\nER  - \n\nTY  - JOUR\nAU  - Smith, J\nPY  - 2020\n"
+                 "ER  - \n", encoding="utf-8")
+    msg = str(review_cli(db, "import", str(f)).exception)
+    assert "x.ris" in msg and "record 2 (line 5)" in msg
+    assert "no title, abstract, DOI or PMID" in msg and _titles(db) == []
+    # any one of them is enough (a PMID also from an EndNote note or Embase's C5)
+    for only in ("N2  - An abstract", "DO  - 10.1/x", "PM  - 12345678", "N1  - PMID: 12345678",
+                 "C5  - 12345678\nDB  - Embase"):
+        f.write_text(f"TY  - JOUR\nAU  - Smith, J\n{only}\nER  - \n", encoding="utf-8")
+        res = review_cli(db, "import", str(f))
+        assert res.exit_code == 0, (only, res.exception)
 
 
 def test_ris_last_er_without_newline(db, tmp_path):
