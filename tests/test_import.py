@@ -210,6 +210,64 @@ def test_reimport_is_idempotent_even_when_file_renamed(db, tmp_path):
     assert s[0]["file_sha256"] == hashlib.sha256(src).hexdigest()
 
 
+def test_same_generic_csv_under_another_name_is_not_imported_twice(db, tmp_path):
+    """A generic CSV's source defaults to its file name: a copy under another name used to be a
+    new source, so every record was added a second time."""
+    a = _bad(tmp_path, "scopus_a.csv", b"id,title\nS1,First\nS2,Second\n")
+    b = _bad(tmp_path, "scopus_a (1).csv", a.read_bytes())
+    first = json.loads(review_cli(db, "import", str(a), "--json").output)
+    assert first["source"] == "scopus_a" and first["records_added"] == 2
+    res = review_cli(db, "import", str(b), "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["already_imported"] and out["records_added"] == 0
+    assert out["search_id"] == first["search_id"] and out["source"] == "scopus_a"
+    assert out["previous_import"]["file_name"] == "scopus_a.csv"
+    assert "import #1 from scopus_a.csv" in out["message"]
+    assert "'scopus_a', not 'scopus_a (1)'" in out["message"]
+    human = review_cli(db, "import", str(b)).output
+    assert "already imported as import #1 from scopus_a.csv" in human and "nothing added" in human
+    r = open_review(db)
+    assert r.db.execute("select count(*) from records").fetchone()[0] == 2
+    assert r.db.execute("select count(*) from searches").fetchone()[0] == 1
+    # an explicit, different --source does not make the same bytes a new import either
+    out = json.loads(review_cli(db, "import", str(b), "--source", "Scopus", "--json").output)
+    assert out["records_added"] == 0 and "not 'Scopus'" in out["message"]
+    assert r.db.execute("select count(*) from records").fetchone()[0] == 2
+
+
+@pytest.mark.parametrize("first, second", [("Embase", "embase"), ("embase", "EMBASE "),
+                                           ("Scopus", "SCOPUS")])
+def test_ris_source_case_variants_are_one_source(db, tmp_path, first, second):
+    ris_bytes = (DATA / "embase_asreview.ris").read_bytes()
+    o1 = json.loads(review_cli(db, "import", str(DATA / "embase_asreview.ris"), "--source",
+                               first, "--json").output)
+    assert o1["records_added"] == 6
+    # the same bytes under another name and case: already imported, nothing added
+    copy = _bad(tmp_path, "copy.ris", ris_bytes)
+    o2 = json.loads(review_cli(db, "import", str(copy), "--source", second, "--json").output)
+    assert o2["already_imported"] and o2["records_added"] == 0
+    assert o2["source"] == o1["source"] and "not '" not in o2["message"]
+    # other bytes (one record changed, the others the same) under the other case: the store's
+    # spelling is used, so the 5 unchanged records are linked, not stored again
+    text = ris_bytes.decode("utf-8").replace("\nER  -", "\nN1  - edited\nER  -", 1)
+    assert text.encode("utf-8") != ris_bytes
+    edited = _bad(tmp_path, "edited.ris", text.encode("utf-8"))
+    o3 = json.loads(review_cli(db, "import", str(edited), "--source", second, "--json").output)
+    assert not o3["already_imported"] and o3["source"] == o1["source"]
+    assert o3["records_added"] == 0 and o3["already_present"] == 6
+    st = json.loads(review_cli(db, "status", "--json").output)
+    assert st["records"] == 6 and st["by_source"] == {o1["source"]: 6}
+
+
+def test_source_spelling_of_pubmed_and_embase(db, tmp_path):
+    """With nothing in the store yet, 'pubmed'/'embase' get the importers' own spelling."""
+    f = _bad(tmp_path, "x.ris", b"TY  - JOUR\nT1  - One\nER  - \n")
+    out = json.loads(review_cli(db, "import", str(f), "--source", "embase", "--json").output)
+    assert out["source"] == "Embase"
+    assert review_cli(db, "import", str(f), "--source", " ").exit_code == 1
+
+
 def test_audit_log_is_append_only(db):
     review_cli(db, "import", str(DATA / "embase_asreview.ris"))
     r = open_review(db)

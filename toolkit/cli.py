@@ -127,7 +127,7 @@ def import_cmd(ctx, file, fmt, source, as_json):
     emit(out, as_json, lambda d: (
         f"{d['file']}: {d['format']}, source {d['source']}: read {d['records_read']}, "
         f"added {d['records_added']}, already present {d['already_present']}"
-        + (" (this file was imported before; nothing added)" if d.get("already_imported") else "")))
+        + (f"\n  {d['message']}" if d.get("already_imported") else "")))
 
 
 @cli.command("status")
