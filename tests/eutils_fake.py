@@ -2,14 +2,18 @@
 
 It serves esearch/efetch over a corpus built from the real PubMed samples in tests/data/formats
 (each sample article replicated with new PMIDs and publication dates), keeps a history server
-(WebEnv/query_key), filters by publication date, and misbehaves on request: ``faults`` is a list
-of ``(endpoint, kind)`` consumed one per matching request, kind in
-429 | 500 | 503 | hang | truncate | reset; ``efetch_delay`` slows every efetch answer. ``log``
-records (time, endpoint, params) per request.
+(WebEnv/query_key), filters by publication date as PubMed does (a partial maxdate such as
+"2009" or "2009/06" is the end of that year or month, a partial mindate its start), and
+misbehaves on request: ``faults`` is a list of ``(endpoint, kind)`` consumed one per matching
+request, kind in 429 | 500 | 503 | hang | truncate | reset; ``efetch_delay`` slows every efetch
+answer; ``count_bonus`` is a list of numbers added, one per answer, to the Count of the next
+esearch answers (a Count the ids do not bear out). ``log`` records (time, endpoint, params) per
+request.
 """
 
 from __future__ import annotations
 
+import calendar
 import copy
 import datetime as dt
 import threading
@@ -62,12 +66,17 @@ def build_corpus(n: int, start: dt.date = dt.date(2000, 1, 1), days: int = 7300,
     return corpus
 
 
-def _parse_date(s: str | None, default: dt.date) -> dt.date:
+def _parse_date(s: str | None, default: dt.date, *, end: bool = False) -> dt.date:
+    """A mindate/maxdate as PubMed reads it (YYYY, YYYY/MM or YYYY/MM/DD): a partial date is
+    the first day of its year or month as a start and the last day of it as an end (``end``):
+    ``maxdate=2009`` includes all of 2009, ``maxdate=2009/06`` all of June."""
     if not s:
         return default
     parts = [int(x) for x in s.replace("-", "/").split("/")]
-    while len(parts) < 3:
-        parts.append(1)
+    if len(parts) == 1:
+        parts += [12, 31] if end else [1, 1]
+    elif len(parts) == 2:
+        parts.append(calendar.monthrange(parts[0], parts[1])[1] if end else 1)
     return dt.date(*parts)
 
 
@@ -84,6 +93,7 @@ class FakeEutils:
         self.lock = threading.Lock()
         self.max_retmax = 10_000
         self.efetch_delay = 0.0  # seconds each efetch answer waits (a slow server)
+        self.count_bonus: list[int] = []  # added to the Count of the next esearch answers
 
     def take_fault(self, endpoint: str) -> str | None:
         with self.lock:
@@ -96,7 +106,7 @@ class FakeEutils:
         if params.get("term") == "nothing[ti]":
             return []
         lo = _parse_date(params.get("mindate"), dt.date(1, 1, 1))
-        hi = _parse_date(params.get("maxdate"), dt.date(9999, 12, 31))
+        hi = _parse_date(params.get("maxdate"), dt.date(9999, 12, 31), end=True)
         return [p for p, d, _ in self.corpus if lo <= d <= hi]
 
     def esearch(self, params: dict) -> bytes:
@@ -113,8 +123,10 @@ class FakeEutils:
                 webenv = f"MCID_FAKE_{len(self.history) + 1}"
                 self.history[webenv] = ids
             extra = f"<QueryKey>1</QueryKey><WebEnv>{webenv}</WebEnv>"
+        with self.lock:
+            count = len(ids) + (self.count_bonus.pop(0) if self.count_bonus else 0)
         idlist = "".join(f"<Id>{i}</Id>" for i in shown)
-        return (f'<?xml version="1.0" encoding="UTF-8" ?>\n<eSearchResult><Count>{len(ids)}'
+        return (f'<?xml version="1.0" encoding="UTF-8" ?>\n<eSearchResult><Count>{count}'
                 f"</Count><RetMax>{len(shown)}</RetMax><RetStart>{retstart}</RetStart>{extra}"
                 f"<IdList>{idlist}</IdList><QueryTranslation>{params.get('term', '')}"
                 f"[All Fields]</QueryTranslation></eSearchResult>").encode()

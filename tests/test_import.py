@@ -143,6 +143,13 @@ BAD_INPUTS = {
     "latin1.csv": ("title,abstract\nok,fine\nCaf\u00e9,x\n".encode("latin-1"), "not UTF-8"),
     "dupids.csv": (b"id,title\nA,First\nB,Second\nA,Third\n", "duplicate id 'A'"),
     "utf16.csv": ("title,abstract\nT,A\n".encode("utf-16"), "UTF-16 text"),
+    # an unclosed quote used to swallow the rest of the file into one cell, silently
+    "unclosed_quote.csv": (b'title,abstract,year\nOne,"abstract with unclosed quote,2020\n'
+                           b"Two,abs,2021\nThree,abs,2022\n", "never closed"),
+    "dupcols.csv": (b"title,abstract,title,year\nA real title,abs,Other title,2020\n",
+                    "names this column twice"),
+    "notitle.ris": (b"TY  - JOUR\nAU  - Smith, J\nER  - \n",
+                    "record has no title, abstract, DOI or PMID"),
 }
 
 
@@ -201,6 +208,64 @@ def test_reimport_is_idempotent_even_when_file_renamed(db, tmp_path):
     r = open_review(db)
     s = list(r.db.query("select file_sha256 from searches"))
     assert s[0]["file_sha256"] == hashlib.sha256(src).hexdigest()
+
+
+def test_same_generic_csv_under_another_name_is_not_imported_twice(db, tmp_path):
+    """A generic CSV's source defaults to its file name: a copy under another name used to be a
+    new source, so every record was added a second time."""
+    a = _bad(tmp_path, "scopus_a.csv", b"id,title\nS1,First\nS2,Second\n")
+    b = _bad(tmp_path, "scopus_a (1).csv", a.read_bytes())
+    first = json.loads(review_cli(db, "import", str(a), "--json").output)
+    assert first["source"] == "scopus_a" and first["records_added"] == 2
+    res = review_cli(db, "import", str(b), "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["already_imported"] and out["records_added"] == 0
+    assert out["search_id"] == first["search_id"] and out["source"] == "scopus_a"
+    assert out["previous_import"]["file_name"] == "scopus_a.csv"
+    assert "import #1 from scopus_a.csv" in out["message"]
+    assert "'scopus_a', not 'scopus_a (1)'" in out["message"]
+    human = review_cli(db, "import", str(b)).output
+    assert "already imported as import #1 from scopus_a.csv" in human and "nothing added" in human
+    r = open_review(db)
+    assert r.db.execute("select count(*) from records").fetchone()[0] == 2
+    assert r.db.execute("select count(*) from searches").fetchone()[0] == 1
+    # an explicit, different --source does not make the same bytes a new import either
+    out = json.loads(review_cli(db, "import", str(b), "--source", "Scopus", "--json").output)
+    assert out["records_added"] == 0 and "not 'Scopus'" in out["message"]
+    assert r.db.execute("select count(*) from records").fetchone()[0] == 2
+
+
+@pytest.mark.parametrize("first, second", [("Embase", "embase"), ("embase", "EMBASE "),
+                                           ("Scopus", "SCOPUS")])
+def test_ris_source_case_variants_are_one_source(db, tmp_path, first, second):
+    ris_bytes = (DATA / "embase_asreview.ris").read_bytes()
+    o1 = json.loads(review_cli(db, "import", str(DATA / "embase_asreview.ris"), "--source",
+                               first, "--json").output)
+    assert o1["records_added"] == 6
+    # the same bytes under another name and case: already imported, nothing added
+    copy = _bad(tmp_path, "copy.ris", ris_bytes)
+    o2 = json.loads(review_cli(db, "import", str(copy), "--source", second, "--json").output)
+    assert o2["already_imported"] and o2["records_added"] == 0
+    assert o2["source"] == o1["source"] and "not '" not in o2["message"]
+    # other bytes (one record changed, the others the same) under the other case: the store's
+    # spelling is used, so the 5 unchanged records are linked, not stored again
+    text = ris_bytes.decode("utf-8").replace("\nER  -", "\nN1  - edited\nER  -", 1)
+    assert text.encode("utf-8") != ris_bytes
+    edited = _bad(tmp_path, "edited.ris", text.encode("utf-8"))
+    o3 = json.loads(review_cli(db, "import", str(edited), "--source", second, "--json").output)
+    assert not o3["already_imported"] and o3["source"] == o1["source"]
+    assert o3["records_added"] == 0 and o3["already_present"] == 6
+    st = json.loads(review_cli(db, "status", "--json").output)
+    assert st["records"] == 6 and st["by_source"] == {o1["source"]: 6}
+
+
+def test_source_spelling_of_pubmed_and_embase(db, tmp_path):
+    """With nothing in the store yet, 'pubmed'/'embase' get the importers' own spelling."""
+    f = _bad(tmp_path, "x.ris", b"TY  - JOUR\nT1  - One\nER  - \n")
+    out = json.loads(review_cli(db, "import", str(f), "--source", "embase", "--json").output)
+    assert out["source"] == "Embase"
+    assert review_cli(db, "import", str(f), "--source", " ").exit_code == 1
 
 
 def test_audit_log_is_append_only(db):
@@ -276,6 +341,37 @@ def test_csv_row_without_any_content_is_named(db, tmp_path):
     f.write_text("id,title,abstract\nA,T,\nB,,\n", encoding="utf-8")
     msg = str(review_cli(db, "import", str(f)).exception)
     assert "row 2" in msg and "no title, abstract, DOI or PMID" in msg
+
+
+def test_csv_malformed_quotes_name_the_row_and_line(db, tmp_path):
+    f = tmp_path / "q.csv"
+    f.write_bytes(b'title,abstract,year\r\n\r\nOne,abs,2020\r\nTwo,"abs\r\nmore,2021\r\n'
+                  b"Three,x,2022\r\n")
+    msg = str(review_cli(db, "import", str(f)).exception)
+    # row 2 starts on line 4 (line 2 is blank); the open quote runs to the end, line 6
+    assert "q.csv" in msg and "row 2 (line 4)" in msg and "never closed" in msg
+    assert "line 6" in msg
+    f.write_bytes(b'title,abstract\nOne,x\nTwo,"quoted"tail\n')
+    msg = str(review_cli(db, "import", str(f)).exception)
+    assert "row 2 (line 3)" in msg and "malformed CSV" in msg and "expected after" in msg
+    assert _titles(db) == []
+    # quotes that are closed, and quotes inside an unquoted cell, are fine
+    f.write_bytes(b'title,abstract\nOne,"a ""quoted"" word, and a comma"\nTwo,5" disc\n')
+    assert json.loads(review_cli(db, "import", str(f), "--json").output)["records_added"] == 2
+    assert [t[2] for t in _titles(db)] == ['a "quoted" word, and a comma', '5" disc']
+
+
+def test_csv_duplicate_columns_are_an_error(db, tmp_path):
+    f = tmp_path / "d.csv"
+    f.write_text("Title,abstract,year, TITLE \nA,abs,2020,B\n", encoding="utf-8")
+    res = review_cli(db, "import", str(f))
+    assert res.exit_code == 1
+    msg = str(res.exception)
+    assert "d.csv" in msg and "line 1" in msg and "column 'TITLE'" in msg and "'Title'" in msg
+    assert _titles(db) == []
+    # empty header cells (e.g. a trailing comma) are not named columns, so not duplicates
+    f.write_text("title,abstract,,\nA,abs,,\n", encoding="utf-8")
+    assert review_cli(db, "import", str(f)).exit_code == 0
 
 
 def test_csv_header_only(db, tmp_path):
@@ -376,6 +472,22 @@ def test_pubmed_book_articles(db, tmp_path):
     assert json.loads(chapter["publication_types"]) == ["Review"]
     assert (book["title"], book["year"], book["pmid"]) == ("A Whole Book Without Chapters", 2018,
                                                            "30000001")
+
+
+def test_ris_record_without_content_is_named(db, tmp_path):
+    """The CSV rule for RIS: a record with no title, abstract, DOI or PMID is an error."""
+    f = tmp_path / "x.ris"
+    f.write_text("TY  - JOUR\nT1  - Fine\nER  - \n\nTY  - JOUR\nAU  - Smith, J\nPY  - 2020\n"
+                 "ER  - \n", encoding="utf-8")
+    msg = str(review_cli(db, "import", str(f)).exception)
+    assert "x.ris" in msg and "record 2 (line 5)" in msg
+    assert "no title, abstract, DOI or PMID" in msg and _titles(db) == []
+    # any one of them is enough (a PMID also from an EndNote note or Embase's C5)
+    for only in ("N2  - An abstract", "DO  - 10.1/x", "PM  - 12345678", "N1  - PMID: 12345678",
+                 "C5  - 12345678\nDB  - Embase"):
+        f.write_text(f"TY  - JOUR\nAU  - Smith, J\n{only}\nER  - \n", encoding="utf-8")
+        res = review_cli(db, "import", str(f))
+        assert res.exit_code == 0, (only, res.exception)
 
 
 def test_ris_last_er_without_newline(db, tmp_path):

@@ -93,6 +93,107 @@ def test_count_above_10000_is_split_by_date(tmp_path, fake_eutils):
     assert all(len(fake.search_ids(p)) <= 10_000 for p in hist)
 
 
+def test_year_only_date_limits_over_10000_lose_nothing(tmp_path, fake_eutils):
+    """--mindate 2008 --maxdate 2009 means 2008/01/01-2009/12/31 to PubMed (the fake reads it so
+    too); split by date, the parts must still cover all of 2009, not stop at 2009/01/01."""
+    import datetime as dt
+
+    fake = fake_eutils(11_500, start=dt.date(2008, 1, 1), days=800)  # to 2010/03
+    wanted = {p for p, d, _ in fake.corpus if 2008 <= d.year <= 2009}
+    assert len(wanted) > 10_000 and len(wanted) < len(fake.corpus)
+    db = tmp_path / "r.db"
+    create_review(db).close()
+    res = run_cli(db, "search", "pubmed", "big topic", "--json", "--api-key", "k",
+                  "--batch-size", "5000", "--mindate", "2008", "--maxdate", "2009")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["count"] == len(wanted) and out["parts"] >= 2
+    assert out["retrieved"] == out["count"] and out["warnings"] == [] and out["complete"]
+    assert pubmed_ids(db) == wanted
+    hist = [p for _, ep, p in fake.log if ep == "esearch" and p.get("usehistory") == "y"]
+    assert all(len(fake.search_ids(p)) <= 10_000 for p in hist)
+    assert max(p["maxdate"] for p in hist) == "2009/12/31"
+    review = open_review(db)
+    assert review.db["searches"].get(out["search_id"])["status"] == "complete"
+
+
+@pytest.mark.parametrize("mindate, maxdate, months", [
+    ("2009/03", "2009/06", (3, 6)),   # YYYY/MM: March 1 to June 30
+    ("2009/02", "2009/02", (2, 2)),   # one month
+    ("2009-03", "2009-04", (3, 4)),   # '-' as separator
+])
+def test_year_month_date_limits_cover_whole_months(tmp_path, fake_eutils, monkeypatch,
+                                                    mindate, maxdate, months):
+    """The same on a small scale (the 10,000 limit lowered to 50), for YYYY/MM limits."""
+    import datetime as dt
+
+    import toolkit.search.pubmed as pm
+
+    monkeypatch.setattr(pm, "ESEARCH_MAX", 50)
+    fake = fake_eutils(730, start=dt.date(2009, 1, 1), days=365)  # two a day
+    wanted = {p for p, d, _ in fake.corpus if months[0] <= d.month <= months[1]}
+    review = create_review(tmp_path / "r.db")
+    out = search_pubmed(review, "q", mindate=mindate, maxdate=maxdate, batch_size=40,
+                        client=EutilsClient(api_key="k", backoff=0.01))
+    assert out["count"] == len(wanted) > 50 and out["parts"] >= 2
+    assert out["retrieved"] == out["count"] and out["complete"] and out["warnings"] == []
+    assert pubmed_ids(tmp_path / "r.db") == wanted
+
+
+def test_partial_dates_read_as_pubmed_reads_them():
+    import datetime as dt
+
+    from toolkit.search.pubmed import _date
+
+    assert _date("2009") == dt.date(2009, 1, 1)
+    assert _date("2009", end=True) == dt.date(2009, 12, 31)
+    assert _date("2008/02", end=True) == dt.date(2008, 2, 29)
+    assert _date("2009/06") == dt.date(2009, 6, 1)
+    assert _date("2009/06/15", end=True) == dt.date(2009, 6, 15)
+    for bad in ("2009/13", "09/xx", "2009/02/30", "2009/1/1/1", ""):
+        with pytest.raises(ReviewError, match="YYYY/MM/DD"):
+            _date(bad)
+
+
+def test_bad_date_limit_is_refused_before_anything_is_stored(tmp_path, fake_eutils):
+    fake = fake_eutils(10)
+    review = create_review(tmp_path / "r.db")
+    with pytest.raises(ReviewError, match="bad date '2009/13'"):
+        search_pubmed(review, "q", mindate="2000", maxdate="2009/13",
+                      client=EutilsClient(api_key="k"))
+    assert fake.log == [] and review.db.execute("select count(*) from searches").fetchone() == (0,)
+
+
+def test_retrieved_not_count_is_incomplete_with_a_warning(tmp_path, fake_eutils):
+    """No PMID is missing, yet 200 records for a Count of 205: incomplete, and said so."""
+    fake = fake_eutils(200)
+    fake.count_bonus = [5]  # the first esearch over-reports
+    db = tmp_path / "r.db"
+    create_review(db).close()
+    res = run_cli(db, "search", "pubmed", "q", "--json", "--api-key", "k")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert (out["count"], out["retrieved"], out["missing_pmids"]) == (205, 200, [])
+    assert not out["complete"] and "retrieved 200 of 205" in out["warnings"][0]
+    assert "review: warning: retrieved 200 of 205" in res.stderr
+    review = open_review(db)
+    assert review.db["searches"].get(out["search_id"])["status"] == "incomplete"
+
+
+def test_date_parts_not_adding_up_to_count_is_incomplete(tmp_path, fake_eutils, monkeypatch):
+    import toolkit.search.pubmed as pm
+
+    monkeypatch.setattr(pm, "ESEARCH_MAX", 100)
+    fake = fake_eutils(300)
+    fake.count_bonus = [7]
+    review = create_review(tmp_path / "r.db")
+    out = search_pubmed(review, "q", batch_size=100, client=EutilsClient(api_key="k"))
+    assert out["parts"] >= 3 and out["retrieved"] == 300 and out["count"] == 307
+    assert not out["complete"]
+    assert any("date part(s) hold 300 records" in w and "307" in w for w in out["warnings"])
+    assert review.db["searches"].get(out["search_id"])["status"] == "incomplete"
+
+
 def test_interrupted_search_resumes_to_the_clean_result(tmp_path, fake_eutils):
     fake = fake_eutils(1000)
     db = tmp_path / "r.db"

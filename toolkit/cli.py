@@ -127,7 +127,7 @@ def import_cmd(ctx, file, fmt, source, as_json):
     emit(out, as_json, lambda d: (
         f"{d['file']}: {d['format']}, source {d['source']}: read {d['records_read']}, "
         f"added {d['records_added']}, already present {d['already_present']}"
-        + (" (this file was imported before; nothing added)" if d.get("already_imported") else "")))
+        + (f"\n  {d['message']}" if d.get("already_imported") else "")))
 
 
 @cli.command("status")
@@ -178,7 +178,8 @@ def search_group():
 @search_group.command("pubmed")
 @click.argument("query", required=False)
 @click.option("--mindate", help="Earliest publication date (YYYY, YYYY/MM or YYYY/MM/DD).")
-@click.option("--maxdate", help="Latest publication date.")
+@click.option("--maxdate", help="Latest publication date (YYYY or YYYY/MM: to the end of that "
+                                 "year or month, as PubMed reads it).")
 @click.option("--email", envvar="NCBI_EMAIL", help="Your e-mail, sent to NCBI as they ask.")
 @click.option("--api-key", envvar="NCBI_API_KEY", help="NCBI API key (10 requests/s not 3).")
 @click.option("--batch-size", default=500, show_default=True, type=int,
@@ -197,10 +198,9 @@ def search_pubmed_cmd(ctx, query, mindate, maxdate, email, api_key, batch_size, 
         out = search_pubmed(review, query, mindate=mindate, maxdate=maxdate,
                             batch_size=batch_size, email=email, api_key=api_key, resume=resume,
                             progress=lambda done, total: tick(done))
-    if out["missing_pmids"]:
-        click.echo(f"review: warning: retrieved {out['retrieved']} of {out['count']}; "
-                   f"missing PMIDs: {', '.join(out['missing_pmids'][:50])}"
-                   + (" ..." if len(out["missing_pmids"]) > 50 else ""), err=True)
+    # whenever retrieved != Count (or the date parts did not add up): the search is incomplete
+    for warning in out["warnings"]:
+        click.echo(f"review: warning: {warning}", err=True)
     emit(out, as_json, lambda d: (
         f"PubMed: {d['query']}\n  count {d['count']}, retrieved {d['retrieved']}, "
         f"added {d['added']}, already present {d['already_present']} "

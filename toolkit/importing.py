@@ -1,8 +1,11 @@
 """`review import FILE`: read an export into the store, in one transaction.
 
 The format is detected from the file's content (``detect_format``) unless forced. Importing the
-same file (same sha256, same source) again adds nothing and says so; a record already in the
-store (same source and source id) is linked to the new import, not added twice.
+same bytes again (same sha256, whatever the file's name or ``--source``) adds nothing and says
+which earlier import had them; a record already in the store (same source and source id) is
+linked to the new import, not added twice. Source names are matched case-insensitively: a new
+import takes the spelling already in the store (``--source embase`` after ``Embase`` is
+"Embase"), else PubMed's and Embase's usual spelling.
 """
 
 from __future__ import annotations
@@ -115,6 +118,59 @@ def save_records(review: Review, search_id: int, rows: Iterable[dict], *,
     return added, present
 
 
+# The spelling of a source name the store does not have yet, for names given in other cases
+# (the PubMed importers and `search pubmed` say "PubMed", the Embase readers "Embase").
+KNOWN_SOURCES = {"pubmed": "PubMed", "embase": "Embase"}
+
+
+def canonical_source(review: Review, name: str) -> str:
+    """``name`` as the store already spells it (sources match case-insensitively), else as
+    ``KNOWN_SOURCES`` spells it, else as given (stripped)."""
+    name = name.strip()
+    row = review.db.execute("select database from searches where lower(database) = lower(?) "
+                            "order by id limit 1", [name]).fetchone()
+    if row:
+        return row[0]
+    return KNOWN_SOURCES.get(name.lower(), name)
+
+
+def _already_imported(review: Review, path: Path, fmt: str, digest: str, source: str | None,
+                      t0: float) -> dict | None:
+    """The summary for a file whose bytes were imported before (nothing is added), or None."""
+    rows = list(review.db.query(
+        "select id, database, file_name, run_at, count_reported from searches "
+        "where kind = 'import' and file_sha256 = ? and status = 'complete' order by id limit 1",
+        [digest]))
+    if not rows:
+        return None
+    prev = rows[0]
+    if source is None:  # the source this file would have had: named inside it, else its name
+        try:
+            first = next(FORMATS[fmt](path), None)
+        except ReviewError:
+            first = None
+        source = (first.source if first else None) or path.stem
+    source = canonical_source(review, source)
+    message = (f"the same content (sha256 {digest[:12]}...) was already imported as import "
+               f"#{prev['id']} from {prev['file_name']} on {prev['run_at']} with source "
+               f"{prev['database']!r}")
+    if source != prev["database"]:
+        message += f", not {source!r}"
+    message += "; nothing added"
+    n = prev["count_reported"]
+    out = {"file": str(path), "format": fmt, "source": prev["database"], "records_read": n,
+           "records_added": 0, "already_present": n, "already_imported": True,
+           "search_id": prev["id"], "previous_import": {
+               "search_id": prev["id"], "file_name": prev["file_name"],
+               "source": prev["database"], "run_at": prev["run_at"]},
+           "message": message}
+    if source != prev["database"]:
+        out["source_given"] = source
+    review.log("import-skipped", {**out, "sha256": digest})
+    out["wall_s"] = round(time.perf_counter() - t0, 3)
+    return out
+
+
 def import_file(review: Review, path, fmt: str | None = None, source: str | None = None,
                 progress: Callable[[int], None] | None = None) -> dict:
     """Import one export file into the store; returns the summary `review import --json` prints."""
@@ -130,22 +186,17 @@ def import_file(review: Review, path, fmt: str | None = None, source: str | None
     digest = sha256_file(path)
     reader = FORMATS[fmt](path)
 
+    if source is not None and not source.strip():
+        raise ReviewError("--source is empty")
     with review.atomic():
+        # The same bytes imported before, under any file name or source: nothing to add.
+        skipped = _already_imported(review, path, fmt, digest, source, t0)
+        if skipped:
+            return skipped
         first = next(reader, None)
         if first is None:
             raise ReviewError("no records", file=path)
-        src = source or first.source or path.stem
-        previous = list(review.db.query(
-            "select id, count_reported from searches where kind = 'import' and file_sha256 = ? "
-            "and database = ? and status = 'complete'", [digest, src]))
-        if previous:
-            n = previous[0]["count_reported"]
-            out = {"file": str(path), "format": fmt, "source": src, "records_read": n,
-                   "records_added": 0, "already_present": n, "already_imported": True,
-                   "search_id": previous[0]["id"]}
-            review.log("import-skipped", {**out, "sha256": digest})
-            out["wall_s"] = round(time.perf_counter() - t0, 3)
-            return out
+        src = canonical_source(review, source or first.source or path.stem)
         search_id = review.db["searches"].insert({
             "kind": "import", "database": src, "query": None, "query_translation": None,
             "run_at": now_iso(), "mindate": None, "maxdate": None, "count_reported": None,

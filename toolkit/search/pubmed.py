@@ -9,12 +9,15 @@ How a search runs (and resumes):
    invalid batch is fetched again, never half-saved) and saved with the search's progress in one
    transaction.
 4. Ids still missing (e.g. the history server changed order after a resume) are fetched by id.
+5. The search is ``complete`` only if the records retrieved are exactly the first Count (and the
+   date parts' counts add up to it); otherwise it is ``incomplete`` and ``warnings`` says why.
 ``--resume`` continues the latest unfinished search from its saved state; since records are
 unique per (source, PMID), the result is exactly what a clean run gives.
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as _dt
 import json
 import time
@@ -55,11 +58,21 @@ def _parse_esearch(body: bytes) -> dict:
     }
 
 
-def _date(s: str) -> _dt.date:
-    parts = [int(x) for x in s.replace("-", "/").split("/")]
-    while len(parts) < 3:
-        parts.append(1)
-    return _dt.date(*parts)
+def _date(s: str, *, end: bool = False) -> _dt.date:
+    """A date limit as PubMed reads it: YYYY, YYYY/MM or YYYY/MM/DD ('-' also accepted). A
+    partial date is the first day of its year or month as a start (``end=False``) and the last
+    day of it as an end: PubMed's ``maxdate=2009`` includes all of 2009."""
+    try:
+        parts = [int(x) for x in s.strip().replace("-", "/").split("/")]
+        if not 1 <= len(parts) <= 3:
+            raise ValueError
+        if len(parts) == 1:
+            parts += [12, 31] if end else [1, 1]
+        elif len(parts) == 2:
+            parts.append(calendar.monthrange(parts[0], parts[1])[1] if end else 1)
+        return _dt.date(*parts)
+    except ValueError:
+        raise ReviewError(f"bad date {s!r}: use YYYY, YYYY/MM or YYYY/MM/DD") from None
 
 
 def _fmt(d: _dt.date) -> str:
@@ -107,11 +120,14 @@ class PubMedSearch:
     # -- planning ---------------------------------------------------------------------------
     def plan_parts(self, query: str, mindate: str | None, maxdate: str | None,
                    total: int) -> list[dict]:
-        """Date ranges covering [mindate, maxdate] with <= 10,000 records each."""
+        """Date ranges covering [mindate, maxdate] with <= 10,000 records each.
+
+        A partial ``maxdate`` ("2009", "2009/06") is the end of that year or month and a partial
+        ``mindate`` its start, as PubMed reads them (the first esearch sent them as given)."""
         if total <= ESEARCH_MAX:
             return [{"mindate": mindate, "maxdate": maxdate, "count": total}]
         lo = _date(mindate or OPEN_START)
-        hi = _date(maxdate or OPEN_END)
+        hi = _date(maxdate or OPEN_END, end=True)
         parts: list[dict] = []
         stack = [(lo, hi)]
         while stack:
@@ -132,6 +148,9 @@ class PubMedSearch:
 
     # -- the run ----------------------------------------------------------------------------
     def start(self, query: str, mindate=None, maxdate=None, batch_size: int = 500) -> int:
+        for limit in (mindate, maxdate):  # a bad date fails here, before anything is stored
+            if limit:
+                _date(limit)
         first = self.esearch(query, mindate, maxdate)
         state = {"query": query, "mindate": mindate, "maxdate": maxdate,
                  "batch_size": batch_size, "parts": None}
@@ -160,6 +179,13 @@ class PubMedSearch:
             for p in parts:
                 p.update(fetched=0, ids_saved=False)
             state["parts"] = parts
+            planned = sum(p["count"] for p in parts)
+            if planned != row["count_reported"]:
+                # the date parts do not cover what the first esearch counted (or PubMed
+                # changed in between): the run cannot be complete, and must say so
+                state.setdefault("warnings", []).append(
+                    f"the {len(parts)} date part(s) hold {planned} records but PubMed's Count "
+                    f"for the whole search is {row['count_reported']}")
             self._save_state(search_id, state)
         for i, part in enumerate(state["parts"]):
             if part["fetched"] >= part["count"] and part["ids_saved"]:
@@ -198,17 +224,28 @@ class PubMedSearch:
                 present += p
         missing = self.missing_ids(search_id)
         retrieved = self._linked(search_id)
+        warnings = list(state.get("warnings", []))
+        if retrieved != row["count_reported"]:
+            warnings.append(f"retrieved {retrieved} of {row['count_reported']} records "
+                            f"(PubMed's Count); the search is incomplete")
+        if missing:
+            warnings.append(f"{len(missing)} PMID(s) listed by esearch could not be fetched: "
+                            + ", ".join(missing[:50]) + (" ..." if len(missing) > 50 else ""))
+        complete = not warnings
         with self.review.atomic():
             db["searches"].update(search_id, {
                 "count_retrieved": retrieved,
-                "status": "complete" if not missing else "incomplete"})
+                "status": "complete" if complete else "incomplete"})
             self.review.log("search-complete", {"search_id": search_id, "retrieved": retrieved,
-                                                "added": added, "missing": missing[:1000]})
+                                                "added": added, "missing": missing[:1000],
+                                                "status": "complete" if complete
+                                                else "incomplete", "warnings": warnings})
         return {"search_id": search_id, "query": query,
                 "query_translation": row["query_translation"],
                 "count": row["count_reported"], "retrieved": retrieved, "added": added,
                 "already_present": present, "parts": len(state["parts"]),
-                "missing_pmids": missing, "requests": self.client.requests_made}
+                "missing_pmids": missing, "complete": complete, "warnings": warnings,
+                "requests": self.client.requests_made}
 
     # -- helpers ----------------------------------------------------------------------------
     def _save_batch(self, search_id: int, articles: list[dict]) -> tuple[int, int]:

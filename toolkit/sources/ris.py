@@ -206,8 +206,13 @@ def read(path) -> Iterator[RawRecord]:
                     rec = _parse_record(chunk.split("\n"))
                 else:
                     rec = _build(_PAIR.findall(chunk))
-                yield RawRecord(fields=ris_fields(rec), raw=rec,
-                                where=f"record {n} (line {start_line})",
+                fields = ris_fields(rec)
+                where = f"record {n} (line {start_line})"
+                # the CSV importer's rule: a record must have something to screen or match on
+                if not any(fields.get(k) for k in ("title", "abstract", "doi", "pmid")):
+                    raise ReviewError("record has no title, abstract, DOI or PMID", file=name,
+                                      record=where)
+                yield RawRecord(fields=fields, raw=rec, where=where,
                                 source=rec.get("name_of_database"))
     except UnicodeDecodeError:
         raise encoding_error(name) from None

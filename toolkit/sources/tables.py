@@ -78,9 +78,24 @@ def _read(path, name, embase):
         first = fh.readline()
         fh.seek(0)
         delimiter = "\t" if first.count("\t") > first.count(",") else ","
-        reader = csv.DictReader(fh, delimiter=delimiter)
-        header = reader.fieldnames or []
-        lower = {h.strip().lower(): h for h in header if h}
+        # strict: a malformed quote (an unclosed one swallows the rest of the file) is an error
+        reader = csv.DictReader(fh, delimiter=delimiter, strict=True)
+        try:
+            header = reader.fieldnames or []
+        except csv.Error as exc:
+            raise ReviewError(f"malformed CSV header: {exc}", file=name, record="line 1") from None
+        lower: dict[str, str] = {}
+        for h in header:
+            key = (h or "").strip().lower()
+            if not key:
+                continue
+            if key in lower:  # a dict row keeps one of them: the other's cells would be lost
+                also = "" if lower[key] == h else f" (as {lower[key]!r}: names are matched " \
+                                                  f"case-insensitively)"
+                raise ReviewError(f"the header names this column twice{also}; rename or drop "
+                                  f"one, or its cells would be lost", file=name,
+                                  record="line 1", column=h.strip())
+            lower[key] = h
         is_embase = embase if embase is not None else bool(EMBASE_MARKERS & set(lower))
         colmap = {}
         for field, names in GENERIC_COLUMNS.items():
@@ -93,7 +108,21 @@ def _read(path, name, embase):
                               f"a CSV import needs at least a 'title' column", file=name,
                               record="line 1")
         row_no = 0
-        for row in reader:
+        while True:
+            start_line = reader.reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                stop = reader.reader.line_num  # DictReader's own line_num lags on an error
+                if "unexpected end of data" in str(exc):
+                    why = (f"a quote opened in this row is never closed (the quoted cell runs "
+                           f"to the end of the file, line {stop})")
+                else:
+                    why = f"{exc} (line {stop})"
+                raise ReviewError(f"malformed CSV: {why}", file=name,
+                                  record=f"row {row_no + 1} (line {start_line})") from None
             row_no += 1
             if None in row:
                 raise ReviewError(f"row {row_no} has more cells than the header has columns",
