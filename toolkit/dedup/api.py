@@ -168,6 +168,7 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
             for other in old[1:]:  # a new record links two earlier clusters
                 db.execute("update clusters set undone_at = ?, undone_by = ? where id = ?",
                            [at, f"merged into cluster {cid}", other])
+                _move_inherited(review, other, cid)
                 added += [r for r, _ in existing[other]]
             if not added:
                 continue
@@ -268,11 +269,35 @@ def _inherit(review, cid, new_ids, screened, at) -> list[dict]:
     out = []
     for rid, _ in members:
         if rid in new_ids and rid not in screened:
-            record_decision(review, rid, decision, "dedup", origin="inherited",
-                            note=f"duplicate of record {src} (cluster {cid})")
+            dec_id = record_decision(review, rid, decision, "dedup", origin="inherited",
+                                     note=f"duplicate of record {src} (cluster {cid})")
+            review.db["dedup_inherited"].insert({"decision_id": dec_id, "record_id": rid,
+                                                 "from_record_id": src, "cluster_id": cid})
             out.append({"record_id": rid, "from_record_id": src, "decision": decision,
                         "cluster_id": cid})
     return out
+
+
+def _move_inherited(review, from_cid, to_cid) -> None:
+    """Cluster ``from_cid`` was merged into ``to_cid``: its inherited decisions now depend on
+    ``to_cid`` (undoing that withdraws them)."""
+    review.db.execute("update dedup_inherited set cluster_id = ? where cluster_id = ?",
+                      [to_cid, from_cid])
+
+
+def _withdraw_inherited(review, cid, at) -> list[dict]:
+    """Mark undone the live inherited decisions that depend on cluster ``cid``."""
+    if "ta_decisions" not in review.db.table_names():
+        return []
+    rows = list(review.db.query(
+        "select t.id as decision_id, t.record_id, t.decision, l.from_record_id "
+        "from dedup_inherited l join ta_decisions t on t.id = l.decision_id "
+        "where l.cluster_id = ? and t.undone_at is null order by t.id", [cid]))
+    if rows:
+        review.db.execute(
+            f"update ta_decisions set undone_at = ? where id in ({','.join('?' * len(rows))})",
+            [at] + [r["decision_id"] for r in rows])
+    return rows
 
 
 # --- queries other stages use --------------------------------------------------------------
@@ -345,7 +370,11 @@ def merged_record(review: Review, record_id: int) -> dict:
 
 
 def undo_cluster(review: Review, cluster_id: int, *, actor: str | None = None) -> dict:
-    """Split a cluster back into its records; they are remembered as not duplicates."""
+    """Split a cluster back into its records; they are remembered as not duplicates.
+
+    Title/abstract decisions the cluster's records inherited from a screened member are
+    withdrawn (marked undone, listed in the result and the event as ``withdrawn_decisions``):
+    the separated records go back to the screening queue."""
     row = review.db.execute("select undone_at from clusters where id = ?",
                             [cluster_id]).fetchone()
     if row is None:
@@ -365,8 +394,11 @@ def undo_cluster(review: Review, cluster_id: int, *, actor: str | None = None) -
              "score": None, "origin": "undo", "run_id": None, "decided_at": at,
              "decided_by": who, "status": "decided"}
             for k, a in enumerate(members) for b in members[k + 1:]])
-        review.log("dedup-undo", {"cluster_id": cluster_id, "records": members}, actor=who)
-    return {"cluster_id": cluster_id, "records": members, "undone_at": at}
+        withdrawn = _withdraw_inherited(review, cluster_id, at)
+        review.log("dedup-undo", {"cluster_id": cluster_id, "records": members,
+                                  "withdrawn_decisions": withdrawn}, actor=who)
+    return {"cluster_id": cluster_id, "records": members, "undone_at": at,
+            "withdrawn_decisions": withdrawn}
 
 
 def open_pairs(review: Review) -> list[dict]:
@@ -415,6 +447,7 @@ def _manual_merge(review: Review, a: int, b: int, at: str) -> int:
         if other is not None:
             review.db.execute("update clusters set undone_at = ?, undone_by = ? where id = ?",
                               [at, f"merged into cluster {cid}", other])
+            _move_inherited(review, other, cid)
             added = [r[0] for r in review.db.execute(
                 "select record_id from cluster_members where cluster_id = ?", [other])]
         else:
