@@ -448,3 +448,122 @@ def test_migration_links_old_inherited_decisions_and_repairs_old_undos(tmp_path)
                                  "'dedup-undo-repair'").fetchone()[0])
     assert [w["record_id"] for w in ev["withdrawn_decisions"]] == [3]
     r.close()
+
+
+# --- the manual queue after a merge ----------------------------------------------------------
+
+def _two_plus_one(review):
+    """r1 and r2 one paper (a cluster); r3 the same but for its pages: pairs r1-r3 and r2-r3
+    are open."""
+    p = dict(PAPER, volume="")
+    r1 = add(review, "PubMed", "1", **p)
+    r2 = add(review, "Embase", "2", **dict(p, journal="Current Opinion in Lipidology"))
+    r3 = add(review, "Scopus", "3", **dict(p, pages="400-408"))
+    api.deduplicate(review)
+    assert api.cluster_of(review, r1) == api.cluster_of(review, r2) is not None
+    assert [(q["record_a"], q["record_b"]) for q in api.open_pairs(review)] == [(r1, r3),
+                                                                                 (r2, r3)]
+    return r1, r2, r3
+
+
+def test_manual_duplicate_closes_the_pairs_it_settles_and_they_are_not_shown(review, tmp_path):
+    r1, r2, r3 = _two_plus_one(review)
+    first, second = api.open_pairs(review)
+    review.close()
+    res = CliRunner().invoke(cli, ["--db", str(tmp_path / "r.db"), "dedup", "--review",
+                                   "--json"], input="d\nn\nq\n")
+    assert res.exit_code == 0, (res.output, res.exception)
+    out = json.loads(res.stdout)
+    assert (out["duplicate"], out["not"], out["closed"], out["remaining"]) == (1, 0, 1, 0)
+    assert res.stderr.count("d(uplicate) / n(ot)") == 1  # the second pair was not shown
+    assert "closed 1 other open pair: both records now in cluster" in res.stderr
+    from toolkit.store import open_review
+    r = open_review(tmp_path / "r.db")
+    cid = api.cluster_of(r, r3)
+    assert cid == api.cluster_of(r, r1)
+    row = r.db.execute("select status, closed_reason from pair_decisions where id = ?",
+                       [second["id"]]).fetchone()
+    assert row == ("settled", f"both records in cluster {cid} (pair {first['id']} decided "
+                              f"duplicate)")
+    assert [d[0] for d in r.db.execute(
+        "select decision from pair_decisions where origin = 'human'")] == ["duplicate"]
+    ev = json.loads(r.db.execute("select details from events where action = 'dedup-pair'"
+                                 ).fetchone()[0])
+    assert ev["settled_pairs"] == [[second["id"], cid]]
+    with pytest.raises(ReviewError, match="not open .*settled"):
+        api.decide_pair(r, second["id"], "not")
+    r.close()
+
+
+def test_a_pair_is_decided_once(review):
+    r1, r2, r3 = _two_plus_one(review)
+    first, second = api.open_pairs(review)
+    api.decide_pair(review, second["id"], "not")
+    with pytest.raises(ReviewError, match=f"pair {second['id']} is not open .*decided"):
+        api.decide_pair(review, second["id"], "duplicate")
+    assert api.cluster_of(review, r3) is None
+    assert review.db.execute("select count(*) from pair_decisions where origin = 'human'"
+                             ).fetchone()[0] == 1
+
+
+def test_not_duplicate_for_records_in_one_cluster_is_refused(review):
+    r1, r2, _ = _two_plus_one(review)
+    cid = api.cluster_of(review, r1)
+    with review.atomic():  # an open pair inside a cluster (as an older version could leave)
+        pid = review.db["pair_decisions"].insert({
+            "record_a": r1, "record_b": r2, "decision": "uncertain", "rule": "test",
+            "score": 100, "origin": "auto", "run_id": None, "decided_at": now_iso(),
+            "decided_by": "dedup", "status": "open"}).last_pk
+    with pytest.raises(ReviewError, match=rf"already in one cluster \({cid}\).*--undo {cid}"):
+        api.decide_pair(review, pid, "not")
+    assert review.db.execute("select status from pair_decisions where id = ?",
+                             [pid]).fetchone()[0] == "open"
+    assert review.db.execute("select count(*) from pair_decisions where origin = 'human'"
+                             ).fetchone()[0] == 0
+
+
+def test_a_later_run_settles_open_pairs_it_puts_in_one_cluster(review):
+    p = dict(PAPER, volume="")
+    b = add(review, "Embase", "b", **dict(p, pages="400-408"), doi="10.1000/bb")
+    a = add(review, "PubMed", "a", **dict(p, pages="221-8"), pmid="111")
+    api.deduplicate(review)
+    [pair] = api.open_pairs(review)
+    add(review, "Scopus", "c", **dict(p, pages="221-8"), pmid="111", doi="10.1000/bb")
+    out = api.deduplicate(review)
+    cid = api.cluster_of(review, a)
+    assert cid is not None and api.cluster_of(review, b) == cid
+    assert out["uncertain_pairs"] == 0 and out["pairs_settled"] == 1
+    assert review.db.execute("select status, closed_reason from pair_decisions where id = ?",
+                             [pair["id"]]).fetchone() == (
+        "settled", f"both records in cluster {cid} (dedup run {out['run_id']})")
+
+
+def test_migration_settles_open_pairs_already_in_one_cluster(tmp_path):
+    from toolkit.store import open_review
+    r = create_review(tmp_path / "r.db")
+    r1, r2, r3 = _two_plus_one(r)
+    first, second = api.open_pairs(r)
+    with r.atomic():  # what the old code left after 'd' on the first pair
+        api._manual_merge(r, r1, r3, now_iso())
+        r.db.execute("update pair_decisions set status = 'decided' where id = ?", [first["id"]])
+        r.db.execute("alter table pair_decisions drop column closed_reason")
+        r.db.execute("delete from migrations where name = 'dedup_003_pair_closed_reason'")
+    r.close()
+    r = open_review(tmp_path / "r.db")
+    assert api.open_pairs(r) == []
+    assert r.db.execute("select status from pair_decisions where id = ?",
+                        [second["id"]]).fetchone()[0] == "settled"
+    assert r.db.execute("select count(*) from events where action = 'dedup-pairs-settled'"
+                        ).fetchone()[0] == 1
+    r.close()
+
+
+def test_skipped_pairs_are_not_shown_again_in_the_session(review, tmp_path):
+    _two_plus_one(review)
+    review.close()
+    res = CliRunner().invoke(cli, ["--db", str(tmp_path / "r.db"), "dedup", "--review",
+                                   "--json"], input="s\ns\ns\n")
+    assert res.exit_code == 0, (res.output, res.exception)
+    out = json.loads(res.stdout)
+    assert (out["skipped"], out["remaining"], out["quit"]) == (2, 2, False)
+    assert "pair 1 of 2" in res.stderr and "pair 2 of 2" in res.stderr

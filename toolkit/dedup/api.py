@@ -204,6 +204,7 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
                 "score": round(float(d.score), 2), "origin": "auto", "run_id": run_id,
                 "decided_at": at, "decided_by": "dedup", "status": "open"})
         db["pair_decisions"].insert_all(uncertain_rows, batch_size=1000)
+        settled = settle_merged_pairs(review, f"dedup run {run_id}")
         db["dedup_seen"].insert_all(
             ({"record_id": int(ids[k]), "run_id": run_id} for k in np.flatnonzero(new_mask)),
             batch_size=5000)
@@ -211,7 +212,7 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
         out.update(new_records=n_new, candidate_pairs=int(len(pairs)),
                    clusters_created=created, clusters_extended=extended,
                    records_in_clusters=len(clustered),
-                   uncertain_pairs_added=len(uncertain_rows),
+                   uncertain_pairs_added=len(uncertain_rows), pairs_settled=len(settled),
                    inherited_decisions=inherited, run_id=run_id)
         out["wall_s"] = round(time.perf_counter() - t0, 3)
         db.execute("update dedup_runs set wall_s = ?, uncertain_pairs = ?, clusters_created = ?,"
@@ -401,6 +402,24 @@ def undo_cluster(review: Review, cluster_id: int, *, actor: str | None = None) -
             "withdrawn_decisions": withdrawn}
 
 
+def settle_merged_pairs(review: Review, why: str) -> list[list[int]]:
+    """Close every open uncertain pair whose two records are now in one live cluster
+    (status 'settled', ``closed_reason`` naming the cluster and ``why``); the caller holds the
+    transaction. Returns ``[[pair_id, cluster_id], ...]``."""
+    rows = review.db.execute(
+        "select p.id, ma.cluster_id from pair_decisions p "
+        "join cluster_members ma on ma.record_id = p.record_a "
+        "join cluster_members mb on mb.record_id = p.record_b and mb.cluster_id = ma.cluster_id "
+        "join clusters c on c.id = ma.cluster_id "
+        "where p.decision = 'uncertain' and p.status = 'open' and c.undone_at is null "
+        "order by p.id").fetchall()
+    for pid, cid in rows:
+        review.db.execute(
+            "update pair_decisions set status = 'settled', closed_reason = ? where id = ?",
+            [f"both records in cluster {cid} ({why})", pid])
+    return [[pid, cid] for pid, cid in rows]
+
+
 def open_pairs(review: Review) -> list[dict]:
     """Uncertain pairs waiting for a person, most similar first."""
     return list(review.db.query(
@@ -410,15 +429,29 @@ def open_pairs(review: Review) -> list[dict]:
 
 def decide_pair(review: Review, pair_id: int, decision: str, *, actor: str | None = None
                 ) -> dict:
-    """Save a person's decision on an uncertain pair ('duplicate' merges the two records'
-    clusters; 'not' keeps them apart for good). One transaction."""
+    """Save a person's decision on an open uncertain pair. One transaction.
+
+    'duplicate' merges the two records' clusters and closes (status 'settled') every other
+    open pair whose records are now in one cluster, listed as ``settled_pairs``
+    (``[[pair_id, cluster_id], ...]``). 'not' keeps them apart for good; it is refused when
+    the two records are already in one cluster (split it with :func:`undo_cluster`). A pair
+    that is not open (decided or settled) is refused."""
     if decision not in ("duplicate", "not"):
         raise ReviewError(f"decision must be 'duplicate' or 'not', not {decision!r}")
     rows = list(review.db.query("select * from pair_decisions where id = ?", [pair_id]))
     if not rows or rows[0]["decision"] != "uncertain":
         raise ReviewError(f"no uncertain pair {pair_id}")
     p = rows[0]
+    if p["status"] != "open":
+        why = f": {p['closed_reason']}" if p.get("closed_reason") else ""
+        raise ReviewError(f"pair {pair_id} is not open (it is {p['status']}{why}); a pair "
+                          f"is decided once")
     a, b = p["record_a"], p["record_b"]
+    if decision == "not":
+        ca = cluster_of(review, a)
+        if ca is not None and ca == cluster_of(review, b):
+            raise ReviewError(f"records {a} and {b} are already in one cluster ({ca}); to "
+                              f"separate them, undo it: `review dedup --undo {ca}`")
     at, who = now_iso(), actor or default_actor()
     out = {"pair_id": pair_id, "record_a": a, "record_b": b, "decision": decision}
     with review.atomic():
@@ -429,6 +462,8 @@ def decide_pair(review: Review, pair_id: int, decision: str, *, actor: str | Non
             "decided_by": who, "status": "decided"})
         if decision == "duplicate":
             out["cluster_id"] = _manual_merge(review, a, b, at)
+            out["settled_pairs"] = settle_merged_pairs(
+                review, f"pair {pair_id} decided duplicate")
         review.log("dedup-pair", out, actor=who)
     return out
 

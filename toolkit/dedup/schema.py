@@ -174,3 +174,38 @@ def _dedup_002(db) -> None:
 
 
 MIGRATIONS.append(("dedup_002_inherited_links", _dedup_002))
+
+
+def _dedup_003(db) -> None:
+    # An uncertain pair can be closed without its own decision: status 'settled' when a merge
+    # (a person's 'duplicate' on another pair, or a later run) put both its records in one
+    # cluster; closed_reason says which.
+    db.execute("alter table pair_decisions add column closed_reason text")
+    # Stores written before: pairs left open although their records already share a cluster.
+    stale = db.execute(
+        "select p.id, ma.cluster_id from pair_decisions p "
+        "join cluster_members ma on ma.record_id = p.record_a "
+        "join cluster_members mb on mb.record_id = p.record_b and mb.cluster_id = ma.cluster_id "
+        "join clusters c on c.id = ma.cluster_id "
+        "where p.decision = 'uncertain' and p.status = 'open' and c.undone_at is null "
+        "order by p.id").fetchall()
+    if not stale:
+        return
+    import json
+
+    from .. import __version__
+    from ..store import default_actor, now_iso
+
+    for pid, cid in stale:
+        db.execute("update pair_decisions set status = 'settled', closed_reason = ? "
+                   "where id = ?",
+                   [f"both records in cluster {cid} (found by migration dedup_003)", pid])
+    db.execute(
+        "insert into events (at, actor, command, action, details, toolkit_version) "
+        "values (?, ?, ?, ?, ?, ?)",
+        [now_iso(), default_actor(), "migrate", "dedup-pairs-settled", json.dumps({
+            "reason": "open pairs whose records were already in one cluster",
+            "pairs": [[pid, cid] for pid, cid in stale]}, sort_keys=True), __version__])
+
+
+MIGRATIONS.append(("dedup_003_pair_closed_reason", _dedup_003))
