@@ -421,6 +421,10 @@ def test_inherited_decision_follows_its_cluster_when_a_new_record_links_two(revi
     out = api.deduplicate(review)
     assert api.cluster_of(review, a) == api.cluster_of(review, b) == cb
     assert [h["record_id"] for h in out["inherited_decisions"]] == [c]
+    ev = json.loads(review.db.execute("select details from events where action = 'dedup' "
+                                      "order by id desc limit 1").fetchone()[0])
+    assert ev["absorbed_clusters"] == [[ca, cb]]
+    assert ev["extended_clusters"] == [[cb, sorted([a, a2, c])]]
     withdrawn = api.undo_cluster(review, cb)["withdrawn_decisions"]
     assert sorted(w["record_id"] for w in withdrawn) == [a2, c]
     assert final_decisions(review) == {a: "exclude"}
@@ -567,3 +571,41 @@ def test_skipped_pairs_are_not_shown_again_in_the_session(review, tmp_path):
     out = json.loads(res.stdout)
     assert (out["skipped"], out["remaining"], out["quit"]) == (2, 2, False)
     assert "pair 1 of 2" in res.stderr and "pair 2 of 2" in res.stderr
+
+
+# --- the audit event of a run -----------------------------------------------------------------
+
+def _dedup_events(review):
+    return [json.loads(r[0]) for r in review.db.execute(
+        "select details from events where action = 'dedup' order by id")]
+
+
+def test_dedup_event_names_every_cluster_and_its_members(review):
+    from toolkit.screening.decisions import record_decision
+    r1 = add(review, "PubMed", "1", **PAPER, pmid="18460911")
+    r2 = add(review, "Embase", "2", **dict(PAPER, journal="Current Opinion in Lipidology"),
+             abstract="Purpose of review ...")
+    o1 = add(review, "PubMed", "3", title="Something else entirely about the heart",
+             authors="Smith J.", year="2010", journal="Heart", pages="1-2")
+    api.deduplicate(review)
+    cid = api.cluster_of(review, r1)
+    [ev] = _dedup_events(review)
+    assert ev["created_clusters"] == [[cid, r2, [r1, r2]]]  # [cluster, primary, members]
+    assert ev["extended_clusters"] == [] and ev["absorbed_clusters"] == []
+    with review.atomic():
+        record_decision(review, r2, "include", "alice")
+    r3 = add(review, "Scopus", "4", **PAPER, pmid="18460911")
+    o2 = add(review, "Scopus", "5", title="Something else entirely about the heart",
+             authors="Smith J.", year="2010", journal="Heart", pages="1-2")
+    api.deduplicate(review)
+    c2 = api.cluster_of(review, o1)
+    ev = _dedup_events(review)[-1]
+    assert ev["created_clusters"] == [[c2, o1, [o1, o2]]]
+    assert ev["extended_clusters"] == [[cid, [r3]]]
+    assert ev["inherited"] == [[r3, r2, "include", cid]]
+    # every member of every live cluster is named by some event
+    logged = set()
+    for e in _dedup_events(review):
+        logged |= {r for _, _, m in e["created_clusters"] for r in m}
+        logged |= {r for _, m in e["extended_clusters"] for r in m}
+    assert logged == {r[0] for r in review.db.execute("select record_id from cluster_members")}

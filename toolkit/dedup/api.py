@@ -142,6 +142,7 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
         cache = _full_rows(review, (int(ids[k]) for g in groups for k in g))
         next_id = (db.execute("select max(id) from clusters").fetchone()[0] or 0) + 1
         new_clusters, new_members, new_fills = [], [], []
+        formed, grown, absorbed = [], [], []  # for the audit event
         for group in groups:
             rec_ids = [int(ids[k]) for k in group]
             old = sorted({cluster_of[r] for r in rec_ids if r in cluster_of})
@@ -152,6 +153,7 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
                 primary = merge.choose_primary(rows_, set(screened))
                 new_clusters.append({"id": cid, "primary_id": primary, "run_id": run_id,
                                      "origin": "auto", "created_at": at})
+                formed.append([cid, primary, rec_ids])
                 new_members += [
                     {"cluster_id": cid, "record_id": r,
                      "role": "primary" if r == primary else "duplicate",
@@ -169,10 +171,12 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
                 db.execute("update clusters set undone_at = ?, undone_by = ? where id = ?",
                            [at, f"merged into cluster {cid}", other])
                 _move_inherited(review, other, cid)
+                absorbed.append([other, cid])
                 added += [r for r, _ in existing[other]]
             if not added:
                 continue
             _add_members(review, cid, added, rule_of, at)
+            grown.append([cid, sorted(added)])
             extended += 1
             _refresh_fills(review, cid)
             inherited += _inherit(review, cid, set(r for r in rec_ids if r not in seen),
@@ -219,7 +223,12 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
                    " clusters_extended = ? where id = ?",
                    [out["wall_s"], len(uncertain_rows), created, extended, run_id])
         review.log("dedup", {k: v for k, v in out.items() if k != "inherited_decisions"}
-                   | {"inherited_decisions": len(inherited)})
+                   | {"inherited_decisions": len(inherited),
+                      # what was merged, so the log alone accounts for every cluster
+                      "created_clusters": formed, "extended_clusters": grown,
+                      "absorbed_clusters": absorbed, "settled_pairs": settled,
+                      "inherited": [[h["record_id"], h["from_record_id"], h["decision"],
+                                     h["cluster_id"]] for h in inherited]})
     return out
 
 
