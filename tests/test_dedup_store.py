@@ -309,3 +309,303 @@ def test_small_later_import_keeps_the_field_trust_measured_on_the_store(review):
     b = add(review, "PubMed", "c2", **dict(column, issue="2"))
     api.deduplicate(review)
     assert api.cluster_of(review, a) is None and api.cluster_of(review, b) is None
+
+
+# --- undo withdraws inherited decisions -----------------------------------------------------
+
+A_CSV = """record_id,title,authors,year,journal,volume,pages,doi,abstract
+a1,Cryoablation of spinal metastases: a prospective cohort study,"Smith J.; Doe A.",2020,Spine J,20,100-110,10.1000/spine.1,Abstract one about cryoablation in spine metastases
+a2,Radiofrequency ablation for osteoid osteoma in children,"Lee K.; Park S.",2019,Pediatr Radiol,49,55-60,10.1000/ped.2,Abstract two about RFA
+"""
+B_CSV = """record_id,title,authors,year,journal,volume,pages,doi,abstract
+b1,Cryoablation of spinal metastases: a prospective cohort study,"Smith J; Doe A",2020,The Spine Journal,20,100-10,10.1000/SPINE.1,
+b2,Microwave ablation of liver tumours,"Chan W.",2021,Radiology,300,1-9,10.1000/rad.3,Liver abstract
+"""
+
+
+def _inherit_scenario(tmp_path):
+    """a.csv imported and deduplicated, record 1 excluded, b.csv imported and deduplicated:
+    record 3 (b1, a duplicate of record 1) inherits 'exclude'."""
+    (tmp_path / "a.csv").write_text(A_CSV)
+    (tmp_path / "b.csv").write_text(B_CSV)
+    (tmp_path / "dec.csv").write_text("record_id,decision\n1,exclude\n2,include\n")
+    runner = CliRunner()
+    db = str(tmp_path / "i.db")
+    for args in (["init"], ["import", str(tmp_path / "a.csv")], ["dedup"],
+                 ["screen", "--import", str(tmp_path / "dec.csv")],
+                 ["import", str(tmp_path / "b.csv")]):
+        res = runner.invoke(cli, ["--db", db, *args])
+        assert res.exit_code == 0, (args, res.output, res.exception)
+    res = runner.invoke(cli, ["--db", db, "dedup"])
+    assert res.exit_code == 0, res.output
+    assert "record 3 duplicates screened record 1: inherits 'exclude'" in res.output
+    return runner, db
+
+
+def test_undo_withdraws_the_inherited_decision_cli(tmp_path):
+    from toolkit.screening.decisions import final_decisions
+    from toolkit.screening.queue import records_to_screen
+    from toolkit.store import open_review
+    runner, db = _inherit_scenario(tmp_path)
+    r = open_review(db)
+    assert 3 not in records_to_screen(r) and final_decisions(r)[3] == "exclude"
+    r.close()
+    res = runner.invoke(cli, ["--db", db, "dedup", "--undo", "1"])
+    assert res.exit_code == 0, res.output
+    assert "record 3: the 'exclude' inherited from record 1 is withdrawn" in res.output
+    r = open_review(db)
+    assert records_to_screen(r) == [1, 2, 3, 4]  # record 3 is to be screened again
+    assert 3 not in final_decisions(r)
+    row = r.db.execute("select origin, undone_at from ta_decisions where record_id = 3"
+                       ).fetchone()
+    assert row[0] == "inherited" and row[1] is not None  # kept, marked undone
+    ev = json.loads(r.db.execute("select details from events where action = 'dedup-undo'"
+                                 ).fetchone()[0])
+    assert [(w["record_id"], w["decision"], w["from_record_id"])
+            for w in ev["withdrawn_decisions"]] == [(3, "exclude", 1)]
+    r.close()
+    res = runner.invoke(cli, ["--db", db, "status"])
+    assert "2 of 4 records decided" in res.output
+
+
+def test_inherited_decision_follows_its_cluster_into_a_manual_merge(review):
+    """A cluster with an inherited decision merged by hand into an older cluster: undoing
+    the surviving cluster still withdraws the decision."""
+    from toolkit.screening.decisions import final_decisions, record_decision
+    other = dict(title="Metformin and the risk of lactic acidosis: a cohort in the registry",
+                 authors="Doe J.; Roe R.", year="2015", journal="Diabetes Care", volume="38",
+                 pages="10-20")
+    x1 = add(review, "PubMed", "x1", **other)
+    p1 = add(review, "PubMed", "p1", **dict(PAPER, volume="", pages="221-8"))
+    p2 = add(review, "Embase", "p2", **dict(PAPER, volume="", pages="400-408"))
+    api.deduplicate(review)
+    [pp] = api.open_pairs(review)
+    p_cluster = api.decide_pair(review, pp["id"], "duplicate")["cluster_id"]
+    with review.atomic():
+        record_decision(review, x1, "exclude", "alice")
+    x2 = add(review, "Embase", "x2", **dict(other, journal="Diabetes care"))
+    out = api.deduplicate(review)
+    assert [h["record_id"] for h in out["inherited_decisions"]] == [x2]
+    cx = api.cluster_of(review, x1)
+    assert cx > p_cluster
+    # a person joins x's cluster into the older one (a different paper, but so it is said)
+    with review.atomic():
+        pair = review.db["pair_decisions"].insert({
+            "record_a": min(x1, p1), "record_b": max(x1, p1), "decision": "uncertain",
+            "rule": "test", "score": 50, "origin": "auto", "run_id": None,
+            "decided_at": now_iso(), "decided_by": "dedup", "status": "open"}).last_pk
+    merged = api.decide_pair(review, pair, "duplicate")["cluster_id"]
+    assert merged == p_cluster and api.cluster_of(review, x2) == p_cluster
+    assert final_decisions(review)[x2] == "exclude"
+    out = api.undo_cluster(review, p_cluster)
+    assert [w["record_id"] for w in out["withdrawn_decisions"]] == [x2]
+    assert x2 not in final_decisions(review)
+
+
+def test_inherited_decision_follows_its_cluster_when_a_new_record_links_two(review):
+    """A new record that links two clusters merges the younger into the older; the inherited
+    decisions of the younger then depend on the older, and undoing it withdraws them."""
+    from toolkit.screening.decisions import final_decisions, record_decision
+    p = dict(PAPER, volume="")
+    b = add(review, "Embase", "b", **dict(p, pages="400-408"), doi="10.1000/bb")
+    a = add(review, "PubMed", "a", **dict(p, pages="221-8"), pmid="111")
+    api.deduplicate(review)  # a and b: pages differ, an open pair
+    with review.atomic():
+        record_decision(review, a, "exclude", "alice")
+    add(review, "Embase", "b2", **dict(p, pages="400-408"), doi="10.1000/bb")
+    a2 = add(review, "PubMed", "a2", **dict(p, pages="221-8"), pmid="111")
+    api.deduplicate(review)
+    ca, cb = api.cluster_of(review, a), api.cluster_of(review, b)
+    assert cb < ca and final_decisions(review)[a2] == "exclude"
+    c = add(review, "Scopus", "c", **dict(p, pages="221-8"), pmid="111", doi="10.1000/bb")
+    out = api.deduplicate(review)
+    assert api.cluster_of(review, a) == api.cluster_of(review, b) == cb
+    assert [h["record_id"] for h in out["inherited_decisions"]] == [c]
+    ev = json.loads(review.db.execute("select details from events where action = 'dedup' "
+                                      "order by id desc limit 1").fetchone()[0])
+    assert ev["absorbed_clusters"] == [[ca, cb]]
+    assert ev["extended_clusters"] == [[cb, sorted([a, a2, c])]]
+    withdrawn = api.undo_cluster(review, cb)["withdrawn_decisions"]
+    assert sorted(w["record_id"] for w in withdrawn) == [a2, c]
+    assert final_decisions(review) == {a: "exclude"}
+
+
+def test_migration_links_old_inherited_decisions_and_repairs_old_undos(tmp_path):
+    """A store written before dedup_002 (the link only in the note, and a cluster undone
+    without withdrawing its inherited decision) is repaired when opened."""
+    from toolkit.screening.queue import records_to_screen
+    from toolkit.store import open_review
+    runner, db = _inherit_scenario(tmp_path)
+    r = open_review(db)
+    with r.atomic():  # what the old code left: no link table, the cluster undone
+        r.db.execute("drop table dedup_inherited")
+        r.db.execute("delete from migrations where name = 'dedup_002_inherited_links'")
+        r.db.execute("update clusters set undone_at = ?, undone_by = 'root' where id = 1",
+                     [now_iso()])
+    assert 3 not in records_to_screen(r)
+    r.close()
+    r = open_review(db)
+    assert r.db.execute("select decision_id, record_id, from_record_id, cluster_id "
+                        "from dedup_inherited").fetchall() == [(3, 3, 1, 1)]
+    assert records_to_screen(r) == [1, 2, 3, 4]
+    ev = json.loads(r.db.execute("select details from events where action = "
+                                 "'dedup-undo-repair'").fetchone()[0])
+    assert [w["record_id"] for w in ev["withdrawn_decisions"]] == [3]
+    r.close()
+
+
+# --- the manual queue after a merge ----------------------------------------------------------
+
+def _two_plus_one(review):
+    """r1 and r2 one paper (a cluster); r3 the same but for its pages: pairs r1-r3 and r2-r3
+    are open."""
+    p = dict(PAPER, volume="")
+    r1 = add(review, "PubMed", "1", **p)
+    r2 = add(review, "Embase", "2", **dict(p, journal="Current Opinion in Lipidology"))
+    r3 = add(review, "Scopus", "3", **dict(p, pages="400-408"))
+    api.deduplicate(review)
+    assert api.cluster_of(review, r1) == api.cluster_of(review, r2) is not None
+    assert [(q["record_a"], q["record_b"]) for q in api.open_pairs(review)] == [(r1, r3),
+                                                                                 (r2, r3)]
+    return r1, r2, r3
+
+
+def test_manual_duplicate_closes_the_pairs_it_settles_and_they_are_not_shown(review, tmp_path):
+    r1, r2, r3 = _two_plus_one(review)
+    first, second = api.open_pairs(review)
+    review.close()
+    res = CliRunner().invoke(cli, ["--db", str(tmp_path / "r.db"), "dedup", "--review",
+                                   "--json"], input="d\nn\nq\n")
+    assert res.exit_code == 0, (res.output, res.exception)
+    out = json.loads(res.stdout)
+    assert (out["duplicate"], out["not"], out["closed"], out["remaining"]) == (1, 0, 1, 0)
+    assert res.stderr.count("d(uplicate) / n(ot)") == 1  # the second pair was not shown
+    assert "closed 1 other open pair: both records now in cluster" in res.stderr
+    from toolkit.store import open_review
+    r = open_review(tmp_path / "r.db")
+    cid = api.cluster_of(r, r3)
+    assert cid == api.cluster_of(r, r1)
+    row = r.db.execute("select status, closed_reason from pair_decisions where id = ?",
+                       [second["id"]]).fetchone()
+    assert row == ("settled", f"both records in cluster {cid} (pair {first['id']} decided "
+                              f"duplicate)")
+    assert [d[0] for d in r.db.execute(
+        "select decision from pair_decisions where origin = 'human'")] == ["duplicate"]
+    ev = json.loads(r.db.execute("select details from events where action = 'dedup-pair'"
+                                 ).fetchone()[0])
+    assert ev["settled_pairs"] == [[second["id"], cid]]
+    with pytest.raises(ReviewError, match="not open .*settled"):
+        api.decide_pair(r, second["id"], "not")
+    r.close()
+
+
+def test_a_pair_is_decided_once(review):
+    r1, r2, r3 = _two_plus_one(review)
+    first, second = api.open_pairs(review)
+    api.decide_pair(review, second["id"], "not")
+    with pytest.raises(ReviewError, match=f"pair {second['id']} is not open .*decided"):
+        api.decide_pair(review, second["id"], "duplicate")
+    assert api.cluster_of(review, r3) is None
+    assert review.db.execute("select count(*) from pair_decisions where origin = 'human'"
+                             ).fetchone()[0] == 1
+
+
+def test_not_duplicate_for_records_in_one_cluster_is_refused(review):
+    r1, r2, _ = _two_plus_one(review)
+    cid = api.cluster_of(review, r1)
+    with review.atomic():  # an open pair inside a cluster (as an older version could leave)
+        pid = review.db["pair_decisions"].insert({
+            "record_a": r1, "record_b": r2, "decision": "uncertain", "rule": "test",
+            "score": 100, "origin": "auto", "run_id": None, "decided_at": now_iso(),
+            "decided_by": "dedup", "status": "open"}).last_pk
+    with pytest.raises(ReviewError, match=rf"already in one cluster \({cid}\).*--undo {cid}"):
+        api.decide_pair(review, pid, "not")
+    assert review.db.execute("select status from pair_decisions where id = ?",
+                             [pid]).fetchone()[0] == "open"
+    assert review.db.execute("select count(*) from pair_decisions where origin = 'human'"
+                             ).fetchone()[0] == 0
+
+
+def test_a_later_run_settles_open_pairs_it_puts_in_one_cluster(review):
+    p = dict(PAPER, volume="")
+    b = add(review, "Embase", "b", **dict(p, pages="400-408"), doi="10.1000/bb")
+    a = add(review, "PubMed", "a", **dict(p, pages="221-8"), pmid="111")
+    api.deduplicate(review)
+    [pair] = api.open_pairs(review)
+    add(review, "Scopus", "c", **dict(p, pages="221-8"), pmid="111", doi="10.1000/bb")
+    out = api.deduplicate(review)
+    cid = api.cluster_of(review, a)
+    assert cid is not None and api.cluster_of(review, b) == cid
+    assert out["uncertain_pairs"] == 0 and out["pairs_settled"] == 1
+    assert review.db.execute("select status, closed_reason from pair_decisions where id = ?",
+                             [pair["id"]]).fetchone() == (
+        "settled", f"both records in cluster {cid} (dedup run {out['run_id']})")
+
+
+def test_migration_settles_open_pairs_already_in_one_cluster(tmp_path):
+    from toolkit.store import open_review
+    r = create_review(tmp_path / "r.db")
+    r1, r2, r3 = _two_plus_one(r)
+    first, second = api.open_pairs(r)
+    with r.atomic():  # what the old code left after 'd' on the first pair
+        api._manual_merge(r, r1, r3, now_iso())
+        r.db.execute("update pair_decisions set status = 'decided' where id = ?", [first["id"]])
+        r.db.execute("alter table pair_decisions drop column closed_reason")
+        r.db.execute("delete from migrations where name = 'dedup_003_pair_closed_reason'")
+    r.close()
+    r = open_review(tmp_path / "r.db")
+    assert api.open_pairs(r) == []
+    assert r.db.execute("select status from pair_decisions where id = ?",
+                        [second["id"]]).fetchone()[0] == "settled"
+    assert r.db.execute("select count(*) from events where action = 'dedup-pairs-settled'"
+                        ).fetchone()[0] == 1
+    r.close()
+
+
+def test_skipped_pairs_are_not_shown_again_in_the_session(review, tmp_path):
+    _two_plus_one(review)
+    review.close()
+    res = CliRunner().invoke(cli, ["--db", str(tmp_path / "r.db"), "dedup", "--review",
+                                   "--json"], input="s\ns\ns\n")
+    assert res.exit_code == 0, (res.output, res.exception)
+    out = json.loads(res.stdout)
+    assert (out["skipped"], out["remaining"], out["quit"]) == (2, 2, False)
+    assert "pair 1 of 2" in res.stderr and "pair 2 of 2" in res.stderr
+
+
+# --- the audit event of a run -----------------------------------------------------------------
+
+def _dedup_events(review):
+    return [json.loads(r[0]) for r in review.db.execute(
+        "select details from events where action = 'dedup' order by id")]
+
+
+def test_dedup_event_names_every_cluster_and_its_members(review):
+    from toolkit.screening.decisions import record_decision
+    r1 = add(review, "PubMed", "1", **PAPER, pmid="18460911")
+    r2 = add(review, "Embase", "2", **dict(PAPER, journal="Current Opinion in Lipidology"),
+             abstract="Purpose of review ...")
+    o1 = add(review, "PubMed", "3", title="Something else entirely about the heart",
+             authors="Smith J.", year="2010", journal="Heart", pages="1-2")
+    api.deduplicate(review)
+    cid = api.cluster_of(review, r1)
+    [ev] = _dedup_events(review)
+    assert ev["created_clusters"] == [[cid, r2, [r1, r2]]]  # [cluster, primary, members]
+    assert ev["extended_clusters"] == [] and ev["absorbed_clusters"] == []
+    with review.atomic():
+        record_decision(review, r2, "include", "alice")
+    r3 = add(review, "Scopus", "4", **PAPER, pmid="18460911")
+    o2 = add(review, "Scopus", "5", title="Something else entirely about the heart",
+             authors="Smith J.", year="2010", journal="Heart", pages="1-2")
+    api.deduplicate(review)
+    c2 = api.cluster_of(review, o1)
+    ev = _dedup_events(review)[-1]
+    assert ev["created_clusters"] == [[c2, o1, [o1, o2]]]
+    assert ev["extended_clusters"] == [[cid, [r3]]]
+    assert ev["inherited"] == [[r3, r2, "include", cid]]
+    # every member of every live cluster is named by some event
+    logged = set()
+    for e in _dedup_events(review):
+        logged |= {r for _, _, m in e["created_clusters"] for r in m}
+        logged |= {r for _, m in e["extended_clusters"] for r in m}
+    assert logged == {r[0] for r in review.db.execute("select record_id from cluster_members")}

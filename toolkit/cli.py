@@ -229,6 +229,15 @@ def _dedup_human(d: dict) -> str:
     return "\n".join(lines)
 
 
+def _dedup_undo_human(d: dict) -> str:
+    lines = [f"cluster {d['cluster_id']} undone: records "
+             f"{', '.join(map(str, d['records']))} are separate again"]
+    for w in d.get("withdrawn_decisions", []):
+        lines.append(f"  record {w['record_id']}: the '{w['decision']}' inherited from record "
+                     f"{w['from_record_id']} is withdrawn; it is back in the screening queue")
+    return "\n".join(lines)
+
+
 @cli.command("dedup")
 @click.option("--review", "manual", is_flag=True,
               help="Decide uncertain pairs in the terminal: d(uplicate) / n(ot) / s(kip) / q(uit).")
@@ -249,8 +258,7 @@ def dedup_cmd(ctx, manual, undo, as_json):
     review = get_review(ctx, "dedup")
     if undo is not None:
         out = api.undo_cluster(review, undo)
-        emit(out, as_json, lambda d: f"cluster {d['cluster_id']} undone: records "
-                                     f"{', '.join(map(str, d['records']))} are separate again")
+        emit(out, as_json, _dedup_undo_human)
         return
     if manual:
         from .dedup.prompts import review_pairs

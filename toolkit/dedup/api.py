@@ -142,6 +142,7 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
         cache = _full_rows(review, (int(ids[k]) for g in groups for k in g))
         next_id = (db.execute("select max(id) from clusters").fetchone()[0] or 0) + 1
         new_clusters, new_members, new_fills = [], [], []
+        formed, grown, absorbed = [], [], []  # for the audit event
         for group in groups:
             rec_ids = [int(ids[k]) for k in group]
             old = sorted({cluster_of[r] for r in rec_ids if r in cluster_of})
@@ -152,6 +153,7 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
                 primary = merge.choose_primary(rows_, set(screened))
                 new_clusters.append({"id": cid, "primary_id": primary, "run_id": run_id,
                                      "origin": "auto", "created_at": at})
+                formed.append([cid, primary, rec_ids])
                 new_members += [
                     {"cluster_id": cid, "record_id": r,
                      "role": "primary" if r == primary else "duplicate",
@@ -168,10 +170,13 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
             for other in old[1:]:  # a new record links two earlier clusters
                 db.execute("update clusters set undone_at = ?, undone_by = ? where id = ?",
                            [at, f"merged into cluster {cid}", other])
+                _move_inherited(review, other, cid)
+                absorbed.append([other, cid])
                 added += [r for r, _ in existing[other]]
             if not added:
                 continue
             _add_members(review, cid, added, rule_of, at)
+            grown.append([cid, sorted(added)])
             extended += 1
             _refresh_fills(review, cid)
             inherited += _inherit(review, cid, set(r for r in rec_ids if r not in seen),
@@ -203,6 +208,7 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
                 "score": round(float(d.score), 2), "origin": "auto", "run_id": run_id,
                 "decided_at": at, "decided_by": "dedup", "status": "open"})
         db["pair_decisions"].insert_all(uncertain_rows, batch_size=1000)
+        settled = settle_merged_pairs(review, f"dedup run {run_id}")
         db["dedup_seen"].insert_all(
             ({"record_id": int(ids[k]), "run_id": run_id} for k in np.flatnonzero(new_mask)),
             batch_size=5000)
@@ -210,14 +216,19 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
         out.update(new_records=n_new, candidate_pairs=int(len(pairs)),
                    clusters_created=created, clusters_extended=extended,
                    records_in_clusters=len(clustered),
-                   uncertain_pairs_added=len(uncertain_rows),
+                   uncertain_pairs_added=len(uncertain_rows), pairs_settled=len(settled),
                    inherited_decisions=inherited, run_id=run_id)
         out["wall_s"] = round(time.perf_counter() - t0, 3)
         db.execute("update dedup_runs set wall_s = ?, uncertain_pairs = ?, clusters_created = ?,"
                    " clusters_extended = ? where id = ?",
                    [out["wall_s"], len(uncertain_rows), created, extended, run_id])
         review.log("dedup", {k: v for k, v in out.items() if k != "inherited_decisions"}
-                   | {"inherited_decisions": len(inherited)})
+                   | {"inherited_decisions": len(inherited),
+                      # what was merged, so the log alone accounts for every cluster
+                      "created_clusters": formed, "extended_clusters": grown,
+                      "absorbed_clusters": absorbed, "settled_pairs": settled,
+                      "inherited": [[h["record_id"], h["from_record_id"], h["decision"],
+                                     h["cluster_id"]] for h in inherited]})
     return out
 
 
@@ -268,11 +279,35 @@ def _inherit(review, cid, new_ids, screened, at) -> list[dict]:
     out = []
     for rid, _ in members:
         if rid in new_ids and rid not in screened:
-            record_decision(review, rid, decision, "dedup", origin="inherited",
-                            note=f"duplicate of record {src} (cluster {cid})")
+            dec_id = record_decision(review, rid, decision, "dedup", origin="inherited",
+                                     note=f"duplicate of record {src} (cluster {cid})")
+            review.db["dedup_inherited"].insert({"decision_id": dec_id, "record_id": rid,
+                                                 "from_record_id": src, "cluster_id": cid})
             out.append({"record_id": rid, "from_record_id": src, "decision": decision,
                         "cluster_id": cid})
     return out
+
+
+def _move_inherited(review, from_cid, to_cid) -> None:
+    """Cluster ``from_cid`` was merged into ``to_cid``: its inherited decisions now depend on
+    ``to_cid`` (undoing that withdraws them)."""
+    review.db.execute("update dedup_inherited set cluster_id = ? where cluster_id = ?",
+                      [to_cid, from_cid])
+
+
+def _withdraw_inherited(review, cid, at) -> list[dict]:
+    """Mark undone the live inherited decisions that depend on cluster ``cid``."""
+    if "ta_decisions" not in review.db.table_names():
+        return []
+    rows = list(review.db.query(
+        "select t.id as decision_id, t.record_id, t.decision, l.from_record_id "
+        "from dedup_inherited l join ta_decisions t on t.id = l.decision_id "
+        "where l.cluster_id = ? and t.undone_at is null order by t.id", [cid]))
+    if rows:
+        review.db.execute(
+            f"update ta_decisions set undone_at = ? where id in ({','.join('?' * len(rows))})",
+            [at] + [r["decision_id"] for r in rows])
+    return rows
 
 
 # --- queries other stages use --------------------------------------------------------------
@@ -345,7 +380,11 @@ def merged_record(review: Review, record_id: int) -> dict:
 
 
 def undo_cluster(review: Review, cluster_id: int, *, actor: str | None = None) -> dict:
-    """Split a cluster back into its records; they are remembered as not duplicates."""
+    """Split a cluster back into its records; they are remembered as not duplicates.
+
+    Title/abstract decisions the cluster's records inherited from a screened member are
+    withdrawn (marked undone, listed in the result and the event as ``withdrawn_decisions``):
+    the separated records go back to the screening queue."""
     row = review.db.execute("select undone_at from clusters where id = ?",
                             [cluster_id]).fetchone()
     if row is None:
@@ -365,8 +404,29 @@ def undo_cluster(review: Review, cluster_id: int, *, actor: str | None = None) -
              "score": None, "origin": "undo", "run_id": None, "decided_at": at,
              "decided_by": who, "status": "decided"}
             for k, a in enumerate(members) for b in members[k + 1:]])
-        review.log("dedup-undo", {"cluster_id": cluster_id, "records": members}, actor=who)
-    return {"cluster_id": cluster_id, "records": members, "undone_at": at}
+        withdrawn = _withdraw_inherited(review, cluster_id, at)
+        review.log("dedup-undo", {"cluster_id": cluster_id, "records": members,
+                                  "withdrawn_decisions": withdrawn}, actor=who)
+    return {"cluster_id": cluster_id, "records": members, "undone_at": at,
+            "withdrawn_decisions": withdrawn}
+
+
+def settle_merged_pairs(review: Review, why: str) -> list[list[int]]:
+    """Close every open uncertain pair whose two records are now in one live cluster
+    (status 'settled', ``closed_reason`` naming the cluster and ``why``); the caller holds the
+    transaction. Returns ``[[pair_id, cluster_id], ...]``."""
+    rows = review.db.execute(
+        "select p.id, ma.cluster_id from pair_decisions p "
+        "join cluster_members ma on ma.record_id = p.record_a "
+        "join cluster_members mb on mb.record_id = p.record_b and mb.cluster_id = ma.cluster_id "
+        "join clusters c on c.id = ma.cluster_id "
+        "where p.decision = 'uncertain' and p.status = 'open' and c.undone_at is null "
+        "order by p.id").fetchall()
+    for pid, cid in rows:
+        review.db.execute(
+            "update pair_decisions set status = 'settled', closed_reason = ? where id = ?",
+            [f"both records in cluster {cid} ({why})", pid])
+    return [[pid, cid] for pid, cid in rows]
 
 
 def open_pairs(review: Review) -> list[dict]:
@@ -378,15 +438,29 @@ def open_pairs(review: Review) -> list[dict]:
 
 def decide_pair(review: Review, pair_id: int, decision: str, *, actor: str | None = None
                 ) -> dict:
-    """Save a person's decision on an uncertain pair ('duplicate' merges the two records'
-    clusters; 'not' keeps them apart for good). One transaction."""
+    """Save a person's decision on an open uncertain pair. One transaction.
+
+    'duplicate' merges the two records' clusters and closes (status 'settled') every other
+    open pair whose records are now in one cluster, listed as ``settled_pairs``
+    (``[[pair_id, cluster_id], ...]``). 'not' keeps them apart for good; it is refused when
+    the two records are already in one cluster (split it with :func:`undo_cluster`). A pair
+    that is not open (decided or settled) is refused."""
     if decision not in ("duplicate", "not"):
         raise ReviewError(f"decision must be 'duplicate' or 'not', not {decision!r}")
     rows = list(review.db.query("select * from pair_decisions where id = ?", [pair_id]))
     if not rows or rows[0]["decision"] != "uncertain":
         raise ReviewError(f"no uncertain pair {pair_id}")
     p = rows[0]
+    if p["status"] != "open":
+        why = f": {p['closed_reason']}" if p.get("closed_reason") else ""
+        raise ReviewError(f"pair {pair_id} is not open (it is {p['status']}{why}); a pair "
+                          f"is decided once")
     a, b = p["record_a"], p["record_b"]
+    if decision == "not":
+        ca = cluster_of(review, a)
+        if ca is not None and ca == cluster_of(review, b):
+            raise ReviewError(f"records {a} and {b} are already in one cluster ({ca}); to "
+                              f"separate them, undo it: `review dedup --undo {ca}`")
     at, who = now_iso(), actor or default_actor()
     out = {"pair_id": pair_id, "record_a": a, "record_b": b, "decision": decision}
     with review.atomic():
@@ -397,6 +471,8 @@ def decide_pair(review: Review, pair_id: int, decision: str, *, actor: str | Non
             "decided_by": who, "status": "decided"})
         if decision == "duplicate":
             out["cluster_id"] = _manual_merge(review, a, b, at)
+            out["settled_pairs"] = settle_merged_pairs(
+                review, f"pair {pair_id} decided duplicate")
         review.log("dedup-pair", out, actor=who)
     return out
 
@@ -415,6 +491,7 @@ def _manual_merge(review: Review, a: int, b: int, at: str) -> int:
         if other is not None:
             review.db.execute("update clusters set undone_at = ?, undone_by = ? where id = ?",
                               [at, f"merged into cluster {cid}", other])
+            _move_inherited(review, other, cid)
             added = [r[0] for r in review.db.execute(
                 "select record_id from cluster_members where cluster_id = ?", [other])]
         else:

@@ -2,7 +2,8 @@
 
 Each pair is shown side by side with the fields that differ marked; the keys are
 d(uplicate) / n(ot duplicate) / s(kip) / q(uit). Every decision is saved (its own transaction)
-before the next pair is shown, so quitting or a crash loses nothing decided.
+before the next pair is shown, so quitting or a crash loses nothing decided. The open pairs are
+read again after each answer: a 'duplicate' closes the pairs whose records it put in one cluster.
 """
 
 from __future__ import annotations
@@ -72,18 +73,28 @@ def review_pairs(review: Review, *, ask: Callable[[str], str] | None = None,
                  err: bool = False) -> dict:
     """Show each open uncertain pair and save the answer at once; returns the counts.
 
-    The default ``ask``/``echo`` use the terminal, on stderr when ``err`` (stdout is then
-    left to the caller's JSON)."""
+    The open pairs are read again after every answer: a 'duplicate' that puts the records of
+    other pairs into one cluster closes those pairs (``closed`` counts them), so they are not
+    shown. A skipped pair is not shown again in this session. The default ``ask``/``echo``
+    use the terminal, on stderr when ``err`` (stdout is then left to the caller's JSON)."""
+    from ..errors import ReviewError
+
     ask = ask or (lambda text: _prompt(text, err))
     echo = echo or (lambda text: click.echo(text, err=err))
-    counts = {"duplicate": 0, "not": 0, "skipped": 0}
-    pairs = api.open_pairs(review)
+    counts = {"duplicate": 0, "not": 0, "skipped": 0, "closed": 0}
+    passed: set[int] = set()  # skipped, or refused, in this session
+    shown = 0
     quit_ = False
-    for k, p in enumerate(pairs, 1):
+    while True:
+        pairs = [p for p in api.open_pairs(review) if p["id"] not in passed]
+        if not pairs:
+            break
+        p = pairs[0]
+        shown += 1
         recs = {r["id"]: r for r in review.db.query(
             "select * from records where id in (?, ?)", [p["record_a"], p["record_b"]])}
         echo("")
-        echo(f"pair {k} of {len(pairs)} (id {p['id']}; rule {p['rule']}, "
+        echo(f"pair {shown} of {shown - 1 + len(pairs)} (id {p['id']}; rule {p['rule']}, "
              f"title similarity {p['score']:.0f})")
         echo(side_by_side(recs[p["record_a"]], recs[p["record_b"]]))
         key = ask("d(uplicate) / n(ot) / s(kip) / q(uit)").strip().lower()
@@ -92,9 +103,20 @@ def review_pairs(review: Review, *, ask: Callable[[str], str] | None = None,
             break
         if key == "s":
             counts["skipped"] += 1
+            passed.add(p["id"])
             continue
-        api.decide_pair(review, p["id"], KEYS[key], actor=actor)
+        try:
+            out = api.decide_pair(review, p["id"], KEYS[key], actor=actor)
+        except ReviewError as exc:  # e.g. changed by another session meanwhile
+            echo(f"not saved: {exc}")
+            passed.add(p["id"])
+            continue
         counts[KEYS[key]] += 1
+        settled = out.get("settled_pairs", [])
+        if settled:
+            counts["closed"] += len(settled)
+            echo(f"closed {len(settled)} other open pair{'s' if len(settled) > 1 else ''}: "
+                 f"both records now in cluster {out['cluster_id']}")
     counts["remaining"] = len(api.open_pairs(review))
     counts["quit"] = quit_
     return counts
