@@ -254,3 +254,21 @@ def test_backfill_links_earlier_automation_exclusions_to_their_run(tmp_path):
             "select stopping_id from ta_decisions where origin = 'automation'")}
         assert owners == {sid}
         assert blocked_records(r, "bob") == set()
+
+
+def test_a_sample_whose_urn_records_left_the_pool_is_abandoned(tmp_path, monkeypatch):
+    db = tmp_path / "r.db"
+    build_review(db, n=40, every=10, blank=False).close()
+    screen(db, "al", "e\ne\ne\nq\n", "--stop", "buscar", "--stop-after", "3")
+    with open_review(db) as r:
+        order = json.loads(r.db.execute("select sample_order from ta_stopping").fetchone()[0])
+    # as if deduplication had made the sample's first record a duplicate of another
+    from toolkit.screening import queue
+
+    real = queue.records_to_screen
+    monkeypatch.setattr(queue, "records_to_screen",
+                        lambda review: [i for i in real(review) if i != order[0]])
+    res = screen(db, "al", "q\n", "--stop", "buscar", "--stop-after", "3")
+    assert "1 record(s) of its urn left the pool" in res.output
+    with open_review(db) as r:
+        assert r.db.execute("select state from ta_stopping").fetchone()[0] == "abandoned"

@@ -428,6 +428,9 @@ class ScreeningSession:
                  if rid not in urn and rid not in self.mine and rid not in self.blocked]
         if grown:
             return f"{len(grown)} record(s) joined the pool after it began"
+        gone = [rid for rid in order if rid not in self.pos]
+        if gone:  # e.g. deduplication made them duplicates of other records
+            return f"{len(gone)} record(s) of its urn left the pool after it began"
         open_order = [rid for rid in order if rid not in self.blocked]
         decided = [rid in self.mine for rid in open_order]
         n = sum(decided)
