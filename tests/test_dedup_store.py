@@ -609,3 +609,63 @@ def test_dedup_event_names_every_cluster_and_its_members(review):
         logged |= {r for _, _, m in e["created_clusters"] for r in m}
         logged |= {r for _, m in e["extended_clusters"] for r in m}
     assert logged == {r[0] for r in review.db.execute("select record_id from cluster_members")}
+
+
+# --- manual 'duplicate' against an earlier 'not' ---------------------------------------------
+
+def _screen_import(runner, db, tmp_path, rows, name="dec.csv"):
+    (tmp_path / name).write_text("record_id,decision,reviewer\n" + "".join(
+        f"{rid},{dec},{who}\n" for rid, dec, who in rows))
+    res = runner.invoke(cli, ["--db", db, "screen", "--import", str(tmp_path / name)])
+    assert res.exit_code == 0, (res.output, res.exception)
+
+
+def test_manual_duplicate_against_a_human_not_is_refused_cli(review, tmp_path):
+    """'n' on r1-r3, then 'd' on r2-r3 would put r3 with r1 (r1 and r2 are one cluster): the
+    'duplicate' is refused, naming the earlier decision, and nothing is merged."""
+    r1, r2, r3 = _two_plus_one(review)
+    first, second = api.open_pairs(review)
+    cid = api.cluster_of(review, r1)
+    review.close()
+    db = str(tmp_path / "r.db")
+    res = CliRunner().invoke(cli, ["--db", db, "dedup", "--review", "--json"],
+                             input="n\nd\nq\n")
+    assert res.exit_code == 0, (res.output, res.exception)
+    out = json.loads(res.stdout)
+    assert (out["not"], out["duplicate"], out["remaining"]) == (1, 0, 1)
+    assert (f"not saved: records {r1} and {r3} were declared not duplicates (pair "
+            f"{first['id']}" in res.stderr)
+    assert f"`review dedup --undo {cid}`" in res.stderr
+    from toolkit.store import open_review
+    r = open_review(db)
+    assert api.cluster_of(r, r3) is None and api.duplicates_removed(r) == 1
+    assert r.db.execute("select status from pair_decisions where id = ?",
+                        [second["id"]]).fetchone()[0] == "open"
+    assert [d[0] for d in r.db.execute(
+        "select decision from pair_decisions where origin = 'human'")] == ["not"]
+    r.close()
+
+
+def test_manual_duplicate_against_an_undo_is_refused(review):
+    """Records separated by `--undo` are not put together again by a 'duplicate' on another
+    pair (as the chaining guard keeps them apart in a run)."""
+    p = dict(PAPER, volume="")
+    r1 = add(review, "PubMed", "1", **p)
+    r2 = add(review, "Embase", "2", **dict(p, journal="Current Opinion in Lipidology"))
+    api.deduplicate(review)
+    undone = api.cluster_of(review, r1)
+    api.undo_cluster(review, undone)
+    r3 = add(review, "Scopus", "3", **dict(p, pages="400-408"))
+    api.deduplicate(review)
+    pairs = {(q["record_a"], q["record_b"]): q["id"] for q in api.open_pairs(review)}
+    assert set(pairs) == {(r1, r3), (r2, r3)}
+    cid = api.decide_pair(review, pairs[(r1, r3)], "duplicate")["cluster_id"]
+    with pytest.raises(ReviewError, match=rf"records {r1} and {r2} were separated by undoing "
+                                          rf"cluster {undone}"):
+        api.decide_pair(review, pairs[(r2, r3)], "duplicate")
+    assert api.cluster_of(review, r2) is None and members(review, cid) == [r1, r3]
+    with pytest.raises(ReviewError, match="were separated"):  # the merge itself is guarded
+        with review.atomic():
+            api._manual_merge(review, r2, r3, now_iso())
+    assert api.cluster_of(review, r2) is None
+

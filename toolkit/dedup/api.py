@@ -442,9 +442,11 @@ def decide_pair(review: Review, pair_id: int, decision: str, *, actor: str | Non
 
     'duplicate' merges the two records' clusters and closes (status 'settled') every other
     open pair whose records are now in one cluster, listed as ``settled_pairs``
-    (``[[pair_id, cluster_id], ...]``). 'not' keeps them apart for good; it is refused when
-    the two records are already in one cluster (split it with :func:`undo_cluster`). A pair
-    that is not open (decided or settled) is refused."""
+    (``[[pair_id, cluster_id], ...]``); it is refused when the merged cluster would hold two
+    records a person declared not duplicates (a 'not' in the queue, or an undone cluster).
+    'not' keeps them apart for good; it is refused when the two records are already in one
+    cluster (split it with :func:`undo_cluster`). A pair that is not open (decided or
+    settled) is refused."""
     if decision not in ("duplicate", "not"):
         raise ReviewError(f"decision must be 'duplicate' or 'not', not {decision!r}")
     rows = list(review.db.query("select * from pair_decisions where id = ?", [pair_id]))
@@ -461,6 +463,8 @@ def decide_pair(review: Review, pair_id: int, decision: str, *, actor: str | Non
         if ca is not None and ca == cluster_of(review, b):
             raise ReviewError(f"records {a} and {b} are already in one cluster ({ca}); to "
                               f"separate them, undo it: `review dedup --undo {ca}`")
+    else:
+        _refuse_merge_against_not(review, a, b)
     at, who = now_iso(), actor or default_actor()
     out = {"pair_id": pair_id, "record_a": a, "record_b": b, "decision": decision}
     with review.atomic():
@@ -477,7 +481,56 @@ def decide_pair(review: Review, pair_id: int, decision: str, *, actor: str | Non
     return out
 
 
+def _side(review: Review, record_id: int) -> tuple[int | None, list[int]]:
+    """(cluster id or None, the records that are together with ``record_id``)."""
+    cid = cluster_of(review, record_id)
+    if cid is None:
+        return None, [record_id]
+    return cid, [r[0] for r in review.db.execute(
+        "select record_id from cluster_members where cluster_id = ? order by record_id",
+        [cid])]
+
+
+def _refuse_merge_against_not(review: Review, a: int, b: int) -> None:
+    """Raise if merging the clusters of ``a`` and ``b`` would put together two records a
+    person declared not duplicates ('not' in the queue, or split by `--undo`), naming that
+    decision; the mirror of refusing 'not' inside a cluster."""
+    (ca, side_a), (cb, side_b) = _side(review, a), _side(review, b)
+    if ca is not None and ca == cb:
+        return
+    qa, qb = ",".join("?" * len(side_a)), ",".join("?" * len(side_b))
+    row = review.db.execute(
+        f"select id, record_a, record_b, rule, origin, decided_by, decided_at "
+        f"from pair_decisions where decision = 'not' and origin in ('human', 'undo') and "
+        f"((record_a in ({qa}) and record_b in ({qb})) or "
+        f"(record_a in ({qb}) and record_b in ({qa}))) order by id limit 1",
+        side_a + side_b + side_b + side_a).fetchone()
+    if row is None:
+        return
+    _, x, y, rule, origin, who, when = row
+    if origin == "undo":
+        undone = rule.removeprefix("undo cluster ").strip()
+        why = f"were separated by undoing cluster {undone} ({who}, {when})"
+    else:
+        queued = review.db.execute(
+            "select id from pair_decisions where decision = 'uncertain' and record_a = ? and "
+            "record_b = ? order by id limit 1", [x, y]).fetchone()
+        ref = f"pair {queued[0]}, " if queued else ""
+        why = f"were declared not duplicates ({ref}{who}, {when})"
+    # which cluster(s) carry x or y to this merge (the ones a person could undo instead)
+    via = [c for c, side in ((ca, side_a), (cb, side_b)) if c is not None
+           and (x in side or y in side) and not {x, y} <= set(side)]
+    way = (f"; if a record does not belong in its cluster, undo that cluster first ("
+           + ", ".join(f"`review dedup --undo {c}`" for c in via) + ")") if via else ""
+    raise ReviewError(
+        f"records {x} and {y} {why}; 'duplicate' on records {a} and {b} would put them in one "
+        f"cluster. Answer 'not' for this pair{way}")
+
+
 def _manual_merge(review: Review, a: int, b: int, at: str) -> int:
+    """Merge the clusters of ``a`` and ``b`` (the caller holds the transaction); refused
+    (:func:`_refuse_merge_against_not`) against a person's 'not'."""
+    _refuse_merge_against_not(review, a, b)
     ca, cb = cluster_of(review, a), cluster_of(review, b)
     if ca is not None and ca == cb:
         return ca
