@@ -394,12 +394,16 @@ def test_inherited_decision_follows_its_cluster_into_a_manual_merge(review):
             "record_a": min(x1, p1), "record_b": max(x1, p1), "decision": "uncertain",
             "rule": "test", "score": 50, "origin": "auto", "run_id": None,
             "decided_at": now_iso(), "decided_by": "dedup", "status": "open"}).last_pk
-    merged = api.decide_pair(review, pair, "duplicate")["cluster_id"]
+    out = api.decide_pair(review, pair, "duplicate")
+    merged = out["cluster_id"]
     assert merged == p_cluster and api.cluster_of(review, x2) == p_cluster
     assert final_decisions(review)[x2] == "exclude"
+    # the screened x1 is now the primary; p1 and p2, put with it by this merge, inherit
+    assert out["primary_changed"][1:] == [min(p1, p2), x1]
+    assert sorted(h["record_id"] for h in out["inherited_decisions"]) == [p1, p2]
     out = api.undo_cluster(review, p_cluster)
-    assert [w["record_id"] for w in out["withdrawn_decisions"]] == [x2]
-    assert x2 not in final_decisions(review)
+    assert [w["record_id"] for w in out["withdrawn_decisions"]] == [x2, p1, p2]
+    assert final_decisions(review) == {x1: "exclude"}
 
 
 def test_inherited_decision_follows_its_cluster_when_a_new_record_links_two(review):
@@ -412,7 +416,7 @@ def test_inherited_decision_follows_its_cluster_when_a_new_record_links_two(revi
     api.deduplicate(review)  # a and b: pages differ, an open pair
     with review.atomic():
         record_decision(review, a, "exclude", "alice")
-    add(review, "Embase", "b2", **dict(p, pages="400-408"), doi="10.1000/bb")
+    b2 = add(review, "Embase", "b2", **dict(p, pages="400-408"), doi="10.1000/bb")
     a2 = add(review, "PubMed", "a2", **dict(p, pages="221-8"), pmid="111")
     api.deduplicate(review)
     ca, cb = api.cluster_of(review, a), api.cluster_of(review, b)
@@ -420,13 +424,15 @@ def test_inherited_decision_follows_its_cluster_when_a_new_record_links_two(revi
     c = add(review, "Scopus", "c", **dict(p, pages="221-8"), pmid="111", doi="10.1000/bb")
     out = api.deduplicate(review)
     assert api.cluster_of(review, a) == api.cluster_of(review, b) == cb
-    assert [h["record_id"] for h in out["inherited_decisions"]] == [c]
+    # the screened a becomes the primary; b and b2 (the other side) inherit, as c does
+    assert [h["record_id"] for h in out["inherited_decisions"]] == [b, b2, c]
     ev = json.loads(review.db.execute("select details from events where action = 'dedup' "
                                       "order by id desc limit 1").fetchone()[0])
     assert ev["absorbed_clusters"] == [[ca, cb]]
     assert ev["extended_clusters"] == [[cb, sorted([a, a2, c])]]
+    assert ev["primary_changed"] == [[cb, b, a]]
     withdrawn = api.undo_cluster(review, cb)["withdrawn_decisions"]
-    assert sorted(w["record_id"] for w in withdrawn) == [a2, c]
+    assert sorted(w["record_id"] for w in withdrawn) == [b, b2, a2, c]
     assert final_decisions(review) == {a: "exclude"}
 
 
@@ -609,3 +615,247 @@ def test_dedup_event_names_every_cluster_and_its_members(review):
         logged |= {r for _, _, m in e["created_clusters"] for r in m}
         logged |= {r for _, m in e["extended_clusters"] for r in m}
     assert logged == {r[0] for r in review.db.execute("select record_id from cluster_members")}
+
+
+# --- manual 'duplicate' against an earlier 'not'; the primary and inheritance after merges --
+
+def _screen_import(runner, db, tmp_path, rows, name="dec.csv"):
+    (tmp_path / name).write_text("record_id,decision,reviewer\n" + "".join(
+        f"{rid},{dec},{who}\n" for rid, dec, who in rows))
+    res = runner.invoke(cli, ["--db", db, "screen", "--import", str(tmp_path / name)])
+    assert res.exit_code == 0, (res.output, res.exception)
+
+
+def test_manual_duplicate_against_a_human_not_is_refused_cli(review, tmp_path):
+    """'n' on r1-r3, then 'd' on r2-r3 would put r3 with r1 (r1 and r2 are one cluster): the
+    'duplicate' is refused, naming the earlier decision, and nothing is merged."""
+    r1, r2, r3 = _two_plus_one(review)
+    first, second = api.open_pairs(review)
+    cid = api.cluster_of(review, r1)
+    review.close()
+    db = str(tmp_path / "r.db")
+    res = CliRunner().invoke(cli, ["--db", db, "dedup", "--review", "--json"],
+                             input="n\nd\nq\n")
+    assert res.exit_code == 0, (res.output, res.exception)
+    out = json.loads(res.stdout)
+    assert (out["not"], out["duplicate"], out["remaining"]) == (1, 0, 1)
+    assert (f"not saved: records {r1} and {r3} were declared not duplicates (pair "
+            f"{first['id']}" in res.stderr)
+    assert f"`review dedup --undo {cid}`" in res.stderr
+    from toolkit.store import open_review
+    r = open_review(db)
+    assert api.cluster_of(r, r3) is None and api.duplicates_removed(r) == 1
+    assert r.db.execute("select status from pair_decisions where id = ?",
+                        [second["id"]]).fetchone()[0] == "open"
+    assert [d[0] for d in r.db.execute(
+        "select decision from pair_decisions where origin = 'human'")] == ["not"]
+    r.close()
+
+
+def test_manual_duplicate_against_an_undo_is_refused(review):
+    """Records separated by `--undo` are not put together again by a 'duplicate' on another
+    pair (as the chaining guard keeps them apart in a run)."""
+    p = dict(PAPER, volume="")
+    r1 = add(review, "PubMed", "1", **p)
+    r2 = add(review, "Embase", "2", **dict(p, journal="Current Opinion in Lipidology"))
+    api.deduplicate(review)
+    undone = api.cluster_of(review, r1)
+    api.undo_cluster(review, undone)
+    r3 = add(review, "Scopus", "3", **dict(p, pages="400-408"))
+    api.deduplicate(review)
+    pairs = {(q["record_a"], q["record_b"]): q["id"] for q in api.open_pairs(review)}
+    assert set(pairs) == {(r1, r3), (r2, r3)}
+    cid = api.decide_pair(review, pairs[(r1, r3)], "duplicate")["cluster_id"]
+    with pytest.raises(ReviewError, match=rf"records {r1} and {r2} were separated by undoing "
+                                          rf"cluster {undone}"):
+        api.decide_pair(review, pairs[(r2, r3)], "duplicate")
+    assert api.cluster_of(review, r2) is None and members(review, cid) == [r1, r3]
+    with pytest.raises(ReviewError, match="were separated"):  # the merge itself is guarded
+        with review.atomic():
+            api._manual_merge(review, r2, r3, now_iso())
+    assert api.cluster_of(review, r2) is None
+
+
+def _copies_csv(tmp_path, name, rows):
+    """A CSV of copies of one paper (and others); rows: (record_id, pages, doi, abstract)."""
+    lines = ["record_id,title,authors,year,journal,volume,pages,doi,abstract"]
+    for sid, pages, doi, abstract in rows:
+        lines.append(f'{sid},Cryoablation of spinal metastases: a prospective cohort study,'
+                     f'"Smith J.; Doe A.",2020,Spine J,20,{pages},{doi},{abstract}')
+    (tmp_path / name).write_text("\n".join(lines) + "\n")
+    return str(tmp_path / name)
+
+
+def test_a_screened_record_joining_a_cluster_becomes_its_primary_cli(tmp_path):
+    """A record imported and screened before the run that finds its duplicates: it becomes the
+    cluster's primary (its decision stays in the screening pool and the unscreened copies are
+    not screened again); the old members inherit its decision."""
+    from toolkit.screening.decisions import final_decisions
+    from toolkit.screening.queue import records_to_screen
+    from toolkit.store import open_review
+    runner, db = CliRunner(), str(tmp_path / "p.db")
+    f1 = _copies_csv(tmp_path, "a.csv", [("a1", "100-110", "10.1000/spine.1", "An abstract"),
+                                         ("a2", "100-10", "10.1000/spine.1", "")])
+    f2 = _copies_csv(tmp_path, "b.csv", [("b1", "100-110", "10.1000/SPINE.1", "")])
+    for args in (["init"], ["import", f1], ["dedup"], ["import", f2]):
+        res = runner.invoke(cli, ["--db", db, *args])
+        assert res.exit_code == 0, (args, res.output, res.exception)
+    r = open_review(db)
+    assert r.db.execute("select primary_id from clusters").fetchone()[0] == 1
+    assert records_to_screen(r) == [1, 3]
+    r.close()
+    _screen_import(runner, db, tmp_path, [(3, "include", "alice")])
+    res = runner.invoke(cli, ["--db", db, "dedup", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    r = open_review(db)
+    assert api.primary_record_ids(r) == [3] and records_to_screen(r) == [3]
+    assert r.db.execute("select primary_id from clusters").fetchone()[0] == 3
+    assert final_decisions(r) == {1: "include", 2: "include", 3: "include"}
+    assert [(h["record_id"], h["from_record_id"]) for h in out["inherited_decisions"]] == [
+        (1, 3), (2, 3)]
+    ev = json.loads(r.db.execute("select details from events where action = 'dedup' "
+                                 "order by id desc limit 1").fetchone()[0])
+    assert ev["primary_changed"] == [[1, 1, 3]]
+    assert api.merged_record(r, 3)["merged_from"] == {"abstract": 1}
+    r.close()
+
+
+def test_a_screened_cluster_absorbed_by_a_new_link_keeps_its_record_primary(review):
+    """A new record links an unscreened older cluster with a younger screened one: the screened
+    primary becomes the primary of the merged cluster (before, the older cluster's primary
+    stayed and the decision was hidden on a duplicate)."""
+    from toolkit.screening.decisions import final_decisions, record_decision
+    from toolkit.screening.queue import records_to_screen
+    p = dict(PAPER, volume="")
+    b = add(review, "Embase", "b", **dict(p, pages="400-408"), doi="10.1000/bb")
+    a = add(review, "PubMed", "a", **dict(p, pages="221-8"), pmid="111")
+    api.deduplicate(review)
+    with review.atomic():
+        record_decision(review, a, "exclude", "alice")
+    b2 = add(review, "Embase", "b2", **dict(p, pages="400-408"), doi="10.1000/bb")
+    a2 = add(review, "PubMed", "a2", **dict(p, pages="221-8"), pmid="111")
+    api.deduplicate(review)
+    cb = api.cluster_of(review, b)
+    assert cb < api.cluster_of(review, a)
+    c = add(review, "Scopus", "c", **dict(p, pages="221-8"), pmid="111", doi="10.1000/bb")
+    out = api.deduplicate(review)
+    assert api.cluster_of(review, a) == api.cluster_of(review, c) == cb
+    assert api.primary_record_ids(review) == [a] and records_to_screen(review) == [a]
+    assert final_decisions(review) == {r: "exclude" for r in (a, b, b2, a2, c)}
+    assert sorted(h["record_id"] for h in out["inherited_decisions"]) == sorted([b, b2, c])
+    assert out["decision_conflicts"] == []
+
+
+def test_manual_merge_inherits_and_makes_the_screened_record_primary_cli(review, tmp_path):
+    """'d' in the queue joins an unscreened cluster (r1, r2) with a screened record r3: r3 is
+    the primary, r1 and r2 inherit its decision (linked, so undoing withdraws it)."""
+    from toolkit.screening.decisions import final_decisions
+    from toolkit.screening.queue import records_to_screen
+    from toolkit.store import open_review
+    r1, r2, r3 = _two_plus_one(review)
+    cid = api.cluster_of(review, r1)
+    review.close()
+    runner, db = CliRunner(), str(tmp_path / "r.db")
+    _screen_import(runner, db, tmp_path, [(r3, "include", "alice")])
+    res = runner.invoke(cli, ["--db", db, "dedup", "--review"], input="d\nq\n")
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert f"record {r1} duplicates screened record {r3}: inherits 'include'" in res.output
+    assert f"record {r3} (screened) is now the primary of cluster {cid}" in res.output
+    r = open_review(db)
+    assert api.cluster_of(r, r3) == cid
+    assert api.primary_record_ids(r) == [r3] and records_to_screen(r) == [r3]
+    assert final_decisions(r) == {r1: "include", r2: "include", r3: "include"}
+    assert r.db.execute("select record_id, from_record_id, cluster_id from dedup_inherited "
+                        "order by record_id").fetchall() == [(r1, r3, cid), (r2, r3, cid)]
+    ev = json.loads(r.db.execute("select details from events where action = 'dedup-pair'"
+                                 ).fetchone()[0])
+    assert ev["primary_changed"] == [cid, r1, r3]
+    assert [h["record_id"] for h in ev["inherited_decisions"]] == [r1, r2]
+    r.close()
+    res = runner.invoke(cli, ["--db", db, "dedup", "--undo", str(cid)])
+    assert res.exit_code == 0, res.output
+    r = open_review(db)
+    assert final_decisions(r) == {r3: "include"}
+    assert records_to_screen(r) == [r1, r2, r3]
+    r.close()
+
+
+def test_manual_merge_passes_on_the_primary_decision(review):
+    """A record joined by hand to a cluster whose primary was screened inherits its decision,
+    as a new record in a run does."""
+    from toolkit.screening.decisions import final_decisions, record_decision
+    r1, r2, r3 = _two_plus_one(review)
+    cid = api.cluster_of(review, r1)
+    primary = review.db.execute("select primary_id from clusters where id = ?",
+                                [cid]).fetchone()[0]
+    with review.atomic():
+        record_decision(review, primary, "exclude", "alice")
+    first = api.open_pairs(review)[0]
+    out = api.decide_pair(review, first["id"], "duplicate")
+    assert final_decisions(review) == {primary: "exclude", r3: "exclude"}
+    assert out["inherited_decisions"] == [{"record_id": r3, "from_record_id": primary,
+                                           "decision": "exclude", "cluster_id": cid}]
+    assert out["primary_changed"] is None
+    assert [w["record_id"] for w in api.undo_cluster(review, cid)["withdrawn_decisions"]] == [r3]
+
+
+def test_two_screened_primaries_merged_keep_both_decisions_and_show_a_conflict(review,
+                                                                             tmp_path):
+    """Both sides screened, differently: the surviving primary stays, the other record keeps
+    its own decision, and the disagreement is listed until a resolution of the primary."""
+    from toolkit.screening.decisions import final_decisions, record_decision, resolve
+    r1, r2, r3 = _two_plus_one(review)
+    cid = api.cluster_of(review, r1)
+    primary = review.db.execute("select primary_id from clusters where id = ?",
+                                [cid]).fetchone()[0]
+    with review.atomic():
+        record_decision(review, primary, "include", "alice")
+        record_decision(review, r3, "exclude", "alice")
+    review.close()
+    runner, db = CliRunner(), str(tmp_path / "r.db")
+    res = runner.invoke(cli, ["--db", db, "dedup", "--review"], input="d\nq\n")
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert (f"cluster {cid}: record {r3} was screened 'exclude', its primary record {primary} "
+            f"'include'") in res.output
+    from toolkit.store import open_review
+    r = open_review(db)
+    assert api.primary_record_ids(r) == [primary]
+    expected = [{"cluster_id": cid, "primary_id": primary, "primary_decision": "include",
+                 "record_id": r3, "decision": "exclude"}]
+    assert api.decision_conflicts(r) == expected
+    assert api.summary(r)["decision_conflicts"] == expected
+    assert "1 screening decision conflict" in api.status(r)["dedup"]
+    assert final_decisions(r)[r3] == "exclude"  # kept, not overwritten
+    other = ({r1, r2} - {primary}).pop()
+    assert other not in final_decisions(r)  # it was with the primary already: nothing new
+    r.close()
+    res = runner.invoke(cli, ["--db", db, "dedup"])
+    assert "resolve with `review conflicts --resolve" in res.output
+    r = open_review(db)
+    resolve(r, primary, "include", "carol")
+    assert api.decision_conflicts(r) == []
+    r.close()
+
+
+def test_a_persons_decision_outranks_an_automation_exclusion_for_the_primary(review):
+    """The primary excluded only by a stopping rule meets a copy a person included: the
+    included copy becomes the primary; the automation exclusion is kept and shown as a
+    conflict; the unscreened copy inherits the person's decision."""
+    from toolkit.screening.decisions import automation_exclude, final_decisions, record_decision
+    r1 = add(review, "PubMed", "1", **PAPER, abstract="An abstract")
+    r2 = add(review, "Embase", "2", **PAPER)
+    api.deduplicate(review)
+    assert review.db.execute("select primary_id from clusters").fetchone()[0] == r1
+    with review.atomic():
+        automation_exclude(review, [r1], rule="test", details={})
+    r3 = add(review, "Scopus", "3", **PAPER)
+    with review.atomic():
+        record_decision(review, r3, "include", "alice")
+    out = api.deduplicate(review)
+    cid = api.cluster_of(review, r1)
+    assert api.primary_record_ids(review) == [r3] and out["primary_changed"] == [[cid, r1, r3]]
+    assert final_decisions(review) == {r1: "exclude", r2: "include", r3: "include"}
+    assert out["decision_conflicts"] == [{"cluster_id": cid, "primary_id": r3,
+                                          "primary_decision": "include", "record_id": r1,
+                                          "decision": "exclude"}]

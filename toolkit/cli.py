@@ -221,9 +221,17 @@ def _dedup_human(d: dict) -> str:
         lines.append(f"this run: {d['new_records']} new records compared, "
                      f"{d.get('clusters_created', 0)} clusters created, "
                      f"{d.get('clusters_extended', 0)} extended ({d['wall_s']} s)")
+    for cid, old, new in d.get("primary_changed", []):
+        lines.append(f"  record {new} (screened) is now the primary of cluster {cid} "
+                     f"(was record {old})")
     for h in d.get("inherited_decisions", []):
         lines.append(f"  record {h['record_id']} duplicates screened record "
                      f"{h['from_record_id']}: inherits '{h['decision']}'")
+    if d.get("decision_conflicts"):
+        from .dedup.prompts import conflict_line
+
+        lines.append("screening decisions that differ within a cluster:")
+        lines += [f"  {conflict_line(c)}" for c in d["decision_conflicts"]]
     if d["uncertain_pairs"]:
         lines.append("decide uncertain pairs with `review dedup --review`")
     return "\n".join(lines)

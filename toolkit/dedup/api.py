@@ -4,6 +4,11 @@
   are compared, against everything in the store), keeps one primary per cluster, fills its
   missing fields from the others, queues uncertain pairs, and lets a new duplicate of an
   already-screened record inherit that record's decision.
+- After any merge (a run, or 'duplicate' in the manual queue) the primary is the member with
+  the strongest title/abstract decision of its own (see :func:`_reconsider_primary`), records
+  the merge put with a screened record inherit its decision (:func:`_inherit`), and screened
+  duplicates whose decision differs from their primary's are listed
+  (:func:`decision_conflicts`).
 - :func:`primary_record_ids` (the screening queue), :func:`duplicates_removed` (PRISMA),
   :func:`merged_record`, :func:`undo_cluster`, :func:`decide_pair` (the manual queue).
 
@@ -64,6 +69,21 @@ def _screened(review: Review) -> dict[int, str]:
     return final_decisions(review)
 
 
+def _decision_ranks(review: Review) -> dict[int, int]:
+    """{record_id: 2} for a record with a live title/abstract decision of a person (human,
+    import, resolution), {record_id: 1} for one with only an automation exclusion; records
+    without a live decision of their own are left out. An inherited decision is not the
+    record's own (it was passed on from another member) and does not count."""
+    if "ta_decisions" not in review.db.table_names():
+        return {}
+    out: dict[int, int] = {}
+    for rid, origin in review.db.execute(
+            "select distinct record_id, origin from ta_decisions "
+            "where undone_at is null and origin != 'inherited'"):
+        out[rid] = max(out.get(rid, 0), 1 if origin == "automation" else 2)
+    return out
+
+
 def _full_rows(review: Review, ids) -> dict[int, dict]:
     ids = sorted(set(int(i) for i in ids))
     out = {}
@@ -96,7 +116,8 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
     if n_new == 0:
         out = summary(review)
         out.update(new_records=0, candidate_pairs=0, clusters_created=0, clusters_extended=0,
-                   inherited_decisions=[], wall_s=round(time.perf_counter() - t0, 3))
+                   inherited_decisions=[], primary_changed=[],
+                   wall_s=round(time.perf_counter() - t0, 3))
         return out
 
     say(f"normalising {len(rows)} records")
@@ -121,6 +142,7 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
                                  classify_fn=partial(classify, trust=trust))
 
     screened = _screened(review)
+    ranks = _decision_ranks(review)
     cluster_of = {rid: cid for cid, members in existing.items() for rid, _ in members}
     at = now_iso()
     created = extended = 0
@@ -142,7 +164,7 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
         cache = _full_rows(review, (int(ids[k]) for g in groups for k in g))
         next_id = (db.execute("select max(id) from clusters").fetchone()[0] or 0) + 1
         new_clusters, new_members, new_fills = [], [], []
-        formed, grown, absorbed = [], [], []  # for the audit event
+        formed, grown, absorbed, moved = [], [], [], []  # for the audit event
         for group in groups:
             rec_ids = [int(ids[k]) for k in group]
             old = sorted({cluster_of[r] for r in rec_ids if r in cluster_of})
@@ -150,7 +172,7 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
             if not old:  # the common case, written in bulk below
                 cid, next_id = next_id, next_id + 1
                 rows_ = [cache[r] for r in rec_ids]
-                primary = merge.choose_primary(rows_, set(screened))
+                primary = merge.choose_primary(rows_, ranks)
                 new_clusters.append({"id": cid, "primary_id": primary, "run_id": run_id,
                                      "origin": "auto", "created_at": at})
                 formed.append([cid, primary, rec_ids])
@@ -178,19 +200,23 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
             _add_members(review, cid, added, rule_of, at)
             grown.append([cid, sorted(added)])
             extended += 1
+            changed = _reconsider_primary(review, cid, ranks)
+            if changed:
+                moved.append([cid, *changed])
             _refresh_fills(review, cid)
-            inherited += _inherit(review, cid, set(r for r in rec_ids if r not in seen),
-                                  screened, at)
+            if any(r in ranks for r in rec_ids):
+                # what was together before: each earlier cluster, each record not in one
+                sides = [{r for r, _ in existing[c]} for c in old]
+                sides += [{r} for r in rec_ids if r not in cluster_of]
+                inherited += _inherit(review, cid, sides, screened, ranks, at)
         db["clusters"].insert_all(new_clusters, batch_size=2000)
         db["cluster_members"].insert_all(new_members, batch_size=2000)
         db["merged_fields"].insert_all(new_fills, batch_size=2000)
-        if screened:
-            by_cluster: dict[int, set] = {}
-            for m in new_members:
-                if m["record_id"] not in seen:
-                    by_cluster.setdefault(m["cluster_id"], set()).add(m["record_id"])
-            for cid, new_ids in by_cluster.items():
-                inherited += _inherit(review, cid, new_ids, screened, at)
+        if ranks:
+            for cid, _, rec_ids in formed:  # none of them was in a cluster before
+                if any(r in ranks for r in rec_ids):
+                    inherited += _inherit(review, cid, [{r} for r in rec_ids], screened,
+                                          ranks, at)
 
         clustered = {int(ids[k]) for g in uf.clusters() for k in g}
         open_pairs = {(r["record_a"], r["record_b"]) for r in db.query(
@@ -217,7 +243,7 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
                    clusters_created=created, clusters_extended=extended,
                    records_in_clusters=len(clustered),
                    uncertain_pairs_added=len(uncertain_rows), pairs_settled=len(settled),
-                   inherited_decisions=inherited, run_id=run_id)
+                   inherited_decisions=inherited, primary_changed=moved, run_id=run_id)
         out["wall_s"] = round(time.perf_counter() - t0, 3)
         db.execute("update dedup_runs set wall_s = ?, uncertain_pairs = ?, clusters_created = ?,"
                    " clusters_extended = ? where id = ?",
@@ -227,14 +253,15 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
                       # what was merged, so the log alone accounts for every cluster
                       "created_clusters": formed, "extended_clusters": grown,
                       "absorbed_clusters": absorbed, "settled_pairs": settled,
+                      "primary_changed": moved,
                       "inherited": [[h["record_id"], h["from_record_id"], h["decision"],
                                      h["cluster_id"]] for h in inherited]})
     return out
 
 
-def _create_cluster(review, rec_ids, screened, run_id, origin, rule_of, at) -> int:
+def _create_cluster(review, rec_ids, ranks, run_id, origin, rule_of, at) -> int:
     rows = _full_rows(review, rec_ids)
-    primary = merge.choose_primary([rows[r] for r in rec_ids], set(screened))
+    primary = merge.choose_primary([rows[r] for r in rec_ids], ranks)
     cid = review.db["clusters"].insert({"primary_id": primary, "run_id": run_id,
                                         "origin": origin, "created_at": at}).last_pk
     review.db["cluster_members"].insert_all([
@@ -263,22 +290,59 @@ def _refresh_fills(review, cid) -> None:
         for f, v, src in fills])
 
 
-def _inherit(review, cid, new_ids, screened, at) -> list[dict]:
-    """Give each new member of a cluster with a screened record that record's decision."""
-    if not screened or not new_ids:
+def _reconsider_primary(review, cid, ranks) -> tuple[int, int] | None:
+    """After records joined cluster ``cid``: if a member carries a stronger title/abstract
+    decision of its own than the primary (``ranks``, :func:`_decision_ranks`: a person's
+    decision over an automation exclusion over none), the primary becomes that member (among
+    equals the most complete, then the lowest id), so the screened record stays what screening
+    sees and its decision stays in the pool. On a tie the primary stays (both screened: the
+    other keeps its decision as a screened duplicate, see :func:`decision_conflicts`).
+    Returns ``(old, new)`` when the primary changed."""
+    primary = review.db.execute("select primary_id from clusters where id = ?",
+                                [cid]).fetchone()[0]
+    if not ranks:
+        return None
+    members = [r[0] for r in review.db.execute(
+        "select record_id from cluster_members where cluster_id = ?", [cid])]
+    best = max(ranks.get(r, 0) for r in members)
+    if ranks.get(primary, 0) >= best:
+        return None
+    rows = _full_rows(review, [r for r in members if ranks.get(r, 0) == best])
+    new = merge.choose_primary(list(rows.values()), ranks)
+    rule = review.db.execute("select rule from cluster_members where cluster_id = ? and "
+                             "record_id = ?", [cid, new]).fetchone()[0]
+    review.db.execute("update clusters set primary_id = ? where id = ?", [new, cid])
+    # the old primary is linked as the new primary was ('primary-changed' if that is unknown,
+    # e.g. the primary of an absorbed cluster)
+    review.db.execute("update cluster_members set role = 'duplicate', rule = ? "
+                      "where cluster_id = ? and record_id = ?",
+                      [rule or "primary-changed", cid, primary])
+    review.db.execute("update cluster_members set role = 'primary', rule = null "
+                      "where cluster_id = ? and record_id = ?", [cid, new])
+    return primary, new
+
+
+def _inherit(review, cid, sides, screened, ranks, at) -> list[dict]:
+    """A merge put the groups ``sides`` (sets of record ids: what was together before) into
+    cluster ``cid``. Each member the merge put with the cluster's screened record (the primary
+    when it has a decision of its own) and that has no title/abstract decision inherits that
+    record's decision (``dedup_inherited`` links it to the cluster, so undoing it withdraws
+    the decision). Members already with the donor before the merge are left as they were."""
+    if not ranks:
         return []
     members = [(r["record_id"], r["role"]) for r in review.db.query(
         "select record_id, role from cluster_members where cluster_id = ? "
         "order by role = 'primary' desc, record_id", [cid])]
     donors = [(rid, screened[rid]) for rid, _ in members
-              if rid in screened and rid not in new_ids and screened[rid] != "conflict"]
+              if ranks.get(rid) and screened.get(rid) not in (None, "conflict")]
     if not donors:
         return []
     src, decision = donors[0]
+    with_donor = next((set(side) for side in sides if src in side), {src})
     from ..screening.decisions import record_decision
     out = []
     for rid, _ in members:
-        if rid in new_ids and rid not in screened:
+        if rid not in with_donor and rid not in screened:
             dec_id = record_decision(review, rid, decision, "dedup", origin="inherited",
                                      note=f"duplicate of record {src} (cluster {cid})")
             review.db["dedup_inherited"].insert({"decision_id": dec_id, "record_id": rid,
@@ -327,8 +391,52 @@ def primary_record_ids(review: Review) -> list[int]:
         "and m.role = 'duplicate') order by id")]
 
 
+def decision_conflicts(review: Review, cluster_id: int | None = None) -> list[dict]:
+    """Screened duplicates whose title/abstract decision differs from their primary's.
+
+    A member other than the primary that carries a live decision of its own (e.g. both
+    clusters of a merge had been screened: the surviving primary stays, the other keeps its
+    decision) and whose final decision is not the primary's, unless the primary has a
+    resolution made after the two were put in one cluster (`review conflicts --resolve`).
+    Each item: {cluster_id, primary_id, primary_decision (None if the primary has none),
+    record_id, decision}; ordered by cluster and record."""
+    db = review.db
+    if "ta_decisions" not in db.table_names():
+        return []
+    sql = ("select c.id, c.primary_id, m.record_id, max(m.added_at, mp.added_at) "
+           "from clusters c join cluster_members m on m.cluster_id = c.id "
+           "join cluster_members mp on mp.cluster_id = c.id and mp.record_id = c.primary_id "
+           "where c.undone_at is null and m.record_id != c.primary_id and m.record_id in "
+           "(select record_id from ta_decisions where undone_at is null "
+           "and origin != 'inherited')")
+    args: list = []
+    if cluster_id is not None:
+        sql += " and c.id = ?"
+        args.append(cluster_id)
+    rows = db.execute(sql + " order by c.id, m.record_id", args).fetchall()
+    if not rows:
+        return []
+    final = _screened(review)
+    resolved: dict[int, str] = {}
+    for rid, at in db.execute("select record_id, max(decided_at) from ta_decisions "
+                              "where origin = 'resolution' and undone_at is null "
+                              "group by record_id"):
+        resolved[rid] = at
+    out = []
+    for cid, primary, rid, met in rows:
+        if final.get(rid) == final.get(primary):
+            continue
+        if primary in resolved and resolved[primary] >= met:
+            continue
+        out.append({"cluster_id": cid, "primary_id": primary,
+                    "primary_decision": final.get(primary), "record_id": rid,
+                    "decision": final.get(rid)})
+    return out
+
+
 def summary(review: Review) -> dict:
-    """Counts of the current deduplication state."""
+    """Counts of the current deduplication state (and the screening decision conflicts
+    within clusters, :func:`decision_conflicts`)."""
     db = review.db
     return {
         "records": db.execute("select count(*) from records").fetchone()[0],
@@ -338,6 +446,7 @@ def summary(review: Review) -> dict:
         "uncertain_pairs": db.execute(
             "select count(*) from pair_decisions where decision = 'uncertain' "
             "and status = 'open'").fetchone()[0],
+        "decision_conflicts": decision_conflicts(review),
     }
 
 
@@ -346,8 +455,13 @@ def status(review: Review) -> dict:
     if not review.db.execute("select count(*) from dedup_runs").fetchone()[0]:
         return {}
     s = summary(review)
-    return {"dedup": f"{s['clusters']} clusters, {s['duplicates_removed']} duplicates removed, "
-                     f"{s['uncertain_pairs']} uncertain pairs open"}
+    line = (f"{s['clusters']} clusters, {s['duplicates_removed']} duplicates removed, "
+            f"{s['uncertain_pairs']} uncertain pairs open")
+    n = len(s["decision_conflicts"])
+    if n:
+        line += (f", {n} screening decision conflict{'s' if n > 1 else ''} in clusters "
+                 f"(`review dedup`)")
+    return {"dedup": line}
 
 
 def cluster_of(review: Review, record_id: int) -> int | None:
@@ -440,11 +554,14 @@ def decide_pair(review: Review, pair_id: int, decision: str, *, actor: str | Non
                 ) -> dict:
     """Save a person's decision on an open uncertain pair. One transaction.
 
-    'duplicate' merges the two records' clusters and closes (status 'settled') every other
+    'duplicate' merges the two records' clusters (:func:`_manual_merge`: the primary, inherited
+    decisions and screening conflicts as after a run) and closes (status 'settled') every other
     open pair whose records are now in one cluster, listed as ``settled_pairs``
-    (``[[pair_id, cluster_id], ...]``). 'not' keeps them apart for good; it is refused when
-    the two records are already in one cluster (split it with :func:`undo_cluster`). A pair
-    that is not open (decided or settled) is refused."""
+    (``[[pair_id, cluster_id], ...]``); it is refused when the merged cluster would hold two
+    records a person declared not duplicates (a 'not' in the queue, or an undone cluster).
+    'not' keeps them apart for good; it is refused when the two records are already in one
+    cluster (split it with :func:`undo_cluster`). A pair that is not open (decided or
+    settled) is refused."""
     if decision not in ("duplicate", "not"):
         raise ReviewError(f"decision must be 'duplicate' or 'not', not {decision!r}")
     rows = list(review.db.query("select * from pair_decisions where id = ?", [pair_id]))
@@ -461,6 +578,8 @@ def decide_pair(review: Review, pair_id: int, decision: str, *, actor: str | Non
         if ca is not None and ca == cluster_of(review, b):
             raise ReviewError(f"records {a} and {b} are already in one cluster ({ca}); to "
                               f"separate them, undo it: `review dedup --undo {ca}`")
+    else:
+        _refuse_merge_against_not(review, a, b)
     at, who = now_iso(), actor or default_actor()
     out = {"pair_id": pair_id, "record_a": a, "record_b": b, "decision": decision}
     with review.atomic():
@@ -470,19 +589,75 @@ def decide_pair(review: Review, pair_id: int, decision: str, *, actor: str | Non
             "score": p["score"], "origin": "human", "run_id": None, "decided_at": at,
             "decided_by": who, "status": "decided"})
         if decision == "duplicate":
-            out["cluster_id"] = _manual_merge(review, a, b, at)
+            out.update(_manual_merge(review, a, b, at))
             out["settled_pairs"] = settle_merged_pairs(
                 review, f"pair {pair_id} decided duplicate")
         review.log("dedup-pair", out, actor=who)
     return out
 
 
-def _manual_merge(review: Review, a: int, b: int, at: str) -> int:
-    ca, cb = cluster_of(review, a), cluster_of(review, b)
+def _side(review: Review, record_id: int) -> tuple[int | None, list[int]]:
+    """(cluster id or None, the records that are together with ``record_id``)."""
+    cid = cluster_of(review, record_id)
+    if cid is None:
+        return None, [record_id]
+    return cid, [r[0] for r in review.db.execute(
+        "select record_id from cluster_members where cluster_id = ? order by record_id",
+        [cid])]
+
+
+def _refuse_merge_against_not(review: Review, a: int, b: int) -> None:
+    """Raise if merging the clusters of ``a`` and ``b`` would put together two records a
+    person declared not duplicates ('not' in the queue, or split by `--undo`), naming that
+    decision; the mirror of refusing 'not' inside a cluster."""
+    (ca, side_a), (cb, side_b) = _side(review, a), _side(review, b)
     if ca is not None and ca == cb:
-        return ca
+        return
+    qa, qb = ",".join("?" * len(side_a)), ",".join("?" * len(side_b))
+    row = review.db.execute(
+        f"select id, record_a, record_b, rule, origin, decided_by, decided_at "
+        f"from pair_decisions where decision = 'not' and origin in ('human', 'undo') and "
+        f"((record_a in ({qa}) and record_b in ({qb})) or "
+        f"(record_a in ({qb}) and record_b in ({qa}))) order by id limit 1",
+        side_a + side_b + side_b + side_a).fetchone()
+    if row is None:
+        return
+    _, x, y, rule, origin, who, when = row
+    if origin == "undo":
+        undone = rule.removeprefix("undo cluster ").strip()
+        why = f"were separated by undoing cluster {undone} ({who}, {when})"
+    else:
+        queued = review.db.execute(
+            "select id from pair_decisions where decision = 'uncertain' and record_a = ? and "
+            "record_b = ? order by id limit 1", [x, y]).fetchone()
+        ref = f"pair {queued[0]}, " if queued else ""
+        why = f"were declared not duplicates ({ref}{who}, {when})"
+    # which cluster(s) carry x or y to this merge (the ones a person could undo instead)
+    via = [c for c, side in ((ca, side_a), (cb, side_b)) if c is not None
+           and (x in side or y in side) and not {x, y} <= set(side)]
+    way = (f"; if a record does not belong in its cluster, undo that cluster first ("
+           + ", ".join(f"`review dedup --undo {c}`" for c in via) + ")") if via else ""
+    raise ReviewError(
+        f"records {x} and {y} {why}; 'duplicate' on records {a} and {b} would put them in one "
+        f"cluster. Answer 'not' for this pair{way}")
+
+
+def _manual_merge(review: Review, a: int, b: int, at: str) -> dict:
+    """Merge the clusters of ``a`` and ``b`` (the caller holds the transaction): the older
+    cluster survives; refused (:func:`_refuse_merge_against_not`) against a person's 'not'.
+    As after a run, the primary is reconsidered (a screened record is the primary), records
+    the merge put with a screened record inherit its decision, and screened duplicates that
+    disagree with the primary are listed. Returns {cluster_id, primary_changed ([cluster_id,
+    old, new] or None), inherited_decisions, decision_conflicts}."""
+    _refuse_merge_against_not(review, a, b)
+    (ca, side_a), (cb, side_b) = _side(review, a), _side(review, b)
+    if ca is not None and ca == cb:
+        return {"cluster_id": ca, "primary_changed": None, "inherited_decisions": [],
+                "decision_conflicts": decision_conflicts(review, ca)}
+    ranks = _decision_ranks(review)
+    changed = None
     if ca is None and cb is None:
-        cid = _create_cluster(review, [a, b], _screened(review), None, "manual",
+        cid = _create_cluster(review, [a, b], ranks, None, "manual",
                               {a: "manual", b: "manual"}, at)
     else:
         cid = min(c for c in (ca, cb) if c is not None)
@@ -497,5 +672,9 @@ def _manual_merge(review: Review, a: int, b: int, at: str) -> int:
         else:
             added = [b if ca == cid else a]
         _add_members(review, cid, added, {r: "manual" for r in added}, at)
+        moved = _reconsider_primary(review, cid, ranks)
+        changed = [cid, *moved] if moved else None
     _refresh_fills(review, cid)
-    return cid
+    inherited = _inherit(review, cid, [set(side_a), set(side_b)], _screened(review), ranks, at)
+    return {"cluster_id": cid, "primary_changed": changed, "inherited_decisions": inherited,
+            "decision_conflicts": decision_conflicts(review, cid)}

@@ -8,7 +8,7 @@ they came from, so every value keeps its provenance.
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from typing import Mapping, Sequence
 
 # Fields a primary may gain from its duplicates, in display order.
 FILL_FIELDS = ("pmid", "doi", "title", "abstract", "authors", "journal", "year", "volume", "issue",
@@ -26,11 +26,20 @@ def completeness(row: dict) -> int:
     return n + (0 if _empty(row.get("abstract")) else 1)
 
 
-def choose_primary(rows: Sequence[dict], screened: set[int] = frozenset()) -> int:
+def choose_primary(rows: Sequence[dict], screened: Mapping[int, int] | set[int] = frozenset()
+                   ) -> int:
     """The id of the record to keep: an already-screened record if there is one (so screening
-    is not disturbed), else the most complete, ties to the lowest id."""
-    pool = [r for r in rows if r["id"] in screened] or list(rows)
-    return min(pool, key=lambda r: (-completeness(r), r["id"]))["id"]
+    is not disturbed), else the most complete, ties to the lowest id.
+
+    ``screened`` is a set of screened ids, or {record_id: rank} where a higher rank is a
+    stronger decision (the API uses 2 for a person's decision, 1 for an automation exclusion):
+    the highest rank wins, then completeness, then the lowest id."""
+    if isinstance(screened, Mapping):
+        rank = screened.get
+    else:
+        def rank(i, default=0):
+            return 1 if i in screened else default
+    return min(rows, key=lambda r: (-rank(r["id"], 0), -completeness(r), r["id"]))["id"]
 
 
 def fill_values(primary: dict, others: Sequence[dict]) -> list[tuple[str, str, int]]:

@@ -4,6 +4,8 @@ Each pair is shown side by side with the fields that differ marked; the keys are
 d(uplicate) / n(ot duplicate) / s(kip) / q(uit). Every decision is saved (its own transaction)
 before the next pair is shown, so quitting or a crash loses nothing decided. The open pairs are
 read again after each answer: a 'duplicate' closes the pairs whose records it put in one cluster.
+After a 'duplicate' the queue says what it did to screening: a screened record that became the
+cluster's primary, decisions inherited, screened duplicates that disagree with their primary.
 """
 
 from __future__ import annotations
@@ -53,6 +55,29 @@ def side_by_side(a: dict, b: dict, width: int | None = None) -> str:
             line = f"{label:11} {left:{col}} | {right}"
             lines.append(click.style(line, fg="yellow", bold=True) if differs else line)
     return "\n".join(lines)
+
+
+def conflict_line(c: dict) -> str:
+    """One screening decision conflict in a cluster (:func:`api.decision_conflicts`)."""
+    theirs = (f"'{c['primary_decision']}'" if c["primary_decision"] is not None
+              else "not screened")
+    return (f"cluster {c['cluster_id']}: record {c['record_id']} was screened "
+            f"'{c['decision']}', its primary record {c['primary_id']} {theirs}; resolve with "
+            f"`review conflicts --resolve {c['primary_id']} --decision include|exclude`")
+
+
+def merge_lines(out: dict) -> list[str]:
+    """What a 'duplicate' did to screening: a new primary, inherited decisions, conflicts."""
+    lines = []
+    if out.get("primary_changed"):
+        cid, old, new = out["primary_changed"]
+        lines.append(f"record {new} (screened) is now the primary of cluster {cid} "
+                     f"(was record {old})")
+    for h in out.get("inherited_decisions", []):
+        lines.append(f"record {h['record_id']} duplicates screened record "
+                     f"{h['from_record_id']}: inherits '{h['decision']}'")
+    lines += [conflict_line(c) for c in out.get("decision_conflicts", [])]
+    return lines
 
 
 def _prompt(text: str, err: bool) -> str:
@@ -112,6 +137,8 @@ def review_pairs(review: Review, *, ask: Callable[[str], str] | None = None,
             passed.add(p["id"])
             continue
         counts[KEYS[key]] += 1
+        for line in merge_lines(out):
+            echo(line)
         settled = out.get("settled_pairs", [])
         if settled:
             counts["closed"] += len(settled)
