@@ -295,3 +295,210 @@ def test_cli_errors_name_the_place_and_change_nothing(review, tmp_path):
         code, out, err = run_cli(db, *args)
         assert code == 1 and err.startswith("review: error:") and where in err, (args, err)
     assert snapshot(db) == before
+
+
+# -- review fixes: link guard, conflicts, option checks, re-import, prompt counts -------------
+
+FT_CSV = ("record_id,status,decision,reason,reviewer\n"
+          "1,assessed,include,,ann\n2,assessed,include,,ann\n3,assessed,include,,ann\n"
+          "4,assessed,include,,ann\n5,assessed,exclude,4,ann\n6,assessed,exclude,1,ann\n"
+          "7,not_retrieved,,,ann\n")
+
+
+def _ok(result):
+    code, out, err = result
+    assert code == 0, err
+    return out
+
+
+@pytest.fixture
+def linked(review, tmp_path):
+    """The reviewer's setup: full text by CSV (1-4 include, 5 excluded with reason 4, 6
+    excluded, 7 not retrieved); 1+2 = Tomasian2016, 3 = StudyB; values extracted for both."""
+    db = review.path
+    review.close()
+    (tmp_path / "ft.csv").write_text(FT_CSV)
+    _ok(run_cli(db, "fulltext", "--import", tmp_path / "ft.csv"))
+    _ok(run_cli(db, "link", "2", "--study", "1"))
+    _ok(run_cli(db, "link", "1", "--study", "Tomasian2016"))
+    _ok(run_cli(db, "link", "3", "--study", "StudyB"))
+    (tmp_path / "values.csv").write_text("study,field,value\nTomasian2016,patients,14\n"
+                                         "Tomasian2016,local_control,30/31\n"
+                                         "StudyB,patients,10\nStudyB,local_control,6/10\n")
+    _ok(run_cli(db, "extract", "--import", tmp_path / "values.csv", "--extractor", "ann"))
+    return db
+
+
+@pytest.mark.parametrize("other", ["5", "7"])  # excluded at full text; not retrieved
+def test_link_guard_counts_only_included_reports(linked, tmp_path, other):
+    db = linked
+    # A report that is not included may be linked (for the record) ...
+    _ok(run_cli(db, "link", other, "--study", "Tomasian2016"))
+    # ... but it does not keep Tomasian2016 alive when its included reports move away.
+    before = snapshot(db)
+    code, out, err = run_cli(db, "link", "1", "--study", "StudyB")
+    assert code == 1
+    assert "study 'Tomasian2016' has extracted values" in err and "no included report" in err
+    assert snapshot(db) == before
+    out = _ok(run_cli(db, "extract", "--export", tmp_path / "lc.csv", "--outcome",
+                      "local_control", "--json"))
+    assert "Tomasian2016" in (tmp_path / "lc.csv").read_text()
+    counts = json.loads(_ok(run_cli(db, "fulltext", "--summary", "--json")))
+    assert counts["studies_included"] == 3  # Tomasian2016, StudyB, 4
+
+
+@pytest.mark.parametrize("other, state", [("5", "excluded"), ("7", "not retrieved")])
+def test_linking_a_report_that_is_not_included_says_it_does_not_count(linked, other, state):
+    code, out, err = run_cli(linked, "link", other, "--study", "Tomasian2016")
+    assert code == 0, err
+    assert f"report {other} is {state} at full text" in err
+    assert "only included reports count" in err
+
+
+def test_link_away_from_a_label_with_no_included_report_is_not_refused(linked):
+    """Only a link that *removes* a study's last included report is refused."""
+    db = linked
+    _ok(run_cli(db, "link", "5", "--study", "Tomasian2016"))
+    _ok(run_cli(db, "fulltext", "--record", "1", "--decision", "exclude", "--reason", "5"))
+    _ok(run_cli(db, "fulltext", "--record", "2", "--decision", "exclude", "--reason", "5"))
+    # Tomasian2016 has no included report left (its values already count for nothing)
+    code, out, err = run_cli(db, "link", "5", "--study", "StudyB")
+    assert code == 0, err
+
+
+def _two_reviewers_disagree(db):
+    _ok(run_cli(db, "fulltext", "--record", "1", "--decision", "include", "--reviewer", "ann"))
+    out = _ok(run_cli(db, "fulltext", "--record", "1", "--decision", "exclude", "--reason", "2",
+                      "--reviewer", "bob"))
+    assert "now in conflict" in out
+
+
+def test_fulltext_conflicts_are_listed_and_resolved(review):
+    db = review.path
+    review.close()
+    _two_reviewers_disagree(db)
+    listing = json.loads(_ok(run_cli(db, "fulltext", "--conflicts", "--json")))
+    assert listing["n_unresolved"] == 1
+    [item] = listing["conflicts"]
+    assert item["record_id"] == 1 and item["resolution"] is None
+    assert {who: (d["decision"], d["reason"]) for who, d in item["decisions"].items()} == {
+        "ann": ("include", None), "bob": ("exclude", "not spinal")}
+    for args in (["--conflicts"], ["--summary"]):
+        out = _ok(run_cli(db, "fulltext", *args))
+        assert "record 1:" in out and "ann: include; bob: exclude (not spinal)" in out, args
+        assert "--resolve" in out
+    # `review fulltext` (what `review prisma` says to run) shows them even when the reviewer
+    # has nothing left to assess
+    code, out, err = run_cli(db, "fulltext", "--reviewer", "bob", "--json", input="q\n")
+    assert code == 0 and "record 1: ann: include; bob: exclude (not spinal)" in err
+    assert "--conflicts" in json.loads(_ok(run_cli(db, "status", "--json")))["stages"]["full text"]
+
+    out = _ok(run_cli(db, "fulltext", "--record", "1", "--decision", "include", "--resolve",
+                      "--reviewer", "cat", "--note", "table 2 is spinal"))
+    assert "resolved include by cat" in out
+    listing = json.loads(_ok(run_cli(db, "fulltext", "--conflicts", "--json")))
+    assert listing["n_unresolved"] == 0
+    assert listing["conflicts"][0]["resolution"] == {
+        "status": "assessed", "decision": "include", "reason": None, "reviewer": "cat",
+        "note": "table 2 is spinal"}
+    r = open_review(db)
+    assert ft.final_fulltext(r)[1]["decision"] == "include"
+    [event] = [json.loads(e["details"]) for e in r.db.query(
+        "select details from events where action = 'fulltext_resolve'")]
+    assert event["record_id"] == 1 and set(event["reviewers"]) == {"ann", "bob"}
+    r.close()
+
+
+@pytest.mark.parametrize("args, why", [
+    (["--summary", "--import", "FT"], "choose one of --summary, --import"),
+    (["--record", "3", "--decision", "include", "--import", "FT"],
+     "choose one of --import, --record"),
+    (["--conflicts", "--summary"], "choose one of --summary, --conflicts"),
+    (["--note", "hello"], "--note goes with --record"),
+    (["--import", "FT", "--decision", "include"], "--decision goes with --record"),
+    (["--resolve"], "--resolve goes with --record"),
+    (["--summary", "--reviewer", "bob"], "--reviewer does not go with --summary"),
+    (["--record", "1", "--decision", "include", "--reason", "2"],
+     "--reason goes with --decision exclude"),
+])
+def test_fulltext_refuses_options_that_do_not_go_together(review, tmp_path, args, why):
+    db = review.path
+    review.close()
+    (tmp_path / "ft.csv").write_text(FT_CSV)
+    before = snapshot(db)
+    code, out, err = run_cli(db, "fulltext",
+                             *[str(tmp_path / "ft.csv") if a == "FT" else a for a in args])
+    assert code == 1 and why in err, err
+    assert snapshot(db) == before
+
+
+def test_the_same_fulltext_csv_is_not_imported_twice(review, tmp_path):
+    db = review.path
+    review.close()
+    (tmp_path / "ft.csv").write_text(FT_CSV)
+    (tmp_path / "copy.csv").write_text(FT_CSV)
+    first = json.loads(_ok(run_cli(db, "fulltext", "--import", tmp_path / "ft.csv", "--json")))
+    assert (first["imported"], first["already_imported"]) == (7, False)
+    for name in ("ft.csv", "copy.csv"):  # the same bytes under another name too
+        again = json.loads(_ok(run_cli(db, "fulltext", "--import", tmp_path / name, "--json")))
+        assert again["imported"] == 0 and again["already_imported"] is True
+        assert "already imported" in again["message"] and "nothing added" in again["message"]
+        out = _ok(run_cli(db, "fulltext", "--import", tmp_path / name))
+        assert "nothing added" in out
+    r = open_review(db)
+    assert r.db["ft_decisions"].count == 7
+    r.close()
+
+
+def test_header_only_fulltext_csv_says_no_data_rows(review, tmp_path):
+    path = tmp_path / "ft.csv"
+    path.write_text("record_id,status,decision,reason,reviewer\n")
+    with pytest.raises(ReviewError, match="no data rows"):
+        ft.import_fulltext_csv(review, path, reasons=REASONS)
+
+
+def test_undo_of_an_earlier_sessions_decision_counts_separately(review):
+    db = review.path
+    review.close()
+    first = json.loads(_ok(run_cli(db, "fulltext", "--reviewer", "ann", "--json",
+                                   input="i\nq\n")))
+    assert (first["decided"], first["undone"]) == (1, 0)
+    code, out, err = run_cli(db, "fulltext", "--reviewer", "ann", "--json", input="u\nq\n")
+    assert code == 0, err
+    second = json.loads(out)
+    assert second["decided"] == 0  # was -1
+    assert second["undone"] == 1
+    assert "undid your decision on record 1 (include, made in an earlier session)" in err
+    assert second["counts"]["reports_included"] == 0  # undo across sessions still works
+    # this session's decision, then undone twice: that one and an earlier one
+    _ok(run_cli(db, "fulltext", "--reviewer", "ann", input="i\nq\n"))
+    third = json.loads(_ok(run_cli(db, "fulltext", "--reviewer", "ann", "--json",
+                                   input="i\nu\nu\nq\n")))
+    assert (third["decided"], third["undone"]) == (0, 2)
+
+
+def test_fulltext_help_lists_every_key(review):
+    import re
+
+    db = review.path
+    review.close()
+    out = _ok(run_cli(db, "fulltext", "--help"))
+    keys = re.findall(r"(\S) = ", ft.FT_KEYS)
+    assert set(keys) == set("iexnsucq?")
+    for key in keys:
+        assert re.search(rf"(^|\s){re.escape(key)} [a-z]", out), key
+
+
+def test_fulltext_human_output_is_readable_not_python_dicts(review, tmp_path):
+    db = review.path
+    review.close()
+    (tmp_path / "ft.csv").write_text(FT_CSV.replace("7,not_retrieved,,,ann\n", ""))
+    outs = [_ok(run_cli(db, "fulltext", "--import", tmp_path / "ft.csv")),
+            _ok(run_cli(db, "fulltext", "--record", "7", "--decision", "not_retrieved")),
+            _ok(run_cli(db, "fulltext", "--summary")),
+            _ok(run_cli(db, "fulltext", "--reviewer", "bob", input="q\n")),
+            _ok(run_cli(db, "link", "2", "--study", "1"))]
+    for out in outs:
+        assert "{" not in out and "[" not in out and "'" not in out, out
+    assert "7 reports at full text: 4 included (4 studies), 2 excluded, 1 not retrieved" in outs[2]
+    assert "excluded, review or case report: 1" in outs[2]

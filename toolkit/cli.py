@@ -481,6 +481,39 @@ def _reasons(review, criteria):
     return load_criteria(criteria or default_criteria_path(review))["fulltext_reasons"]
 
 
+def _ft_counts_text(c: dict) -> str:
+    """Full-text counts (``fulltext_counts``) as readable lines."""
+    lines = [f"{c['reports_sought']} reports at full text: {c['reports_included']} included "
+             f"({c['studies_included']} studies), {c['reports_excluded']} excluded, "
+             f"{c['reports_not_retrieved']} not retrieved, {c['reports_pending']} pending, "
+             f"{c['reports_conflict']} in conflict"]
+    for reason, n in c["excluded_reasons"].items():
+        lines.append(f"  excluded, {reason}: {n}")
+    return "\n".join(lines)
+
+
+def _ft_conflicts_text(d: dict, *, unresolved_only: bool = False) -> str:
+    """Full-text conflicts (``fulltext_conflicts``) as readable lines."""
+    from .fulltext import RESOLVE_HINT, describe_decision
+
+    items = [c for c in d["conflicts"] if not (unresolved_only and c["resolution"])]
+    if unresolved_only:
+        lines = [f"{len(items)} report(s) in conflict:"] if items else []
+    else:
+        lines = [f"full-text conflicts: {len(items)}, unresolved: {d['n_unresolved']}"]
+    for c in items:
+        lines.append(f"  record {c['record_id']}: {(c['title'] or '(no title)')[:70]}")
+        lines.append("    " + "; ".join(f"{who}: {describe_decision(x)}"
+                                        for who, x in c["decisions"].items()))
+        if c["resolution"]:
+            r = c["resolution"]
+            lines.append(f"    -> resolved: {describe_decision(r)} by {r['reviewer']}"
+                         + (f" ({r['note']})" if r["note"] else ""))
+    if d["n_unresolved"]:
+        lines.append(RESOLVE_HINT)
+    return "\n".join(lines)
+
+
 @cli.command("fulltext")
 @click.option("--reviewer", help="Who decides (default: env REVIEW_REVIEWER or the OS user).")
 @click.option("--criteria", type=click.Path(dir_okay=False),
@@ -488,56 +521,130 @@ def _reasons(review, criteria):
                    "beside the store).")
 @click.option("--import", "import_file", type=click.Path(dir_okay=False),
               help="Import decisions from a CSV (record_id|source_id|pmid|doi, status, "
-                   "decision, reason, reviewer, note).")
+                   "decision, reason, reviewer, note). The same file content twice adds "
+                   "nothing.")
 @click.option("--record", "record_ref", help="Decide on one report (record id, pmid:N, doi:...).")
 @click.option("--decision", type=click.Choice(["include", "exclude", "not_retrieved"]),
               help="With --record: the decision.")
-@click.option("--reason", help="With --decision exclude: the reason (text or its number).")
+@click.option("--reason", help="With --record --decision exclude: the reason (text or its "
+                               "number).")
 @click.option("--note", help="With --record: a note.")
 @click.option("--resolve", is_flag=True,
-              help="With --record: record an adjudicated decision (overrides reviewers').")
-@click.option("--summary", is_flag=True, help="Print the full-text counts (PRISMA) only.")
+              help="With --record: record an adjudicated decision (overrides reviewers'; "
+                   "audited).")
+@click.option("--summary", is_flag=True, help="Print the full-text counts (PRISMA) and the "
+                                              "reports in conflict.")
+@click.option("--conflicts", "list_conflicts", is_flag=True,
+              help="List the reports reviewers disagree on, with each reviewer's decision and "
+                   "reason, and any resolution.")
 @json_option
 @click.pass_context
 def fulltext_cmd(ctx, reviewer, criteria, import_file, record_ref, decision, reason, note,
-                 resolve, summary, as_json):
+                 resolve, summary, list_conflicts, as_json):
     """Full-text eligibility: assess each report included or maybed at title/abstract.
 
-    Without options, prompts report by report (i include, e exclude with a reason,
-    x not retrieved, n note, s skip, u undo, q quit)."""
+    \b
+    Without options, prompts report by report. Keys:
+      i include          e exclude, then a reason (its number or text)
+      x not retrieved    n note for the next decision
+      s skip             u undo your last decision
+      c show criteria    q quit (also end of input)
+      ? help and the numbered reasons
+
+    \b
+    Other modes (one at a time):
+      --record REF --decision D [--reason R] [--note T] [--resolve]
+      --import FILE.csv   --summary   --conflicts
+
+    Reviewers who disagree leave a report in conflict: list them with --conflicts and
+    resolve with --record REF --decision D --resolve.
+    """
     from . import fulltext as ft
     from .store import default_actor
 
+    modes = [m for m, on in (("--summary", summary), ("--conflicts", list_conflicts),
+                             ("--import", import_file), ("--record", record_ref)) if on]
+    if len(modes) > 1:
+        raise ReviewError(f"choose one of {', '.join(modes)}")
+    if not record_ref:
+        given = [o for o, on in (("--decision", decision), ("--reason", reason),
+                                 ("--note", note), ("--resolve", resolve)) if on]
+        if given:
+            raise ReviewError(f"{'/'.join(given)} go{'es' if len(given) == 1 else ''} with "
+                              "--record REF")
+    if summary or list_conflicts:
+        given = [o for o, on in (("--reviewer", reviewer), ("--criteria", criteria)) if on]
+        if given:
+            raise ReviewError(f"{'/'.join(given)} do{'es' if len(given) == 1 else ''} not go "
+                              f"with {modes[0]} (it lists every reviewer's decisions)")
     review = get_review(ctx, "fulltext")
     reviewer = reviewer or default_actor()
     if summary:
         out = ft.fulltext_counts(review)
-    elif import_file:
+        open_conflicts = ft.fulltext_conflicts(review)
+        review.close()
+        emit(out, as_json, lambda d: "\n".join(filter(None, [
+            _ft_counts_text(d), _ft_conflicts_text(open_conflicts, unresolved_only=True)])))
+        return
+    if list_conflicts:
+        out = ft.fulltext_conflicts(review)
+        review.close()
+        emit(out, as_json, _ft_conflicts_text)
+        return
+    if import_file:
         reasons = _reasons(review, criteria)
         out = ft.import_fulltext_csv(review, import_file, reasons=reasons, reviewer=reviewer)
         out.update(counts=ft.fulltext_counts(review))
-    elif record_ref:
+        review.close()
+        emit(out, as_json, lambda d: (
+            f"{d['file']}: {d['message']}" if d["already_imported"] else
+            f"{d['file']}: {d['imported']} decisions imported") + "\n" + _ft_counts_text(
+                d["counts"]))
+        return
+    if record_ref:
         if not decision:
             raise ReviewError("--record needs --decision include|exclude|not_retrieved")
+        if reason and decision != "exclude":
+            raise ReviewError("--reason goes with --decision exclude")
         reasons = _reasons(review, criteria) if decision == "exclude" else None
         rid = ft.require_report(review, record_ref, record=f"record {record_ref}")
         status = "not_retrieved" if decision == "not_retrieved" else "assessed"
+        save = ft.resolve_fulltext if resolve else ft.record_fulltext
         with review.atomic():
-            ft.record_fulltext(review, rid, status,
-                               None if status != "assessed" else decision, reason,
-                               reviewer=reviewer, reasons=reasons, note=note,
-                               origin="resolution" if resolve else "human")
-        out = {"record_id": rid, "status": status, "decision": ft.final_fulltext(review)[rid]}
-    else:
-        if decision or reason or resolve:
-            raise ReviewError("--decision/--reason/--resolve need --record")
-        crit = ft.load_criteria(criteria or ft.default_criteria_path(review))
-        ask, say = _terminal(as_json)
-        out = ft.run_fulltext(review, reviewer, crit["fulltext_reasons"], ask=ask, echo=say,
-                              criteria=crit)
-        out.update(counts=ft.fulltext_counts(review))
+            save(review, rid, status, None if status != "assessed" else decision, reason,
+                 reviewer=reviewer, reasons=reasons, note=note)
+        final = ft.final_fulltext(review)[rid]
+        # "decision" is the report's final full-text decision after this one is saved (a
+        # conflict when reviewers now disagree)
+        out = {"record_id": rid, "status": status, "reviewer": reviewer, "resolution": resolve,
+               "decision": final}
+        review.close()
+        emit(out, as_json, lambda d: (
+            f"record {d['record_id']}: {'resolved' if d['resolution'] else 'saved'} "
+            f"{_describe_saved(status, decision, reason, reasons)} by {d['reviewer']}; "
+            + ("now in conflict with another reviewer (see `review fulltext --conflicts`)"
+               if d["decision"]["status"] == "conflict" else
+               f"full-text decision now: {ft.describe_decision(d['decision'])}")))
+        return
+    crit = ft.load_criteria(criteria or ft.default_criteria_path(review))
+    ask, say = _terminal(as_json)
+    out = ft.run_fulltext(review, reviewer, crit["fulltext_reasons"], ask=ask, echo=say,
+                          criteria=crit)
+    out.update(counts=ft.fulltext_counts(review))
     review.close()
-    emit(out, as_json, lambda d: "\n".join(f"{k}: {v}" for k, v in d.items()))
+    emit(out, as_json, lambda d: (
+        f"{'quit' if d['quit'] else 'done'}: {d['decided']} decision(s) saved this session"
+        + (f", {d['undone']} undone" if d["undone"] else "") + "\n"
+        + _ft_counts_text(d["counts"])))
+
+
+def _describe_saved(status, decision, reason, reasons) -> str:
+    """The decision the user just gave, in words (the reason as the criteria spell it)."""
+    from .fulltext import describe_decision, match_reason
+
+    if reason and reasons:
+        reason = match_reason(reason, reasons) or reason
+    return describe_decision({"status": status, "decision": decision, "reason": reason})
 
 
 @cli.command("link")
@@ -547,7 +654,11 @@ def fulltext_cmd(ctx, reviewer, criteria, import_file, record_ref, decision, rea
 @json_option
 @click.pass_context
 def link_cmd(ctx, report, study, as_json):
-    """Link REPORT (record id, pmid:N, doi:...) to a study: several reports, one study."""
+    """Link REPORT (record id, pmid:N, doi:...) to a study: several reports, one study.
+
+    Only included reports make a study; an excluded or not-retrieved report may be linked too
+    (to record which study it belongs to) but does not count. A link that would leave a study
+    with extracted values without an included report is refused."""
     from . import fulltext as ft
 
     review = get_review(ctx, "link")
@@ -556,9 +667,17 @@ def link_cmd(ctx, report, study, as_json):
     rid = ft.resolve_record(review, report)
     links = ft.report_links(review)
     members = [r for r in ft.fulltext_reports(review) if ft.study_of(review, r, links) == label]
+    final = ft.final_fulltext(review)
     review.close()
+    if final[rid]["decision"] != "include":
+        state = {"exclude": "excluded", "not_retrieved": "not retrieved",
+                 "conflict": "in conflict", "sought": "not decided yet"}.get(
+                     final[rid]["decision"] or final[rid]["status"])
+        click.echo(f"review: note: report {rid} is {state} at full text: the link is kept, "
+                   "but only included reports count for a study", err=True)
     emit({"report": rid, "study": label, "reports": members}, as_json,
-         lambda d: f"report {d['report']} -> study {d['study']} (reports {d['reports']})")
+         lambda d: f"report {d['report']} -> study {d['study']} (reports "
+                   f"{', '.join(map(str, d['reports']))})")
 
 
 @cli.command("extract")

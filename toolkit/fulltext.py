@@ -21,6 +21,8 @@ Other top-level keys (e.g. ``pico:``) are allowed and ignored here.
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -291,6 +293,70 @@ def final_fulltext(review: Review) -> dict[int, dict]:
     return out
 
 
+def _reviewer_decisions(review: Review, record_id: int | None = None) -> dict[int, dict]:
+    """{record id: {reviewer: their latest live decision}} (resolutions left out); each
+    decision is {'status', 'decision', 'reason', 'note'}."""
+    sql, args = "select * from ft_decisions where undone_at is null and origin != 'resolution'", []
+    if record_id is not None:
+        sql, args = sql + " and record_id = ?", [record_id]
+    out: dict[int, dict] = {}
+    for row in review.db.query(sql + " order by id", args):
+        out.setdefault(row["record_id"], {})[row["reviewer"]] = {
+            k: row[k] for k in ("status", "decision", "reason", "note")}
+    return out
+
+
+def fulltext_conflicts(review: Review) -> dict:
+    """Reports whose reviewers disagree at full text, resolved or not.
+
+    Returns {'conflicts': [...], 'n_unresolved': n}; each item is {'record_id', 'title',
+    'decisions': {reviewer: {'status', 'decision', 'reason', 'note'}}, 'resolution'} where
+    'resolution' is None or {'status', 'decision', 'reason', 'reviewer', 'note'}: the latest
+    live decision recorded with ``--resolve``, which overrides the reviewers'."""
+    at_ft = set(fulltext_reports(review))
+    resolved = {}
+    for row in review.db.query("select * from ft_decisions where undone_at is null and "
+                               "origin = 'resolution' order by id"):
+        resolved[row["record_id"]] = {k: row[k] for k in ("status", "decision", "reason",
+                                                          "reviewer", "note")}
+    titles = {r["id"]: r["title"] for r in review.db.query("select id, title from records")}
+    items = []
+    for rid, by in sorted(_reviewer_decisions(review).items()):
+        keys = {(d["status"], d["decision"], d["reason"]) for d in by.values()}
+        if rid in at_ft and len(keys) > 1:
+            items.append({"record_id": rid, "title": titles.get(rid),
+                          "decisions": dict(sorted(by.items())),
+                          "resolution": resolved.get(rid)})
+    return {"conflicts": items,
+            "n_unresolved": sum(1 for it in items if it["resolution"] is None)}
+
+
+def resolve_fulltext(review: Review, record_id: int, status: str, decision: str | None = None,
+                     reason: str | None = None, *, reviewer: str | None = None,
+                     reasons: list[str] | None = None, note: str | None = None) -> int:
+    """Record an adjudicated full-text decision (origin ``resolution``): it overrides the
+    reviewers' decisions (theirs are kept). Audited as ``fulltext_resolve`` with the
+    reviewers' decisions it overrides. Caller holds the transaction; returns the row id."""
+    before = _reviewer_decisions(review, record_id).get(record_id, {})
+    reviewer = reviewer or default_actor()
+    row_id = record_fulltext(review, record_id, status, decision, reason, reviewer=reviewer,
+                             reasons=reasons, note=note, origin="resolution")
+    review.log("fulltext_resolve", {"id": row_id, "record_id": record_id,
+                                    "reviewers": before}, actor=reviewer)
+    return row_id
+
+
+def describe_decision(d: dict) -> str:
+    """'include', 'exclude (not spinal)', 'not retrieved', 'sought' or 'conflict'."""
+    if d.get("status") == "assessed":
+        return d["decision"] + (f" ({d['reason']})" if d.get("reason") else "")
+    return (d.get("status") or "sought").replace("_", " ")
+
+
+RESOLVE_HINT = ("resolve with `review fulltext --record REF --decision include|exclude|"
+                "not_retrieved [--reason R] --resolve [--note WHY]`")
+
+
 # -- studies -------------------------------------------------------------------------------------
 
 def report_links(review: Review) -> dict[int, str]:
@@ -316,7 +382,10 @@ def link_report(review: Review, report, study: str, *, actor: str | None = None)
     """Put report ``report`` under study ``study``; returns the study label.
 
     ``study`` is a label (not all digits), or a report reference (record id, ``pmid:``,
-    ``doi:``) whose study the report joins. Caller holds the transaction (an error rolls
+    ``doi:``) whose study the report joins. Any report at the full-text stage may be linked
+    (an excluded or not-retrieved report too, to record which study it belongs to), but only
+    included reports make a study: a link that would leave a study with extracted values
+    without an included report is refused. Caller holds the transaction (an error rolls
     the link back)."""
     rid = require_report(review, report, record=f"report {report}")
     study = str(study).strip()
@@ -331,19 +400,21 @@ def link_report(review: Review, report, study: str, *, actor: str | None = None)
     label = study_of(review, other) if target.isdigit() else target
     if old == label:
         return label
+    old_included = old in included_studies(review)
     if target == str(rid):
         review.db["ft_study_links"].delete_where("record_id = ?", [rid])
     else:
         review.db["ft_study_links"].upsert({"record_id": rid, "study": target,
                                             "linked_by": actor or default_actor(),
                                             "linked_at": now_iso()}, pk="record_id")
-    links = report_links(review)
-    still = any(study_of(review, r, links) == old for r in fulltext_reports(review))
-    has_values = review.db.execute(
-        "select count(*) from extraction_values where study = ?", [old]).fetchone()[0]
-    if has_values and not still:
+    # Extraction and pooling count only studies with an *included* report: a label whose
+    # remaining reports are all excluded, not retrieved or undecided drops its values.
+    lost = old_included and old not in included_studies(review)
+    if lost and review.db.execute(
+            "select count(*) from extraction_values where study = ?", [old]).fetchone()[0]:
         raise ReviewError(f"study {old!r} has extracted values and this link would leave no "
-                          "report under that label; link reports before extracting",
+                          "included report under that label (its values would drop out of "
+                          "the export and pooling); link reports before extracting",
                           record=f"report {report}")
     review.log("link_report", {"record_id": rid, "study": label, "link": target,
                                "previous": old}, actor=actor)
@@ -420,8 +491,7 @@ def import_fulltext_csv(review: Review, path: str | Path, *, reasons: list[str] 
     source_id, pmid, doi identifies the report). Every invalid cell is reported; nothing is
     written unless all rows are valid. Returns {'imported': n}."""
     path = Path(path)
-    rows = read_csv_rows(path)
-    header = rows[0].keys() if rows else []
+    header, rows = read_csv(path)
     id_cols = [c for c in ("record_id", "source_id", "pmid", "doi") if c in header]
     errors = []
     if not id_cols:
@@ -432,6 +502,19 @@ def import_fulltext_csv(review: Review, path: str | Path, *, reasons: list[str] 
                           file=path)
     if "status" not in header and "decision" not in header:
         raise ReviewError("needs a column status and/or decision", file=path)
+    if not rows:
+        raise ReviewError("no data rows (only a header); nothing was written", file=path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    previous = _previous_import(review, digest)
+    if previous is not None:
+        message = (f"the same content (sha256 {digest[:12]}...) was already imported from "
+                   f"{previous.get('file')} on {previous['at']} ({previous.get('rows')} "
+                   "decisions); nothing added")
+        with review.atomic():
+            review.log("fulltext_import_skipped", {"file": str(path), "sha256": digest,
+                                                   "previous_event": previous["id"]})
+        return {"imported": 0, "file": str(path), "already_imported": True,
+                "message": message}
     at_ft = set(fulltext_reports(review))
     dupes = duplicate_primaries(review)  # computed once, not once per row
     todo = []
@@ -483,13 +566,31 @@ def import_fulltext_csv(review: Review, path: str | Path, *, reasons: list[str] 
                 "record_id": rid, "reviewer": who, "status": status, "decision": decision,
                 "reason": reason, "origin": "import", "decided_at": now_iso(), "note": note,
                 "source": source, "undone_at": None})
-        review.log("fulltext_import", {"file": str(path), "rows": len(todo)})
-    return {"imported": len(todo), "file": str(path)}
+        review.log("fulltext_import", {"file": str(path), "rows": len(todo), "sha256": digest})
+    return {"imported": len(todo), "file": str(path), "already_imported": False}
+
+
+def _previous_import(review: Review, digest: str) -> dict | None:
+    """The audit event of an earlier full-text import of the same bytes (sha256), or None.
+    (Imports made before the digest was logged are not recognised.)"""
+    for row in review.db.query("select id, at, details from events where action = "
+                               "'fulltext_import' order by id"):
+        details = json.loads(row["details"] or "{}")
+        if details.get("sha256") == digest:
+            return {"id": row["id"], "at": row["at"], **details}
+    return None
 
 
 def read_csv_rows(path: Path) -> list[dict]:
     """A review file's CSV rows (header names stripped and lower-cased); a missing file, no
     header or a row with more cells than the header is an error naming the file and row."""
+    return read_csv(path)[1]
+
+
+def read_csv(path: Path) -> tuple[list[str], list[dict]]:
+    """(header names stripped and lower-cased, rows) of a review file's CSV; errors as
+    :func:`read_csv_rows`."""
+    path = Path(path)
     if not path.exists():
         raise ReviewError("file not found", file=path)
     try:
@@ -504,7 +605,7 @@ def read_csv_rows(path: Path) -> list[dict]:
                     raise ReviewError("more cells than header columns", file=path,
                                       record=f"row {line}")
                 rows.append(row)
-            return rows
+            return list(reader.fieldnames), rows
     except UnicodeDecodeError as exc:
         raise ReviewError(f"not UTF-8 text ({exc})", file=path) from None
 
@@ -552,15 +653,30 @@ def run_fulltext(review: Review, reviewer: str, reasons: list[str], *, ask, echo
     """Ask for a full-text decision on each pending report; each saved at once.
 
     ``ask(prompt)`` returns a line, or None at the end of input (taken as quit).
-    Returns {'decided': n, 'quit': bool}."""
+    Returns {'decided': n, 'undone': m, 'quit': bool}: ``decided`` counts this session's
+    decisions still standing (one undone again is not counted); ``undone`` counts every
+    undo, including of a decision from an earlier session (``u`` undoes your latest
+    decision, whenever it was made)."""
     queue = pending_for(review, reviewer)
-    decided, note, skipped = 0, None, set()
+    mine, undone_n, note, skipped = set(), 0, None, set()  # mine: this session's row ids
+
+    def result(quit_: bool) -> dict:
+        return {"decided": len(mine), "undone": undone_n, "quit": quit_}
+
     echo(f"{len(queue)} report(s) to assess. Keys: {FT_KEYS}")
+    open_conflicts = [c for c in fulltext_conflicts(review)["conflicts"]
+                      if c["resolution"] is None]
+    if open_conflicts:
+        echo(f"{len(open_conflicts)} report(s) in conflict between reviewers (list them with "
+             f"`review fulltext --conflicts`; {RESOLVE_HINT}):")
+        for c in open_conflicts:
+            echo(f"  record {c['record_id']}: " + "; ".join(
+                f"{who}: {describe_decision(d)}" for who, d in c["decisions"].items()))
     while True:
         queue = [r for r in pending_for(review, reviewer) if r not in skipped]
         if not queue:
             echo("no more reports to assess")
-            return {"decided": decided, "quit": False}
+            return result(False)
         rid = queue[0]
         _show(review, rid, echo)
         key = ask("decision [i/e/x/n/s/u/c/q/?]")
@@ -577,7 +693,7 @@ def run_fulltext(review: Review, reviewer: str, reasons: list[str], *, ask, echo
             for i, r in enumerate(reasons, 1):
                 echo(f"  {i}. {r}")
         elif key == "q":
-            return {"decided": decided, "quit": True}
+            return result(True)
         elif key == "s":
             skipped.add(rid)
         elif key == "n":
@@ -585,11 +701,16 @@ def run_fulltext(review: Review, reviewer: str, reasons: list[str], *, ask, echo
         elif key == "u":
             with review.atomic():
                 undone = undo_last(review, reviewer)
-            echo(f"undid the decision on record {undone['record_id']}" if undone
-                 else "nothing to undo")
-            if undone:
+            if undone is None:
+                echo("nothing to undo")
+            else:
+                earlier = undone["id"] not in mine
+                echo(f"undid your decision on record {undone['record_id']} "
+                     f"({describe_decision(undone)}"
+                     f"{', made in an earlier session' if earlier else ''})")
                 skipped.discard(undone["record_id"])
-                decided -= 1
+                mine.discard(undone["id"])
+                undone_n += 1
         elif key in ("i", "e", "x"):
             status, decision, reason = "assessed", None, None
             if key == "x":
@@ -603,14 +724,13 @@ def run_fulltext(review: Review, reviewer: str, reasons: list[str], *, ask, echo
                 while reason is None:
                     text = ask("reason (number or text)")
                     if text is None:
-                        return {"decided": decided, "quit": True}
+                        return result(True)
                     reason = match_reason(text.strip(), reasons)
                     if reason is None:
                         echo(f"  {text!r} is not one of the reasons above")
             with review.atomic():
-                record_fulltext(review, rid, status, decision, reason, reviewer=reviewer,
-                                reasons=reasons, note=note)
-            decided += 1
+                mine.add(record_fulltext(review, rid, status, decision, reason,
+                                         reviewer=reviewer, reasons=reasons, note=note))
             note = None
             echo(f"  saved: {status}{' ' + decision if decision else ''}"
                  f"{' (' + reason + ')' if reason else ''}")
@@ -626,4 +746,6 @@ def status(review: Review) -> dict:
     return {"full text": f"{c['reports_sought']} reports: {c['reports_included']} included "
                          f"({c['studies_included']} studies), {c['reports_excluded']} excluded, "
                          f"{c['reports_not_retrieved']} not retrieved, {c['reports_pending']} "
-                         f"pending, {c['reports_conflict']} in conflict"}
+                         f"pending, {c['reports_conflict']} in conflict"
+                         + (" (list them with `review fulltext --conflicts`)"
+                            if c["reports_conflict"] else "")}
