@@ -163,7 +163,8 @@ def test_import_keeps_source_and_derivation(review, tmp_path):
     import_values_csv(review, path, form, extractor="ann")
     row = next(review.db.query("select source, quote, note, extractor from extraction_values"))
     assert row == {"source": "https://example.org/a", "quote": "There were no complications.",
-                   "note": "abstract; derived: 0 from 'no complications'", "extractor": "ann"}
+                   "note": "abstract; derived: 0 from 'no complications'; unit: patients",
+                   "extractor": "ann"}  # the field has no unit in the form: the note keeps it
 
 
 def test_import_reports_every_invalid_cell_and_writes_nothing(review, tmp_path):

@@ -72,7 +72,7 @@ GOOD = "fields:\n  - {name: patients, type: integer, min: 1}\n"
     (GOOD + "outcomes:\n  lc: {measure: proportion, events: patients}\n", "outcome lc",
      "total: is needed"),
     (GOOD + "outcomes:\n  age: {measure: mean, value: patients, n: patients}\n", "outcome age",
-     "has type integer, needs mean_sd"),
+     "has type integer, needs mean (SD)"),
     ("fields: []\n", None, "no fields"),
     ("name: x\n", None, "a list 'fields:'"),
     ("fields:\n  - {name: a, type: text\n", None, "not valid YAML"),

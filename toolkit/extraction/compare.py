@@ -5,8 +5,8 @@ from __future__ import annotations
 from ..errors import ReviewError
 from ..fulltext import included_studies, resolve_study, study_sort_key
 from ..store import Review
-from .entries import live_rows, save_value, values_equal
-from .forms import Form
+from .entries import cell_agrees, live_rows, save_value
+from .forms import Form, check_form_fits
 from .values import format_value, parse_value
 
 
@@ -34,10 +34,7 @@ def disagreements(review: Review, form: Form, *, include_resolved: bool = False)
             continue
         for key in sorted(s["cells"], key=lambda k: (order.get(k[0], 1e9), k[0], k[1])):
             cell = s["cells"][key]
-            vals = list(cell.values())
-            same = len(cell) == len(s["extractors"]) and all(values_equal(vals[0], v)
-                                                             for v in vals[1:])
-            if same:
+            if cell_agrees(cell, s["extractors"]):  # the rule of entries.final_values
                 continue
             resolved = s["res"].get(key)
             if resolved is not None and not include_resolved:
@@ -65,7 +62,9 @@ def run_resolve(review: Review, form: Form, adjudicator: str, *, ask, echo) -> d
 
     For each: ``#1``, ``#2``... takes that extractor's value; any other text is the value
     itself (validated); Enter skips; ``q`` (or the end of input, ``ask`` returning None) quits.
-    A note (why) is asked after each valid value. Returns {'resolved': n}."""
+    A note (why) is asked after each valid value. Returns {'resolved': n}. A changed form
+    that stored values do not fit is refused (ReviewError) before the first question."""
+    check_form_fits(review, form)
     resolved = 0
     for d in disagreements(review, form):
         inst = f" [{d['instance']}]" if d["instance"] else ""

@@ -39,7 +39,7 @@ def ci_divisor(n: int) -> float:
     if n >= SMALL_SAMPLE:
         return 3.92
     if n < 2:
-        raise ValueError("a t-based CI needs n >= 2")
+        raise ValueError("a t-based CI needs n >= 2 (t has n - 1 degrees of freedom)")
     return 2.0 * float(stats.t.ppf(0.975, n - 1))
 
 
@@ -52,21 +52,29 @@ def sd_from_ci(lower: float, upper: float, n: int) -> float:
 
 def sd_of(value: dict, n) -> tuple[float | None, str | None]:
     """The SD of a parsed ``mean_sd`` value: (sd, how) where ``how`` is None when the SD was
-    reported, the formula when derived, or (None, why) when it cannot be had."""
+    reported, the formula when derived, or (None, why) when it cannot be had -- n not
+    reported, or an n no formula takes (n < 1; n < 2 for an SD from a CI, whose t quantile
+    needs n - 1 >= 1 degrees of freedom). Never raises for such an n: callers list the study
+    as left out with ``why``."""
     if "sd" in value:
         return float(value["sd"]), None
     if "se" in value or "ci_low" in value:
         if n is None:
             return None, "SD derivation needs n, which is not reported"
-        if "se" in value:
-            return sd_from_se(float(value["se"]), int(n)), f"SD = SE*sqrt(n), n={n}"
-        d = ci_divisor(int(n))
-        how = (f"SD = sqrt(n)*(upper-lower)/3.92, n={n}" if d == 3.92 else
-               f"SD = sqrt(n)*(upper-lower)/(2*t(0.975,{int(n) - 1})), n={n}")
-        return sd_from_ci(float(value["ci_low"]), float(value["ci_high"]), int(n)), how
+        try:
+            if "se" in value:
+                return sd_from_se(float(value["se"]), n), f"SD = SE*sqrt(n), n={n}"
+            d = ci_divisor(n)
+            how = (f"SD = sqrt(n)*(upper-lower)/3.92, n={n}" if d == 3.92 else
+                   f"SD = sqrt(n)*(upper-lower)/(2*t(0.975,{int(n) - 1})), n={n}")
+            return sd_from_ci(float(value["ci_low"]), float(value["ci_high"]), n), how
+        except ValueError as exc:
+            source = "an SE" if "se" in value else "a 95% CI"
+            return None, f"no SD from {source} with n={n}: {exc}"
     return None, "SD not reported"
 
 
 def _check_n(n) -> None:
-    if n is None or int(n) != n or n < 1:
+    if (n is None or isinstance(n, bool) or not isinstance(n, (int, float))
+            or not math.isfinite(n) or int(n) != n or n < 1):
         raise ValueError(f"n must be a positive whole number, got {n!r}")

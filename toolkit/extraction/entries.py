@@ -3,7 +3,9 @@
 Each value is saved at once, in its own transaction, with its extractor, time and optional
 source quote and page. Re-entering a value supersedes the extractor's earlier one (kept).
 The *final* value of a study's field is: the latest adjudicated value if any; else the value
-all extractors agree on (or the only extractor's); else a conflict.
+every extractor of the study gave alike (or the only extractor's); else a conflict. The
+extractors of a study are those who entered any value for it; once there are two, a field one
+of them left out is a conflict too (as ``--compare`` lists it), until it is adjudicated.
 """
 
 from __future__ import annotations
@@ -13,27 +15,28 @@ from pathlib import Path
 from ..errors import ReviewError
 from ..fulltext import read_csv_rows, included_studies, raise_cell_errors, resolve_study
 from ..store import Review, now_iso
-from .forms import Form, register_form
+from .forms import Form, check_instance, register_form, replacing_key
 from .values import NOT_REPORTED, format_value, from_row, parse_value, to_json
 
 IMPORT_COLUMNS = ("study", "field", "value", "instance", "extractor", "quote", "page", "source",
                   "source_url", "note", "unit", "derived")
-# `source_url` is another name for `source`; `unit` is informational (the form's unit rules);
-# `derived` (how a value was worked out from the source, e.g. "0: 'no complications'") is kept
-# in the note.
+# `source_url` is another name for `source`; `unit`, when given, must be the field's unit (any
+# case and spacing) -- for a field without a unit in the form it is kept in the note, as
+# `derived` (how a value was worked out from the source, e.g. "0: 'no complications'") is.
 
 
-def check_instance(field: dict, instance: str | None) -> str:
-    """The instance key for a field: '' at study level, a non-empty label otherwise."""
-    instance = (instance or "").strip()
-    if field["level"] == "study":
-        if instance:
-            raise ValueError(f"field {field['name']} is study-level and takes no instance")
-        return ""
+def canonical_instance(review: Review, form: Form, study: str, instance: str) -> str:
+    """Instance names (arms, time points) match ignoring case and spacing: the spelling first
+    stored for this study and form is kept (the export has one row per instance name)."""
     if not instance:
-        raise ValueError(f"field {field['name']} is {field['level']}-level: give the "
-                         f"{field['level']} (instance)")
-    return instance
+        return instance
+    folded = " ".join(instance.split()).casefold()
+    for row in review.db.query(
+            "select instance from extraction_values where study = ? and form = ? "
+            "and instance != '' order by id", [study, form.name]):
+        if " ".join(row["instance"].split()).casefold() == folded:
+            return row["instance"]
+    return " ".join(instance.split())
 
 
 def save_value(review: Review, form: Form, study: str, field_name: str, text, extractor: str,
@@ -52,6 +55,7 @@ def save_value(review: Review, form: Form, study: str, field_name: str, text, ex
     except ValueError as exc:
         raise ReviewError(str(exc), record=f"study {study}", column=field_name) from None
     register_form(review, form)
+    instance = canonical_instance(review, form, study, instance)
     key = [study, form.name, field_name, instance]
     if origin == "resolution":
         review.db.execute(
@@ -78,6 +82,19 @@ def save_value(review: Review, form: Form, study: str, field_name: str, text, ex
     return row_id
 
 
+def add_source(review: Review, row_id: int, quote: str | None, page: str | None,
+               extractor: str) -> None:
+    """Add the source quote and page to a saved value (caller holds the transaction): the
+    prompts save a value first and ask for its source after, so a crash at the question
+    keeps the value."""
+    quote = (quote or "").strip() or None
+    page = (str(page).strip() or None) if page is not None else None
+    review.db.execute("update extraction_values set quote = ?, page = ? where id = ?",
+                      [quote, page, row_id])
+    review.log("extraction_source", {"id": row_id, "quote": quote, "page": page},
+               actor=extractor)
+
+
 def live_rows(review: Review, form_name: str, study: str | None = None) -> list[dict]:
     """Current (not superseded) rows of a form, with ``parsed`` values, in entry order."""
     sql = ("select * from extraction_values where form = ? and superseded_at is null")
@@ -93,11 +110,32 @@ def live_rows(review: Review, form_name: str, study: str | None = None) -> list[
     return out
 
 
+def study_extractors(rows: list[dict]) -> dict[str, set[str]]:
+    """{study: the extractors who entered any live value for it (adjudicators not counted)}."""
+    out: dict[str, set[str]] = {}
+    for row in rows:
+        if row["origin"] != "resolution":
+            out.setdefault(row["study"], set()).add(row["extractor"])
+    return out
+
+
+def cell_agrees(values: dict, extractors: set[str]) -> bool:
+    """Whether a cell ({extractor: parsed value}) is settled without adjudication: every
+    extractor of the study gave it, all alike. The one rule of ``final_values`` and
+    ``compare.disagreements``."""
+    vals = list(values.values())
+    return set(values) == set(extractors) and all(values_equal(vals[0], v) for v in vals[1:])
+
+
 def final_values(review: Review, form: Form) -> dict[tuple, dict]:
     """{(study, field, instance): {'state', 'value', 'by'}}; state is 'resolved', 'agreed'
-    (two or more extractors, same value), 'single' (one extractor) or 'conflict'."""
+    (two or more extractors, same value), 'single' (the study's only extractor) or
+    'conflict' (the extractors differ, or a study with two or more extractors has the cell
+    from only some of them), with value None."""
+    rows = live_rows(review, form.name)
+    extractors = study_extractors(rows)
     grouped: dict[tuple, dict] = {}
-    for row in live_rows(review, form.name):
+    for row in rows:
         key = (row["study"], row["field"], row["instance"])
         g = grouped.setdefault(key, {"resolution": None, "by": {}})
         if row["origin"] == "resolution":
@@ -110,9 +148,9 @@ def final_values(review: Review, form: Form) -> dict[tuple, dict]:
             out[key] = {"state": "resolved", "value": g["resolution"]["parsed"],
                         "by": [g["resolution"]["extractor"]]}
             continue
-        vals = {_cmp_key(r["parsed"]) for r in g["by"].values()}
-        first = next(iter(g["by"].values()))
-        if len(vals) == 1:
+        parsed = {e: r["parsed"] for e, r in g["by"].items()}
+        if cell_agrees(parsed, extractors.get(key[0], set())):
+            first = next(iter(g["by"].values()))
             out[key] = {"state": "agreed" if len(g["by"]) > 1 else "single",
                         "value": first["parsed"], "by": sorted(g["by"])}
         else:
@@ -167,6 +205,11 @@ def import_values_csv(review: Review, path: str | Path, form: Form,
         if field is None:
             errors.append((line, "field", f"{fname!r} is not a field of form {form.name}"))
             continue
+        unit = " ".join((row.get("unit") or "").split())
+        if unit and field.get("unit") and unit.casefold() != " ".join(
+                str(field["unit"]).split()).casefold():
+            errors.append((line, "unit", f"{unit!r} is not the unit of field {fname} "
+                                         f"({field['unit']})"))
         try:
             parse_value(field, row.get("value"))
         except ValueError as exc:
@@ -179,7 +222,7 @@ def import_values_csv(review: Review, path: str | Path, form: Form,
             continue
         if study is None or not who:
             continue
-        key = (study, fname, instance, who)
+        key = replacing_key(study, fname, instance, who)
         if key in seen:
             errors.append((line, "field", f"{fname} of study {study} by {who} is already on "
                                           f"row {seen[key]}"))
@@ -187,13 +230,17 @@ def import_values_csv(review: Review, path: str | Path, form: Form,
         seen[key] = line
         note = "; ".join(x for x in ((row.get("note") or "").strip(),
                                      ("derived: " + row["derived"].strip())
-                                     if (row.get("derived") or "").strip() else "") if x)
+                                     if (row.get("derived") or "").strip() else "",
+                                     f"unit: {unit}" if unit and not field.get("unit")
+                                     else "") if x)
         source = (row.get("source") or row.get("source_url") or "").strip() or None
         todo.append((study, fname, row["value"], who, instance, row.get("quote"),
                      row.get("page"), note or None, source))
     if errors:
         raise_cell_errors(path, errors)
     with review.atomic():
+        # a changed form is checked against the stored values this import does not replace
+        register_form(review, form, {replacing_key(t[0], t[1], t[4], t[3]) for t in todo})
         for study, fname, text, who, instance, quote, page, note, source in todo:
             save_value(review, form, study, fname, text, who, instance=instance,
                        quote=(quote or "").strip() or None, page=page, origin="import",

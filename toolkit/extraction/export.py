@@ -30,7 +30,7 @@ from ..fulltext import final_fulltext, included_studies, report_links, study_of
 from ..store import Review
 from .derived import percent_from_n_of_N, sd_of
 from .entries import final_values
-from .forms import Form, stored_form, stored_forms
+from .forms import Form, register_form, stored_form, stored_forms
 from .values import NOT_REPORTED
 
 # Keyword arguments of toolkit.pooling's pool_table for each measure's columns, and the
@@ -52,6 +52,13 @@ POOL_ARGS = {
 
 def _form_for(review: Review, form, outcome: str | None) -> Form:
     if isinstance(form, Form):
+        stored = stored_form(review, form.name)
+        if stored is not None and stored.sha256 != form.sha256:
+            # the form file changed since values were saved with it: check the stored values
+            # against it and keep it, as saving a value does (a ReviewError names a value
+            # that does not fit, and nothing changes)
+            with review.atomic():
+                register_form(review, form)
         return form
     if form:
         f = stored_form(review, form)
@@ -90,6 +97,16 @@ def _flatten(field: dict, value, finals: dict, study: str, instance: str) -> dic
     if value is None or value is NOT_REPORTED or value == "CONFLICT":
         fill = "NR" if value is NOT_REPORTED else (None if value is None else "CONFLICT")
         return {k: fill for k in keys}
+    try:
+        return _derive(field, keys, cols, value, finals, study, instance)
+    except ValueError as exc:  # a derivation the value cannot have: say whose
+        where = f"study {study}" + (f" [{instance}]" if instance else "")
+        raise ReviewError(f"cannot derive the columns of {name}: {exc}", record=where,
+                          column=name) from None
+
+
+def _derive(field, keys, cols, value, finals, study, instance) -> dict:
+    kind = field["type"]
     if kind == "n_of_N":
         return dict(zip(keys, (value["n"], value["N"],
                                percent_from_n_of_N(value["n"], value["N"]))))

@@ -28,6 +28,7 @@ Shape (see docs/fulltext_extraction.md)::
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from pathlib import Path
 
@@ -35,12 +36,18 @@ import yaml
 
 from ..errors import ReviewError
 from ..store import Review, now_iso
-from .values import NUMERIC_TYPES, TYPE_ALIASES, TYPES
+from .values import (NOT_REPORTED, NUMERIC_TYPES, TYPE_ALIASES, TYPES, parse_value,
+                     to_json)
 
 LEVELS = ("study", "arm", "timepoint")
 FIELD_KEYS = {"name", "label", "type", "unit", "min", "max", "choices", "required", "help",
               "level", "n_field"}
 RANGE_TYPES = NUMERIC_TYPES + ("n_of_N", "mean_sd", "median_iqr")
+WHOLE_TYPES = ("integer", "n_of_N")  # their range bounds are whole numbers
+# The type names as form files and the docs spell them (internal name -> documented spelling).
+SPELLINGS = {"integer": "integer", "number": "number", "percent": "percent", "text": "text",
+             "choice": "choice", "boolean": "boolean", "date": "date", "n_of_N": "n of N",
+             "mean_sd": "mean (SD)", "median_iqr": "median (IQR or range)"}
 # measure -> {role: (required?, allowed types)}
 MEASURES = {
     "proportion": {"events": (True, ("n_of_N", "integer")), "total": (False, ("integer",))},
@@ -101,10 +108,14 @@ def parse_form(text: str, *, source: str = "<form>", default_name: str | None = 
             raise ReviewError(f"unknown keys {sorted(extra)}; allowed: {sorted(FIELD_KEYS)}",
                               file=source, record=where)
         kind = TYPE_ALIASES.get(str(raw.get("type")), raw.get("type"))
-        if kind not in TYPES:
-            raise ReviewError(f"unknown type {raw.get('type')!r}; one of {', '.join(TYPES)}",
-                              file=source, record=where)
-        f = {"name": fname, "label": str(raw.get("label") or fname), "type": kind,
+        if not isinstance(kind, str) or kind not in TYPES:
+            raise ReviewError(f"unknown type {raw.get('type')!r}; one of "
+                              f"{', '.join(SPELLINGS.values())}", file=source, record=where)
+        for key in ("label", "unit", "help"):
+            if raw.get(key) is not None and not isinstance(raw[key], str):
+                raise ReviewError(f"{key} must be text, got {raw[key]!r} (quote it: "
+                                  f"{key}: \"{raw[key]}\")", file=source, record=where)
+        f = {"name": fname, "label": raw.get("label") or fname, "type": kind,
              "unit": raw.get("unit"), "help": raw.get("help"),
              "required": raw.get("required", False), "level": raw.get("level", "study")}
         if not isinstance(f["required"], bool):
@@ -115,12 +126,22 @@ def parse_form(text: str, *, source: str = "<form>", default_name: str | None = 
         for key in ("min", "max"):
             if key in raw:
                 if kind not in RANGE_TYPES:
-                    raise ReviewError(f"{key} is not allowed for type {kind}", file=source,
+                    raise ReviewError(f"{key} is not allowed for type {SPELLINGS[kind]}",
+                                      file=source, record=where)
+                bound = raw[key]
+                if isinstance(bound, bool) or not isinstance(bound, (int, float)):
+                    raise ReviewError(f"{key} must be a number, got {bound!r}", file=source,
                                       record=where)
-                if isinstance(raw[key], bool) or not isinstance(raw[key], (int, float)):
-                    raise ReviewError(f"{key} must be a number, got {raw[key]!r}", file=source,
-                                      record=where)
-                f[key] = raw[key]
+                if not math.isfinite(bound):
+                    raise ReviewError(f"{key} must be a finite number, got {bound!r}",
+                                      file=source, record=where)
+                if kind in WHOLE_TYPES:
+                    if not float(bound).is_integer():
+                        raise ReviewError(f"{key} of a{'n' if kind == 'integer' else ''} "
+                                          f"{SPELLINGS[kind]} field must be a whole number, "
+                                          f"got {bound!r}", file=source, record=where)
+                    bound = int(bound)
+                f[key] = bound
         if "min" in f and "max" in f and f["min"] > f["max"]:
             raise ReviewError(f"bad range: min {f['min']} > max {f['max']}", file=source,
                               record=where)
@@ -129,8 +150,17 @@ def parse_form(text: str, *, source: str = "<form>", default_name: str | None = 
                               record=where)
         if kind == "choice":
             choices = raw.get("choices")
-            if (not isinstance(choices, list) or not choices
-                    or not all(isinstance(c, str) and c.strip() for c in choices)):
+            if not isinstance(choices, list) or not choices:
+                raise ReviewError("a choice field needs choices: [a non-empty list of text]",
+                                  file=source, record=where)
+            odd = [c for c in choices if not isinstance(c, str)]
+            if odd:
+                raise ReviewError(
+                    f"choices must be text, but YAML read {odd!r} as "
+                    f"{'true/false' if all(isinstance(c, bool) for c in odd) else 'not text'}"
+                    " (unquoted yes, no, on, off, true, false and numbers are not text): quote "
+                    "them, e.g. choices: [\"yes\", \"no\"]", file=source, record=where)
+            if not all(c.strip() for c in choices):
                 raise ReviewError("a choice field needs choices: [a non-empty list of text]",
                                   file=source, record=where)
             folded = [c.casefold() for c in choices]
@@ -138,8 +168,8 @@ def parse_form(text: str, *, source: str = "<form>", default_name: str | None = 
                 raise ReviewError(f"duplicate choices in {choices}", file=source, record=where)
             f["choices"] = [c.strip() for c in choices]
         elif "choices" in raw:
-            raise ReviewError(f"choices are only for type choice, not {kind}", file=source,
-                              record=where)
+            raise ReviewError(f"choices are only for type choice, not {SPELLINGS[kind]}",
+                              file=source, record=where)
         if "n_field" in raw:
             if kind != "mean_sd":
                 raise ReviewError("n_field is only for mean (SD) fields", file=source,
@@ -186,8 +216,10 @@ def _parse_outcomes(raw, by_name: dict, source: str) -> dict:
                 raise ReviewError(f"{role}: {spec[role]!r} is not a field of the form",
                                   file=source, record=where)
             if f["type"] not in types:
-                raise ReviewError(f"{role}: field {f['name']!r} has type {f['type']}, needs "
-                                  f"{' or '.join(types)}", file=source, record=where)
+                raise ReviewError(f"{role}: field {f['name']!r} has type "
+                                  f"{SPELLINGS[f['type']]}, needs "
+                                  f"{' or '.join(SPELLINGS[t] for t in types)}", file=source,
+                                  record=where)
         if spec["measure"] == "proportion":
             etype = by_name[spec["events"]]["type"]
             if etype == "integer" and "total" not in spec:
@@ -259,15 +291,102 @@ def stored_forms(review: Review) -> list[Form]:
             for r in review.db.query("select name, yaml from extraction_forms order by name")]
 
 
-def register_form(review: Review, form: Form) -> None:
-    """Keep the form's text in the store (caller holds the transaction); a changed form
-    replaces the stored text and is logged."""
+def check_instance(field: dict, instance: str | None) -> str:
+    """The instance key for a field: '' at study level, a non-empty label otherwise."""
+    instance = (instance or "").strip()
+    if field["level"] == "study":
+        if instance:
+            raise ValueError(f"field {field['name']} is study-level and takes no instance")
+        return ""
+    if not instance:
+        raise ValueError(f"field {field['name']} is {field['level']}-level: give the "
+                         f"{field['level']} (instance)")
+    return instance
+
+
+def replacing_key(study: str, field: str, instance: str, extractor: str) -> tuple:
+    """The key of an extractor's value that a new value of the same cell supersedes
+    (instances compared ignoring case and spacing)."""
+    return (study, field, " ".join(instance.split()).casefold(), extractor)
+
+
+def refit_values(review: Review, form: Form,
+                 replacing: set | None = None) -> list[tuple[int, str, str | None]]:
+    """Re-parse every live (not superseded) stored value of ``form.name`` against ``form``,
+    except extractors' values about to be superseded (``replacing``: :func:`replacing_key`
+    keys, e.g. the cells of an import made with the new form).
+
+    Returns the rows whose canonical value changes, as (id, status, value JSON); raises one
+    ReviewError listing every stored value that does not fit (study, field, instance,
+    extractor, value and why) -- a field no longer in the form, a value its new type or range
+    refuses, an instance its new level refuses."""
+    problems, changes = [], []
+    replacing = replacing or set()
+    for row in review.db.query(
+            "select id, study, field, instance, extractor, origin, status, value, raw "
+            "from extraction_values where form = ? and superseded_at is null order by id",
+            [form.name]):
+        if row["origin"] != "resolution" and replacing_key(
+                row["study"], row["field"], row["instance"], row["extractor"]) in replacing:
+            continue
+        inst = f" [{row['instance']}]" if row["instance"] else ""
+        where = (f"study {row['study']}, field {row['field']}{inst}, value {row['raw']!r} "
+                 f"(by {row['extractor']})")
+        field = form.by_name.get(row["field"])
+        if field is None:
+            problems.append(f"{where}: the field is no longer in the form")
+            continue
+        try:
+            value = parse_value(field, row["raw"])
+            check_instance(field, row["instance"])
+        except ValueError as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        status = "not_reported" if value is NOT_REPORTED else "reported"
+        canonical = to_json(value)
+        if (status, canonical) != (row["status"], row["value"]):
+            changes.append((row["id"], status, canonical))
+    if problems:
+        n = len(problems)
+        raise ReviewError(
+            f"form {form.name} has changed, and {n} stored value{'s' if n != 1 else ''} "
+            f"do{'es' if n == 1 else ''} not fit the new form; nothing was changed. Re-enter "
+            "them in the new form's terms in one `review extract --import FILE.csv` (values "
+            "an import replaces are not checked), or keep those fields as they were and add "
+            "fields with new names:\n" + "\n".join(problems))
+    return changes
+
+
+def check_form_fits(review: Review, form: Form) -> None:
+    """Read-only: when ``form`` differs from the stored form of its name, raise the
+    ReviewError of :func:`refit_values` if stored values do not fit it (prompt loops call
+    this before the first question)."""
+    rows = list(review.db.query("select sha256 from extraction_forms where name = ?",
+                                [form.name]))
+    if rows and rows[0]["sha256"] != form.sha256:
+        refit_values(review, form)
+
+
+def register_form(review: Review, form: Form, replacing: set | None = None) -> None:
+    """Keep the form's text in the store (caller holds the transaction).
+
+    A changed form (same name, other text) is first checked against every live stored value
+    of that form but those in ``replacing`` (:func:`refit_values`): if one does not fit,
+    nothing changes and the ReviewError names it. Otherwise the new text replaces the stored
+    one, values whose canonical form changes with it (e.g. a text field that became a choice)
+    are re-stored in the new canonical form (``raw`` is kept), and the replacement is
+    logged."""
     rows = list(review.db.query("select sha256 from extraction_forms where name = ?",
                                 [form.name]))
     if rows and rows[0]["sha256"] == form.sha256:
         return
+    changes = refit_values(review, form, replacing) if rows else []
+    for row_id, status, value in changes:
+        review.db.execute("update extraction_values set status = ?, value = ? where id = ?",
+                          [status, value, row_id])
     review.db["extraction_forms"].upsert({"name": form.name, "yaml": form.text,
                                           "sha256": form.sha256, "loaded_at": now_iso()},
                                          pk="name")
     review.log("extraction_form", {"name": form.name, "sha256": form.sha256,
-                                   "replaced": bool(rows)})
+                                   "replaced": bool(rows),
+                                   **({"revalued": [c[0] for c in changes]} if changes else {})})

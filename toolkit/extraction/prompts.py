@@ -3,9 +3,9 @@
 Keys at each field: a value (validated at once; an invalid one is explained and asked
 again), ``NR`` = not reported, Enter = skip (keep what is there), ``?`` = help, ``q`` = quit
 (the end of input too).
-After each value an optional source quote and page are asked (Enter skips). Each value is
-saved in its own transaction the moment it is accepted, so quitting or a crash loses nothing
-already entered.
+Each value is saved in its own transaction the moment it is accepted, so quitting or a crash
+loses nothing already entered; then an optional source quote and page are asked (Enter skips)
+and added to the saved value in a second transaction.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Callable
 
 from ..errors import ReviewError
 from ..store import Review
-from .entries import live_rows, save_value
-from .forms import Form
+from .entries import add_source, canonical_instance, live_rows, save_value
+from .forms import Form, check_form_fits
 from .values import format_value, parse_value
 
 HELP = ("type the value; NR = not reported (not the same as 0); Enter = skip; "
@@ -44,7 +44,9 @@ def run_entry(review: Review, form: Form, study: str, extractor: str, *,
               ask_source: bool = True) -> dict:
     """Prompt for every field of ``form`` for ``study``; returns {'saved': n, 'quit': bool}.
 
-    ``ask(prompt)`` returns a line, or None at the end of input (taken as quit)."""
+    ``ask(prompt)`` returns a line, or None at the end of input (taken as quit). A changed
+    form that stored values do not fit is refused (ReviewError) before the first prompt."""
+    check_form_fits(review, form)
     current = {(r["field"], r["instance"]): r for r in live_rows(review, form.name, study)
                if r["extractor"] == extractor and r["origin"] != "resolution"}
     instances: dict[str, list[str]] = {}
@@ -61,8 +63,12 @@ def run_entry(review: Review, form: Form, study: str, extractor: str, *,
                 text = ask(f"{level}s for this study, comma-separated{hint} (Enter: none)")
                 if text is None or text.strip().lower() == "q":
                     return {"saved": saved, "quit": True}
-                instances[level] = ([t.strip() for t in text.split(",") if t.strip()]
-                                    or known)
+                typed: dict[str, str] = {}  # arm names match ignoring case: first kept
+                for t in text.split(","):
+                    if t.strip():
+                        name = canonical_instance(review, form, study, t)
+                        typed.setdefault(name.casefold(), name)
+                instances[level] = list(typed.values()) or known
             targets = instances[level]
         for inst in targets:
             where = f" [{inst}]" if inst else ""
@@ -89,19 +95,22 @@ def run_entry(review: Review, form: Form, study: str, extractor: str, *,
                 except ValueError as exc:
                     echo(f"  invalid: {exc}")
                     continue
-                quote = page = None
-                if ask_source:
-                    quote = (ask("  source quote (Enter: none)") or "").strip() or None
-                    if quote:
-                        page = (ask("  page (Enter: none)") or "").strip() or None
-                try:
+                try:  # saved before the quote is asked: a crash there keeps the value
                     with review.atomic():
-                        save_value(review, form, study, field["name"], text, extractor,
-                                   instance=inst, quote=quote, page=page, origin="entry")
+                        row_id = save_value(review, form, study, field["name"], text,
+                                            extractor, instance=inst, origin="entry")
                 except ReviewError as exc:
                     echo(f"  invalid: {exc.bare_message}")
                     continue
                 saved += 1
                 echo(f"  saved {field['name']}{where} = {format_value(value)}")
+                if ask_source:
+                    quote = (ask("  source quote (Enter: none)") or "").strip() or None
+                    page = None
+                    if quote:
+                        page = (ask("  page (Enter: none)") or "").strip() or None
+                    if quote:
+                        with review.atomic():  # the second transaction: the value's source
+                            add_source(review, row_id, quote, page, extractor)
                 break
     return {"saved": saved, "quit": False}
