@@ -18,28 +18,19 @@ from toolkit.extraction.values import NOT_REPORTED
 from toolkit.store import open_review
 
 try:
-    from test_extraction_support import REASONS, build_review, run_cli, snapshot
+    from test_extraction_support import (build_full_text_review, build_review, put, run_cli,
+                                         snapshot)
 except ImportError:
-    from tests.test_extraction_support import REASONS, build_review, run_cli, snapshot
+    from tests.test_extraction_support import (build_full_text_review, build_review, put, run_cli,
+                                               snapshot)
 
 
 @pytest.fixture
 def review(tmp_path):
     """Reports 1-4 included at full text, 2 linked to 1 (one study '1'); 5 excluded."""
-    r = build_review(tmp_path)
-    with r.atomic():
-        for rid in (1, 2, 3, 4):
-            ft.record_fulltext(r, rid, "assessed", "include", reviewer="ann")
-        ft.record_fulltext(r, 5, "assessed", "exclude", "not spinal", reviewer="ann",
-                           reasons=REASONS)
-        ft.link_report(r, "2", "1")
+    r = build_full_text_review(tmp_path)
     yield r
     r.close()
-
-
-def put(review, form, study, field, text, who="ann", **kw):
-    with review.atomic():
-        return save_value(review, form, study, field, text, who, **kw)
 
 
 def test_find_form_in_the_review_folder(review):

@@ -20,7 +20,7 @@ from toolkit import fulltext as ft
 from toolkit.errors import ReviewError
 from toolkit.extraction import derived
 from toolkit.extraction.compare import disagreements, resolve
-from toolkit.extraction.entries import final_values, import_values_csv, save_value
+from toolkit.extraction.entries import final_values, import_values_csv
 from toolkit.extraction.export import export_table, outcome_table
 from toolkit.extraction.forms import find_form, load_form, parse_form, stored_form
 from toolkit.extraction.prompts import run_entry
@@ -28,9 +28,11 @@ from toolkit.flow import studies_in_meta_analysis
 from toolkit.store import open_review
 
 try:
-    from test_extraction_support import REASONS, REPO, build_review, run_cli, snapshot
+    from test_extraction_support import (REPO, build_full_text_review, build_review, put, run_cli,
+                                         snapshot)
 except ImportError:
-    from tests.test_extraction_support import REASONS, REPO, build_review, run_cli, snapshot
+    from tests.test_extraction_support import (REPO, build_full_text_review, build_review, put, run_cli,
+                                               snapshot)
 
 FORM_FILE = REPO / "extraction" / "forms" / "cryoablation.yaml"
 FEMALE_INTEGER = """  - name: female
@@ -48,20 +50,9 @@ TO_N_OF_N = [(FEMALE_INTEGER, "  - name: female\n    label: Female patients\n   
 @pytest.fixture
 def review(tmp_path):
     """Reports 1-4 included at full text, 2 linked to 1 (one study '1'); 5 excluded."""
-    r = build_review(tmp_path)
-    with r.atomic():
-        for rid in (1, 2, 3, 4):
-            ft.record_fulltext(r, rid, "assessed", "include", reviewer="ann")
-        ft.record_fulltext(r, 5, "assessed", "exclude", "not spinal", reviewer="ann",
-                           reasons=REASONS)
-        ft.link_report(r, "2", "1")
+    r = build_full_text_review(tmp_path)
     yield r
     r.close()
-
-
-def put(review, form, study, field, text, who="ann", **kw):
-    with review.atomic():
-        return save_value(review, form, study, field, text, who, **kw)
 
 
 def edit_form(review, *edits: tuple[str, str]):

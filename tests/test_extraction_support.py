@@ -12,7 +12,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from toolkit import fulltext as ft
 from toolkit.cli import main
+from toolkit.extraction.entries import save_value
 from toolkit.records import make_record
 from toolkit.screening.decisions import record_decision
 from toolkit.store import create_review, now_iso
@@ -79,3 +81,22 @@ def run_cli(db_path, *args, input: str | None = None):
             code = exc.code if isinstance(exc.code, int) else 1
         stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
     return code, stdout, stderr
+
+
+def build_full_text_review(tmp_path: Path):
+    """``build_review`` with reports 1-4 included at full text, 2 linked to 1 (one study '1'),
+    and 5 excluded. Returns the open review."""
+    r = build_review(tmp_path)
+    with r.atomic():
+        for rid in (1, 2, 3, 4):
+            ft.record_fulltext(r, rid, "assessed", "include", reviewer="ann")
+        ft.record_fulltext(r, 5, "assessed", "exclude", "not spinal", reviewer="ann",
+                           reasons=REASONS)
+        ft.link_report(r, "2", "1")
+    return r
+
+
+def put(review, form, study, field, text, who="ann", **kw):
+    """Save one extracted value in its own transaction; returns what ``save_value`` returns."""
+    with review.atomic():
+        return save_value(review, form, study, field, text, who, **kw)
