@@ -196,3 +196,21 @@ def test_pool_without_any_text_is_still_ranked_in_full():
 def test_tiny_pool_where_no_character_gram_repeats():
     res = simulate(["ab", "cd", "ef"], [1, 0, 1], seed=0)
     assert sorted(res.order) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("query", ["max", "mixed"])
+def test_refitting_stops_after_the_last_include_without_changing_the_metrics(data, query):
+    short = simulate(data.texts, data.labels, seed=3, query=query)
+    full = simulate(data.texts, data.labels, seed=3, query=query, refit_to_end=True)
+    assert short.metrics == full.metrics
+    last = max(k for k, row in enumerate(full.order) if data.labels[row] == 1)
+    assert short.order[:last + 1] == full.order[:last + 1]
+    # every record is still screened once, and the shortcut really skips fits
+    assert sorted(short.order) == list(range(200))
+    assert short.n_fits < full.n_fits
+
+
+def test_cli_refit_to_end_flag(tmp_path):
+    d = [json.loads(run_cli("simulate", FIXTURE, "--seed", 2, "--json", *flag).stdout)
+         for flag in ([], ["--refit-to-end"])]
+    assert d[0]["n95"] == d[1]["n95"] and d[0]["n_fits"] < d[1]["n_fits"]

@@ -407,9 +407,12 @@ def _format_conflicts(d: dict) -> str:
               show_default=True, help="Query strategy.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
               help="Write the screening order as CSV.")
+@click.option("--refit-to-end", is_flag=True,
+              help="Keep refitting until every record is screened (default: stop refitting "
+                   "once the last include is found; the metrics are the same).")
 @json_option
 def simulate_cmd(data, seed, prior_included, prior_excluded, classifier, query, out_path,
-                 as_json):
+                 refit_to_end, as_json):
     """Simulate screening of a labelled CSV (title, abstract, label_included) and report
     work saved (WSS@95) and recall."""
     import time
@@ -420,7 +423,8 @@ def simulate_cmd(data, seed, prior_included, prior_excluded, classifier, query, 
     ds = read_labelled_csv(data)
     try:
         res = simulate(ds.texts, ds.labels, seed=seed, prior_included=prior_included,
-                       prior_excluded=prior_excluded, classifier=classifier, query=query)
+                       prior_excluded=prior_excluded, classifier=classifier, query=query,
+                       refit_to_end=refit_to_end)
     except ReviewError as exc:  # e.g. more priors asked for than the file has: name the file
         if exc.file:
             raise

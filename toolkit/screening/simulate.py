@@ -116,11 +116,17 @@ def draw_priors(labels: Sequence[int], seed: int, n_included: int = 1,
 def simulate(texts: Sequence[str], labels: Sequence[int], *, seed: int = 0,
              prior_included: int = 1, prior_excluded: int = 1, classifier: str = "svm",
              query: str = "max", learner_options: dict | None = None,
-             features=None) -> SimulationResult:
+             features=None, refit_to_end: bool = False) -> SimulationResult:
     """Screen every record in the order the active learner asks for them.
 
     ``features``: a feature matrix already fitted on ``texts`` with the same feature options
     (``ActiveLearner(...).fit_features(texts).X_``), to compare settings without refitting it.
+
+    Once the last include has been screened nothing is left to find, so by default the model
+    stops refitting and the remaining records follow in the order of its last scores (ASReview's
+    simulation likewise stops after the last relevant record). Every metric counts only what
+    precedes the last include, so it is the same either way; ``refit_to_end=True`` keeps
+    refitting (and querying one record at a time) until every record is screened.
 
     Returns
     -------
@@ -142,7 +148,12 @@ def simulate(texts: Sequence[str], labels: Sequence[int], *, seed: int = 0,
     is_unlabelled[priors] = False
     n_at_fit = None
     n_fits = 0
+    includes_left = int(y.sum() - y[priors].sum())
     while len(labelled) < n:
+        if includes_left == 0 and not refit_to_end and learner.model_ is not None:
+            rest = np.flatnonzero(is_unlabelled)
+            labelled.extend(learner.query_batch(rest, rest.size))
+            break
         if learner.retrain_due(len(labelled), n_at_fit):
             learner.fit(labelled, y[labelled])
             n_at_fit = len(labelled)
@@ -150,6 +161,7 @@ def simulate(texts: Sequence[str], labels: Sequence[int], *, seed: int = 0,
         nxt = learner.query(np.flatnonzero(is_unlabelled))
         is_unlabelled[nxt] = False
         labelled.append(nxt)
+        includes_left -= int(y[nxt])
     wall = time.perf_counter() - t0
     metrics = screening_metrics(y[labelled[len(priors):]])
     return SimulationResult(order=labelled, prior_rows=priors, labels=y, metrics=metrics,
