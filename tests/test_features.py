@@ -80,3 +80,26 @@ def test_huge_alphabet_takes_the_per_word_path_with_the_same_result():
     got, grams = char_wb_tfidf(docs)
     assert list(grams) == list(v.get_feature_names_out())
     assert same_matrix(got, ref)
+
+
+# Whitespace Python's str.split() and the vectorizers' regexes may treat differently (\x1c-\x1f,
+# \x85, \u2028, \u3000, ...), combining accents, non-BMP letters, digits and underscores.
+ALPHABET = list("abc ABC éÉ\u0301 \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u2028\u2029\u3000_-.,'0123"
+                "\U0001F600\U00010400\u00df\u0130\u01c5")
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_awkward_text_gives_the_vectorizers_columns_and_values(seed):
+    rng = np.random.default_rng(seed)
+    docs = ["".join(rng.choice(ALPHABET, size=rng.integers(0, 60)))
+            for _ in range(rng.integers(2, 25))]
+    for ours, ref in ((word_tfidf, word_vectorizer()), (char_wb_tfidf, char_vectorizer())):
+        try:
+            expected = ref.fit_transform(docs)
+        except ValueError:  # empty vocabulary: ours must refuse too
+            with pytest.raises(ValueError):
+                ours(docs)
+            continue
+        got, cols = ours(docs)
+        assert list(cols) == list(ref.get_feature_names_out())
+        assert same_matrix(got, expected)
