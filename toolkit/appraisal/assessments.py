@@ -203,7 +203,15 @@ def save_entry(review: Review, tool: Tool, study: str, item: str, text, assessor
                 and r["item"] != item}
         derived = view(tool, mine)["overall" if item == OVERALL else "domains"]
         derived = derived["derived"] if item == OVERALL else derived[item]["derived"]
-        if derived == value:
+        if derived == value:  # nothing to override; an earlier override is withdrawn
+            cur = review.db.execute(
+                "update appraisal_entries set superseded_at = ? where study = ? and tool = ? "
+                "and item = ? and assessor = ? and origin != 'resolution' and superseded_at "
+                "is null", [now_iso(), study, tool.name, item, assessor])
+            if cur.rowcount and log:
+                review.log("appraisal_override_withdrawn", {"study": study, "tool": tool.name,
+                                                            "item": item, "value": value},
+                           actor=assessor)
             return None
         if not (reason or "").strip():
             what = f"derives {derived!r}" if derived is not None else \
