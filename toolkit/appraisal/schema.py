@@ -47,6 +47,30 @@ def _appraisal_001(db) -> None:
     db.execute("create index appraisal_entries_key on appraisal_entries(study, tool, item)")
 
 
+
+def _appraisal_002(db) -> None:
+    db.execute(
+        """
+        create table grade_ratings (
+            id integer primary key,
+            outcome text not null,
+            tool text,                       -- the appraisal tool risk of bias was read from
+            start text not null check (start in ('high', 'low')),
+            proposal text not null,          -- JSON: what the toolkit proposed, with its numbers
+            levels text not null,            -- JSON: {domain: levels down (negative) or up}
+            reasons text not null,           -- JSON: {domain: the reviewer's reason}
+            certainty text not null check (certainty in ('high', 'moderate', 'low',
+                                                         'very low')),
+            rater text not null,
+            note text,
+            rated_at text not null,
+            superseded_at text
+        )
+        """
+    )
+
+
 MIGRATIONS = [
     ("appraisal_001_tools_and_entries", _appraisal_001),
+    ("appraisal_002_grade_ratings", _appraisal_002),
 ]

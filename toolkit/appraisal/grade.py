@@ -1,0 +1,310 @@
+"""GRADE certainty of evidence per outcome: proposals from the store, the reviewer's rating,
+and the summary-of-findings table.
+
+The toolkit *proposes* downgrades from what the store knows (docs/appraisal.md gives the
+rules and the GRADE guidance behind them); the *final* rating is the reviewer's, recorded with
+a reason for every level up or down and for every departure from the proposal.
+
+Starting level: randomized evidence (appraised with RoB 2) starts high; non-randomized
+evidence starts low (case series, single-arm and cohort studies appraised with JBI, MINORS or
+Newcastle-Ottawa), except with ROBINS-I, which is built to let non-randomized studies start
+high and be rated down for risk of bias (Schünemann et al., J Clin Epidemiol 2019;111:105-114).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Callable
+
+from ..errors import ReviewError
+from ..store import Review, now_iso
+from .assessments import final_assessments
+from .templates import OVERALL, Tool
+
+DOMAINS = ("risk_of_bias", "inconsistency", "indirectness", "imprecision",
+           "publication_bias")
+UPGRADES = ("large_effect", "dose_response", "plausible_confounding")
+LEVELS = {4: "high", 3: "moderate", 2: "low", 1: "very low"}
+START = {"high": 4, "low": 2}
+RANDOMIZED_TOOLS = {"rob2"}
+STARTS_HIGH_TOOLS = {"rob2", "robins_i"}
+OIS_PARTICIPANTS = 400      # GRADE guidelines 6 (Guyatt 2011): rule of thumb for the OIS
+NULLS = {"MC": 0.0}         # measures with a "no effect" value (mean change: no change)
+EGGER_ALPHA = 0.10          # the funnel test's usual threshold (Egger et al. 1997)
+MIN_K_FUNNEL = 10           # Cochrane Handbook 13.3.5.4: not with fewer than 10 studies
+
+
+def starting_level(tool: Tool | None) -> str:
+    """'high' for randomized trials (RoB 2) and ROBINS-I, else 'low' (observational)."""
+    return "high" if tool is not None and tool.name in STARTS_HIGH_TOOLS else "low"
+
+
+def risk_of_bias_proposal(weights: dict[str, float], classes: dict[str, str]) -> dict:
+    """Levels down for risk of bias from the share of the pooled weight by overall class:
+    -2 when studies at high (or critical) risk carry more than half of it; -1 when they carry
+    more than a quarter, or when studies at high risk or with some concerns (moderate, no
+    information, or not appraised) carry more than half; else 0."""
+    total = sum(weights.values())
+    if total <= 0:
+        return {"levels": 0, "reason": "no pooled weights", "share_high": None,
+                "share_concerns": None}
+    high = sum(w for s, w in weights.items() if classes.get(s) in ("high", "critical"))
+    concerns = sum(w for s, w in weights.items()
+                   if classes.get(s) not in ("high", "critical", "low"))
+    h, c = high / total, concerns / total
+    unrated = sorted(s for s in weights if s not in classes)
+    text = (f"{100 * h:.0f}% of the weight from studies at high risk, {100 * c:.0f}% with "
+            "some concerns or not low risk" + (f" (not appraised: {', '.join(unrated)})"
+                                               if unrated else ""))
+    if h > 0.5:
+        levels = -2
+    elif h > 0.25 or h + c > 0.5:
+        levels = -1
+    else:
+        levels = 0
+    return {"levels": levels, "reason": text, "share_high": round(h, 4),
+            "share_concerns": round(c, 4)}
+
+
+def inconsistency_proposal(k: int, i2: float | None, pi: tuple | None,
+                           null: float | None) -> dict:
+    """-1 when I2 >= 50% (substantial heterogeneity, Cochrane Handbook 10.10.2); -2 when
+    I2 >= 75% and the prediction interval includes the null effect (where the measure has
+    one); not assessable with fewer than 2 studies."""
+    if k < 2 or i2 is None:
+        return {"levels": 0, "reason": "not assessable (fewer than 2 studies)"}
+    pi_text = "" if not pi or pi[0] is None else f", prediction interval {pi[0]:.3g} to {pi[1]:.3g}"
+    crosses = null is not None and pi and pi[0] is not None and pi[0] <= null <= pi[1]
+    if i2 >= 75 and crosses:
+        return {"levels": -2, "reason": f"I2 = {i2:.0f}%{pi_text}, which includes no effect"}
+    if i2 >= 50:
+        return {"levels": -1, "reason": f"I2 = {i2:.0f}%{pi_text}"}
+    return {"levels": 0, "reason": f"I2 = {i2:.0f}%{pi_text}"}
+
+
+def imprecision_proposal(participants: int | None, ci: tuple, null: float | None,
+                         ois: int = OIS_PARTICIPANTS) -> dict:
+    """-1 for each of: fewer participants than the optimal information size (default the
+    GRADE rule of thumb of 400); a confidence interval that includes the null effect (where
+    the measure has one). At most -2."""
+    reasons, levels = [], 0
+    if participants is None:
+        reasons.append("participants not known")
+    elif participants < ois:
+        levels -= 1
+        reasons.append(f"{participants} participants, fewer than the optimal information "
+                       f"size ({ois})")
+    else:
+        reasons.append(f"{participants} participants (optimal information size {ois})")
+    if null is not None and ci[0] is not None and ci[0] <= null <= ci[1]:
+        levels -= 1
+        reasons.append(f"the confidence interval {ci[0]:.3g} to {ci[1]:.3g} includes no effect")
+    return {"levels": max(levels, -2), "reason": "; ".join(reasons)}
+
+
+def publication_bias_proposal(k: int, funnel_p: float | None) -> dict:
+    """-1 when there are at least 10 studies and the funnel (Egger) test gives p < 0.10."""
+    if k < MIN_K_FUNNEL:
+        return {"levels": 0, "reason": f"not assessed: {k} studies, fewer than "
+                                       f"{MIN_K_FUNNEL} for a funnel test"}
+    if funnel_p is None:
+        return {"levels": 0, "reason": "funnel test not available"}
+    if funnel_p < EGGER_ALPHA:
+        return {"levels": -1, "reason": f"Egger's test p = {funnel_p:.3g}"}
+    return {"levels": 0, "reason": f"Egger's test p = {funnel_p:.3g}"}
+
+
+def certainty_of(start: str, levels: dict[str, int]) -> str:
+    return LEVELS[min(4, max(1, START[start] + sum(levels.values())))]
+
+
+def propose_from_result(result: dict, *, participants: int | None, classes: dict[str, str],
+                        start: str, funnel_p: float | None = None,
+                        ois: int = OIS_PARTICIPANTS) -> dict:
+    """The proposal for one pooled result (``toolkit.pooling.api.pool_table``'s dict)."""
+    null = NULLS.get(result["measure"])
+    weights = {str(s["study"]): float(s["weight"] or 0) for s in result["studies"]}
+    domains = {
+        "risk_of_bias": risk_of_bias_proposal(weights, classes),
+        "inconsistency": inconsistency_proposal(result["k"], result.get("I2"),
+                                                (result.get("pi_low"), result.get("pi_high")),
+                                                null),
+        "indirectness": {"levels": 0, "reason": "not proposed: the reviewer's judgement of "
+                                                "population, intervention and outcome"},
+        "imprecision": imprecision_proposal(participants, (result["ci_low"],
+                                                           result["ci_high"]), null, ois),
+        "publication_bias": publication_bias_proposal(result["k"], funnel_p),
+    }
+    levels = {d: v["levels"] for d, v in domains.items()}
+    return {"k": result["k"], "participants": participants, "measure": result["measure"],
+            "estimate": result["estimate"], "ci_low": result["ci_low"],
+            "ci_high": result["ci_high"], "pi_low": result.get("pi_low"),
+            "pi_high": result.get("pi_high"), "I2": result.get("I2"), "start": start,
+            "domains": domains, "certainty": certainty_of(start, levels)}
+
+
+def overall_classes(review: Review, tool: Tool | None) -> dict[str, str]:
+    """{study: plot class of its final overall judgement} (studies with one)."""
+    if tool is None:
+        return {}
+    out = {}
+    for study, f in final_assessments(review, tool).items():
+        if f["overall"]["value"] is not None:
+            out[study] = tool.class_of(OVERALL, f["overall"]["value"])
+    return out
+
+
+def funnel_p_value(yi, vi) -> float | None:
+    """Egger's regression test p-value from the pooling diagnostics, when they are there."""
+    from ..stages import optional_module
+
+    diag = optional_module("toolkit.pooling.diagnostics")
+    if diag is None:
+        return None
+    test = getattr(diag, "egger_test", None) or getattr(diag, "regtest", None)
+    if test is None:
+        return None
+    out = test(yi, vi)
+    return out.get("p") if isinstance(out, dict) else getattr(out, "p", out)
+
+
+def propose(review: Review, outcome: str, tool: Tool | None, *, method: str = "REML",
+            r=None, start: str | None = None, ois: int = OIS_PARTICIPANTS,
+            funnel: Callable | None = None) -> dict:
+    """Pool the review's outcome as ``review pool --outcome`` does and propose its GRADE
+    rating. ``start`` overrides the starting level the tool implies."""
+    from ..extraction.export import outcome_table
+    from ..pooling.api import effect_sizes_from_table, pool_table
+
+    df = outcome_table(review, outcome)
+    kw = dict(df.attrs["pool_kwargs"])
+    study = kw.pop("study", "study")
+    if r is not None:
+        kw["r"] = r
+    measure = df.attrs["default_measure"]
+    if len(df) == 0:
+        raise ReviewError(f"outcome {outcome}: no study with data to pool")
+    result = pool_table(df, measure, method=method if len(df) > 1 else "FE", study=study,
+                        **kw)
+    count_col = kw.get("total") or kw.get("n")
+    participants = int(df[count_col].astype(float).sum()) if count_col else None
+    p = None
+    if result["k"] >= MIN_K_FUNNEL:
+        es = effect_sizes_from_table(df, measure, {k: v for k, v in kw.items() if k != "r"},
+                                     r=kw.get("r"), study=study)
+        p = (funnel or funnel_p_value)(es.yi, es.vi)
+    prop = propose_from_result(result, participants=participants,
+                               classes=overall_classes(review, tool),
+                               start=start or starting_level(tool), funnel_p=p, ois=ois)
+    return {"outcome": outcome, "tool": tool.name if tool else None, **prop}
+
+
+def rate(review: Review, outcome: str, proposal: dict, rater: str, *,
+         levels: dict[str, int] | None = None, reasons: dict[str, str] | None = None,
+         start: str | None = None, note: str | None = None) -> dict:
+    """Record the reviewer's final rating (caller holds the transaction). ``levels`` are the
+    reviewer's levels per domain (down negative; upgrades positive, for observational
+    evidence): the proposal's where not given. Every domain rated up or down needs a reason
+    (the proposal's reason stands where the reviewer keeps the proposal's level), and so
+    does every departure from the proposal. Returns the stored rating."""
+    levels = dict(levels or {})
+    reasons = {k: v.strip() for k, v in (reasons or {}).items() if v and v.strip()}
+    unknown = set(levels) - set(DOMAINS) - set(UPGRADES)
+    if unknown:
+        raise ReviewError(f"unknown GRADE domains {sorted(unknown)}; domains: "
+                          f"{', '.join(DOMAINS + UPGRADES)}")
+    start = start or proposal["start"]
+    if start not in START:
+        raise ReviewError("the starting level is high or low")
+    final, why = {}, {}
+    for d in DOMAINS + UPGRADES:
+        proposed = proposal["domains"].get(d, {"levels": 0, "reason": ""})
+        lv = int(levels.get(d, proposed["levels"]))
+        if d in DOMAINS and not -2 <= lv <= 0:
+            raise ReviewError(f"{d}: rate down by 0, 1 or 2 levels (give 0, -1 or -2)")
+        if d in UPGRADES and not 0 <= lv <= 2:
+            raise ReviewError(f"{d}: rate up by 0, 1 or 2 levels")
+        if lv != proposed["levels"] and d not in reasons:
+            raise ReviewError(f"{d}: {lv:+d} differs from the proposal "
+                              f"({proposed['levels']:+d}): give the reason")
+        if lv != 0 and d not in reasons and not proposed.get("reason"):
+            raise ReviewError(f"{d}: rated {lv:+d}: give the reason")
+        final[d] = lv
+        why[d] = reasons.get(d) or (proposed.get("reason") if lv != 0 else "") or ""
+    if sum(final[u] for u in UPGRADES) and start == "high":
+        raise ReviewError("rating up is for evidence that starts low (GRADE)")
+    certainty = certainty_of(start, final)
+    review.db.execute("update grade_ratings set superseded_at = ? where outcome = ? and "
+                      "superseded_at is null", [now_iso(), outcome])
+    row = {"outcome": outcome, "tool": proposal.get("tool"), "start": start,
+           "proposal": json.dumps(proposal, sort_keys=True, default=float),
+           "levels": json.dumps(final, sort_keys=True),
+           "reasons": json.dumps({d: t for d, t in why.items() if t}, sort_keys=True),
+           "certainty": certainty, "rater": rater, "note": note, "rated_at": now_iso(),
+           "superseded_at": None}
+    row_id = review.db["grade_ratings"].insert(row).last_pk
+    review.log("grade_rating", {"id": row_id, "outcome": outcome, "certainty": certainty,
+                                "proposed": proposal["certainty"]}, actor=rater)
+    return {"id": row_id, "outcome": outcome, "certainty": certainty, "levels": final,
+            "reasons": json.loads(row["reasons"]), "proposed": proposal["certainty"]}
+
+
+def ratings(review: Review) -> dict[str, dict]:
+    """{outcome: the live rating, with proposal, levels and reasons parsed}."""
+    out = {}
+    for r in review.db.query("select * from grade_ratings where superseded_at is null "
+                             "order by id"):
+        r = dict(r)
+        for k in ("proposal", "levels", "reasons"):
+            r[k] = json.loads(r[k])
+        out[r["outcome"]] = r
+    return out
+
+
+# -- summary of findings -----------------------------------------------------------------------
+
+SOF_COLUMNS = ["outcome", "k", "participants", "estimate", "ci_low", "ci_high", "certainty",
+               "rated_by", "reasons"]
+_WORDS = {"risk_of_bias": "risk of bias", "inconsistency": "inconsistency",
+          "indirectness": "indirectness", "imprecision": "imprecision",
+          "publication_bias": "publication bias", "large_effect": "large effect",
+          "dose_response": "dose-response", "plausible_confounding": "plausible confounding"}
+
+
+def sof_rows(review: Review, proposals: dict[str, dict] | None = None,
+             labels: dict[str, str] | None = None) -> list[dict]:
+    """The summary of findings: one row per rated outcome (its numbers as rated) and per
+    proposed-but-unrated outcome in ``proposals`` (certainty marked "proposed")."""
+    rated = ratings(review)
+    rows = []
+    for outcome in list(dict.fromkeys(list(proposals or {}) + list(rated))):
+        if outcome in rated:
+            r = rated[outcome]
+            p, certainty, by = r["proposal"], r["certainty"], r["rater"]
+            reasons = "; ".join(f"{_WORDS[d]} {lv:+d}: {r['reasons'].get(d, '')}".rstrip(": ")
+                                for d, lv in r["levels"].items() if lv)
+        else:
+            p = proposals[outcome]
+            certainty, by = f"{p['certainty']} (proposed, not rated)", ""
+            reasons = "; ".join(f"{_WORDS[d]} {v['levels']:+d}: {v['reason']}"
+                                for d, v in p["domains"].items() if v["levels"])
+        start = f"starts {p['start']} ({'randomized' if p['start'] == 'high' else 'observational'})"
+        rows.append({"outcome": (labels or {}).get(outcome, outcome), "k": p["k"],
+                     "participants": p["participants"], "estimate": p["estimate"],
+                     "ci_low": p["ci_low"], "ci_high": p["ci_high"], "certainty": certainty,
+                     "rated_by": by, "reasons": f"{start}; {reasons}" if reasons else start})
+    return rows
+
+
+def sof_markdown(rows: list[dict], fmt: Callable = lambda x: f"{x:.3g}") -> str:
+    """The summary-of-findings table as Markdown."""
+    def f(x):
+        return "–" if x is None or x == "" else fmt(x)
+
+    lines = ["| outcome | studies (k) | participants | estimate [95% CI] | certainty | "
+             "reasons |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['outcome']} | {r['k']} | {r['participants'] or '–'} | "
+                     f"{f(r['estimate'])} [{f(r['ci_low'])}, {f(r['ci_high'])}] | "
+                     f"{r['certainty']} | {r['reasons']} |")
+    return "\n".join(lines) + "\n"
