@@ -610,6 +610,29 @@ def read_csv(path: Path) -> tuple[list[str], list[dict]]:
         raise ReviewError(f"not UTF-8 text ({exc})", file=path) from None
 
 
+def check_columns(path, header: list[str], required: tuple, allowed: tuple) -> None:
+    """A ReviewError naming the file when a required column is missing or one is unknown."""
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise ReviewError(f"missing columns {missing}; expected {list(allowed)}", file=path)
+    unknown = [c for c in header if c not in allowed]
+    if unknown:
+        raise ReviewError(f"unknown columns {unknown}; expected {list(allowed)}", file=path)
+
+
+def study_cell(review: Review, row: dict, line: int, studies: dict, errors: list) -> str | None:
+    """The included study a CSV row's ``study`` cell names, or None with the reason appended
+    to ``errors`` as (line, 'study', why)."""
+    ref = (row.get("study") or "").strip()
+    study = resolve_study(review, ref, studies) if ref else None
+    if not ref:
+        errors.append((line, "study", "empty"))
+    elif study is None:
+        errors.append((line, "study", f"{ref!r} is not an included study (nor one of its "
+                                      "reports)"))
+    return study
+
+
 def raise_cell_errors(path, errors: list[tuple[int, str, str]]):
     """One ReviewError listing every (row, column, why); the first names the place."""
     lines = [f"{path}: row {line}: column {col!r}: {why}" for line, col, why in errors]

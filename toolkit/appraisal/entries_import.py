@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..fulltext import included_studies, raise_cell_errors, read_csv, resolve_study
-from ..errors import ReviewError
+from ..fulltext import check_columns, included_studies, raise_cell_errors, read_csv, study_cell
 from ..store import Review
 from .assessments import is_derived, live_entries, save_entry, view
 from .templates import OVERALL, Tool, register_tool
@@ -25,24 +24,11 @@ def import_csv(review: Review, path: str | Path, tool: Tool,
     needs a ``reason``. Returns {'imported', 'derived_equal', 'studies', 'file'}."""
     path = Path(path)
     header, rows = read_csv(path)
-    missing = [c for c in ("study", "item", "value") if c not in header]
-    if missing:
-        raise ReviewError(f"missing columns {missing}; expected {list(IMPORT_COLUMNS)}",
-                          file=path)
-    unknown = [c for c in header if c not in IMPORT_COLUMNS]
-    if unknown:
-        raise ReviewError(f"unknown columns {unknown}; expected {list(IMPORT_COLUMNS)}",
-                          file=path)
+    check_columns(path, header, ("study", "item", "value"), IMPORT_COLUMNS)
     studies = included_studies(review)
     errors, todo, seen = [], [], {}
     for line, row in enumerate(rows, start=2):
-        ref = (row.get("study") or "").strip()
-        study = resolve_study(review, ref, studies) if ref else None
-        if not ref:
-            errors.append((line, "study", "empty"))
-        elif study is None:
-            errors.append((line, "study", f"{ref!r} is not an included study (nor one of its "
-                                          "reports)"))
+        study = study_cell(review, row, line, studies, errors)
         who = (row.get("assessor") or "").strip() or assessor
         if not who:
             errors.append((line, "assessor", "empty, and no --assessor given"))

@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ReviewError
-from ..fulltext import read_csv_rows, included_studies, raise_cell_errors, resolve_study
+from ..fulltext import (check_columns, included_studies, raise_cell_errors, read_csv_rows,
+                        study_cell)
 from ..store import Review, now_iso
 from .forms import Form, check_instance, register_form, replacing_key
 from .values import NOT_REPORTED, format_value, from_row, parse_value, to_json
@@ -179,24 +180,11 @@ def import_values_csv(review: Review, path: str | Path, form: Form,
     path = Path(path)
     rows = read_csv_rows(path)
     header = list(rows[0].keys()) if rows else []
-    missing = [c for c in ("study", "field", "value") if c not in header]
-    if missing:
-        raise ReviewError(f"missing columns {missing}; expected {list(IMPORT_COLUMNS)}",
-                          file=path)
-    unknown = [c for c in header if c not in IMPORT_COLUMNS]
-    if unknown:
-        raise ReviewError(f"unknown columns {unknown}; expected {list(IMPORT_COLUMNS)}",
-                          file=path)
+    check_columns(path, header, ("study", "field", "value"), IMPORT_COLUMNS)
     studies = included_studies(review)
     errors, todo, seen = [], [], {}
     for line, row in enumerate(rows, start=2):
-        ref = (row.get("study") or "").strip()
-        study = resolve_study(review, ref, studies) if ref else None
-        if not ref:
-            errors.append((line, "study", "empty"))
-        elif study is None:
-            errors.append((line, "study", f"{ref!r} is not an included study (nor one of its "
-                                          "reports)"))
+        study = study_cell(review, row, line, studies, errors)
         who = (row.get("extractor") or "").strip() or extractor
         if not who:
             errors.append((line, "extractor", "empty, and no --extractor given"))
