@@ -112,9 +112,8 @@ def prisma_counts(review: Review, studies_in_meta_analysis: int | None = None) -
     if ft.get("reports_pending") or ft.get("reports_conflict"):
         raise ReviewError(f"full-text stage not finished: {ft.get('reports_pending', 0)} reports "
                           f"undecided, {ft.get('reports_conflict', 0)} in conflict (decide with "
-                          "`review fulltext`; list conflicts with `review fulltext --conflicts` "
-                          "and resolve with `review fulltext --record REF --decision D "
-                          "--resolve`)")
+                          "`review fulltext`; list conflicts with `review fulltext conflicts` "
+                          "and resolve with `review fulltext resolve REF --decision D`)")
     counts = {
         "identified_by_database": ident,
         "duplicates_removed": _duplicates_removed(review),
