@@ -50,7 +50,7 @@ def test_risk_of_bias_rule_on_weight_shares():
     assert grade.risk_of_bias_proposal(w, {"a": "some", "b": "low", "c": "low"})["levels"] == -1
     assert grade.risk_of_bias_proposal(w, {"a": "low", "b": "some", "c": "high"})["levels"] == 0
     out = grade.risk_of_bias_proposal(w, {"a": "low", "b": "low"})   # c not appraised
-    assert out["levels"] == 0 and "not appraised: c" in out["reason"]
+    assert out["levels"] == 0 and "no final judgement: c" in out["reason"]
 
 
 def test_inconsistency_imprecision_and_funnel_rules():

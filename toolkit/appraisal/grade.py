@@ -54,7 +54,7 @@ def risk_of_bias_proposal(weights: dict[str, float], classes: dict[str, str]) ->
     h, c = high / total, concerns / total
     unrated = sorted(s for s in weights if s not in classes)
     text = (f"{100 * h:.0f}% of the weight from studies at high risk, {100 * c:.0f}% with "
-            "some concerns or not low risk" + (f" (not appraised: {', '.join(unrated)})"
+            "some concerns or not low risk" + (f" (no final judgement: {', '.join(unrated)})"
                                                if unrated else ""))
     if h > 0.5:
         levels = -2
@@ -154,49 +154,82 @@ def overall_classes(review: Review, tool: Tool | None) -> dict[str, str]:
     return out
 
 
-def funnel_p_value(yi, vi) -> float | None:
-    """Egger's regression test p-value from the pooling diagnostics, when they are there."""
+def funnel_p_value(yi, vi, method: str = "REML") -> float | None:
+    """Egger's regression test p-value (metafor ``regtest``: yi on the standard error, with
+    the pooling model's estimator) from the pooling diagnostics, when they are installed."""
     from ..stages import optional_module
 
     diag = optional_module("toolkit.pooling.diagnostics")
-    if diag is None:
-        return None
-    test = getattr(diag, "egger_test", None) or getattr(diag, "regtest", None)
+    test = getattr(diag, "egger_test", None) if diag is not None else None
     if test is None:
         return None
-    out = test(yi, vi)
-    return out.get("p") if isinstance(out, dict) else getattr(out, "p", out)
+    return float(test(yi, vi, method=method)["pval"])
+
+
+def pool_outcome(review: Review, outcome: str, *, method: str = "REML", r=None):
+    """(the outcome's table, its column keyword arguments, its measure, the pooled result)
+    as ``review pool --outcome`` pools it; one study is pooled with a fixed effect."""
+    from ..extraction.export import outcome_table
+    from ..pooling.api import pool_table
+
+    df = outcome_table(review, outcome)
+    kw = dict(df.attrs["pool_kwargs"])
+    if r is not None:
+        kw["r"] = r
+    if len(df) == 0:
+        raise ReviewError(f"outcome {outcome}: no study with data to pool")
+    measure = df.attrs["default_measure"]
+    result = pool_table(df, measure, method=method if len(df) > 1 else "FE", **kw)
+    return df, kw, measure, result
 
 
 def propose(review: Review, outcome: str, tool: Tool | None, *, method: str = "REML",
             r=None, start: str | None = None, ois: int = OIS_PARTICIPANTS,
             funnel: Callable | None = None) -> dict:
     """Pool the review's outcome as ``review pool --outcome`` does and propose its GRADE
-    rating. ``start`` overrides the starting level the tool implies."""
-    from ..extraction.export import outcome_table
-    from ..pooling.api import effect_sizes_from_table, pool_table
+    rating. ``start`` overrides the starting level the tool implies; ``funnel(yi, vi)``
+    replaces Egger's test (its p-value) from ten studies on."""
+    from ..pooling.api import effect_sizes_from_table
 
-    df = outcome_table(review, outcome)
-    kw = dict(df.attrs["pool_kwargs"])
-    study = kw.pop("study", "study")
-    if r is not None:
-        kw["r"] = r
-    measure = df.attrs["default_measure"]
-    if len(df) == 0:
-        raise ReviewError(f"outcome {outcome}: no study with data to pool")
-    result = pool_table(df, measure, method=method if len(df) > 1 else "FE", study=study,
-                        **kw)
+    df, kw, measure, result = pool_outcome(review, outcome, method=method, r=r)
     count_col = kw.get("total") or kw.get("n")
     participants = int(df[count_col].astype(float).sum()) if count_col else None
     p = None
     if result["k"] >= MIN_K_FUNNEL:
-        es = effect_sizes_from_table(df, measure, {k: v for k, v in kw.items() if k != "r"},
-                                     r=kw.get("r"), study=study)
-        p = (funnel or funnel_p_value)(es.yi, es.vi)
+        es = effect_sizes_from_table(df, measure, {k: v for k, v in kw.items()
+                                                   if k not in ("r", "study")},
+                                     r=kw.get("r"), study=kw.get("study"))
+        p = funnel(es.yi, es.vi) if funnel else funnel_p_value(es.yi, es.vi, method)
     prop = propose_from_result(result, participants=participants,
                                classes=overall_classes(review, tool),
                                start=start or starting_level(tool), funnel_p=p, ois=ois)
     return {"outcome": outcome, "tool": tool.name if tool else None, **prop}
+
+
+def stale_ratings(review: Review, proposals: dict[str, dict]) -> list[str]:
+    """Notes on rated outcomes whose numbers have changed since the rating (the data or the
+    appraisal changed): the rating shows the numbers it was made on until it is redone."""
+    out = []
+    for outcome, r in ratings(review).items():
+        now = proposals.get(outcome)
+        if now is None:
+            continue
+        then = r["proposal"]
+        changed = [k for k in ("k", "participants", "estimate", "ci_low", "ci_high")
+                   if _differs(then.get(k), now.get(k))]
+        changed += [f"{d} proposal" for d in DOMAINS
+                    if then["domains"].get(d, {}).get("levels")
+                    != now["domains"].get(d, {}).get("levels")]
+        if changed:
+            out.append(f"outcome {outcome}: {', '.join(changed)} changed since it was rated "
+                       f"by {r['rater']}; rate it again (`review grade rate {outcome}`)")
+    return out
+
+
+def _differs(a, b) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return abs(a - b) > 1e-9 * max(1.0, abs(a), abs(b))
+    return a != b
 
 
 def rate(review: Review, outcome: str, proposal: dict, rater: str, *,
@@ -249,6 +282,66 @@ def rate(review: Review, outcome: str, proposal: dict, rater: str, *,
             "reasons": json.loads(row["reasons"]), "proposed": proposal["certainty"]}
 
 
+def run_rating(review: Review, outcome: str, proposal: dict, rater: str, *,
+               ask: Callable[[str], str | None], echo: Callable[[str], None],
+               start: str | None = None, note: str | None = None) -> dict | None:
+    """Walk the reviewer through the GRADE domains of one outcome in the terminal: each shows
+    the proposal (levels and why); Enter keeps it, 0/-1/-2 (up: 0/1/2) changes it and asks
+    why. Nothing is saved until the reviewer confirms the resulting certainty: a rating is one
+    decision. Returns the stored rating, or None when the reviewer quits (``q``, end of
+    input) or does not confirm."""
+    start = start or proposal["start"]
+    levels, reasons = {}, {}
+    echo(f"outcome {outcome}: k = {proposal['k']}, participants "
+         f"{proposal['participants'] if proposal['participants'] is not None else 'unknown'}, "
+         f"estimate {proposal['estimate']:.3g} [{proposal['ci_low']:.3g}, "
+         f"{proposal['ci_high']:.3g}]; starts {start}; proposed certainty "
+         f"{proposal['certainty']}")
+    domains = DOMAINS + (UPGRADES if start == "low" else ())
+    for d in domains:
+        prop = proposal["domains"].get(d, {"levels": 0, "reason": "not proposed"})
+        allowed = (0, -1, -2) if d in DOMAINS else (0, 1, 2)
+        echo(f"{_WORDS[d]}: proposed {prop['levels']:+d} ({prop['reason']})")
+        while True:
+            text = ask(f"  levels ({', '.join(f'{x:+d}' if x else '0' for x in allowed)}; "
+                       "Enter keeps the proposal; q quits, nothing saved)")
+            if text is None or text.strip().lower() == "q":
+                return None
+            text = text.strip()
+            if not text:
+                break
+            try:
+                lv = int(text)
+            except ValueError:
+                lv = None
+            if lv not in allowed:
+                echo(f"  invalid: give one of {', '.join(str(x) for x in allowed)}")
+                continue
+            levels[d] = lv
+            if lv != prop["levels"] or lv != 0:
+                why = None
+                while not why:
+                    why = ask("  reason" + (" (Enter keeps the proposal's)"
+                                            if lv == prop["levels"] else ""))
+                    if why is None:
+                        return None
+                    why = why.strip()
+                    if not why and lv == prop["levels"]:
+                        break
+                if why:
+                    reasons[d] = why
+            break
+    final = {d: levels.get(d, proposal["domains"].get(d, {"levels": 0})["levels"])
+             for d in domains}
+    certainty = certainty_of(start, final)
+    answer = ask(f"certainty {certainty}: save this rating? (y/n)")
+    if (answer or "").strip().lower() not in ("y", "yes"):
+        return None
+    with review.atomic():
+        return rate(review, outcome, proposal, rater, levels=levels, reasons=reasons,
+                    start=start, note=note)
+
+
 def ratings(review: Review) -> dict[str, dict]:
     """{outcome: the live rating, with proposal, levels and reasons parsed}."""
     out = {}
@@ -272,12 +365,18 @@ _WORDS = {"risk_of_bias": "risk of bias", "inconsistency": "inconsistency",
 
 
 def sof_rows(review: Review, proposals: dict[str, dict] | None = None,
-             labels: dict[str, str] | None = None) -> list[dict]:
+             labels: dict[str, str] | None = None,
+             outcomes: list[str] | None = None) -> list[dict]:
     """The summary of findings: one row per rated outcome (its numbers as rated) and per
-    proposed-but-unrated outcome in ``proposals`` (certainty marked "proposed")."""
+    proposed-but-unrated outcome in ``proposals`` (certainty marked "proposed"); only
+    ``outcomes`` when given, in that order."""
     rated = ratings(review)
+    order = outcomes if outcomes is not None else \
+        list(dict.fromkeys(list(proposals or {}) + list(rated)))
     rows = []
-    for outcome in list(dict.fromkeys(list(proposals or {}) + list(rated))):
+    for outcome in order:
+        if outcome not in rated and outcome not in (proposals or {}):
+            continue
         if outcome in rated:
             r = rated[outcome]
             p, certainty, by = r["proposal"], r["certainty"], r["rater"]

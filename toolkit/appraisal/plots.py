@@ -64,7 +64,7 @@ def _class_of_word(tool: Tool, item: str, word: str) -> str:
     return "na"
 
 
-def _check(path) -> Path:
+def check_path(path) -> Path:
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise ReviewError("a plot file must end in .png, .svg or .pdf", file=path)
@@ -76,7 +76,7 @@ _RC = {"svg.hashsalt": "review-rob", "font.family": "DejaVu Sans", "path.simplif
 
 def traffic_light(table, tool: Tool, path, *, title: str | None = None) -> Path:
     """Write the traffic-light plot: one row per study, one column per domain and Overall."""
-    path = _check(path)
+    path = check_path(path)
     with plt.rc_context(_RC):
         _traffic_light(table, tool, path, title)
     return path
@@ -151,7 +151,7 @@ def summary_plot(table, tool: Tool, path, *, weighted: bool = True,
     """Write the summary bar plot: per domain (and overall) the share of studies, weighted by
     the table's Weight column, at each judgement; the first domain on top and Overall (bold)
     at the bottom, as robvis draws it."""
-    path = _check(path)
+    path = check_path(path)
     with plt.rc_context(_RC):
         _summary_plot(table, tool, path, weighted, title)
     return path

@@ -10,6 +10,8 @@ from ..errors import ReviewError
 from ..pooling.registry import MEASURES, METHODS, input_roles  # no numpy import at start-up
 from .common import OutFile, emit, json_option, note, open_store
 
+RISK_COLUMN = "risk_of_bias"  # toolkit.appraisal.pooling.COLUMN (not imported at start-up)
+
 
 def _pool_human(d: dict) -> str:
     """Human summary of a pool_table result."""
@@ -39,6 +41,11 @@ def _pool_human(d: dict) -> str:
                          f"p = {f(c['p'], 3):>9}  [{f(c['ci_low'])}, {f(c['ci_high'])}]")
         lines.append(f"  tau2 = {f(m['tau2'])}, QM = {f(m['QM'])} (p = {f(m['QM_p'], 3)}), "
                      f"QE = {f(m['QE'])}, R2 = {f(m['R2'], 3)}%")
+    if d.get("appraisal"):
+        a = d["appraisal"]
+        if a["excluded_high_risk"]:
+            lines.append(f"left out at high risk of bias ({a['tool']}): "
+                         + ", ".join(a["excluded_high_risk"]))
     if d.get("forest"):
         lines.append(f"forest plot: {d['forest']}")
     return "\n".join(lines)
@@ -77,12 +84,20 @@ def _pool_options(f):
               help="Meta-regression moderator (repeatable; text columns are categorical).")
 @click.option("--forest", type=OutFile(), metavar="FILE",
               help="Write a forest plot (.png, .svg or .pdf).")
+@click.option("--exclude-high-risk", is_flag=True,
+              help="Sensitivity analysis: leave out studies whose overall risk of bias is high "
+                   "(or critical) in the review's appraisal.")
+@click.option("--tool", "tool_name", metavar="TOOL",
+              help="The appraisal tool for --exclude-high-risk and --by risk_of_bias "
+                   "(default: the only one the review has used).")
 @json_option
 @click.pass_context
 def pool_cmd(ctx, file, outcome, measure, r, study, method, knha, level, by, moderators, forest,
-             as_json, **columns):
+             exclude_high_risk, tool_name, as_json, **columns):
     """Pool studies from FILE.csv (one row per study): effect sizes, random-effects model,
-    subgroups, meta-regression and a forest plot; numbers as R metafor."""
+    subgroups, meta-regression and a forest plot; numbers as R metafor. With the review's
+    appraisal: --exclude-high-risk, and --by risk_of_bias for subgroups by overall judgement
+    (FILE.csv needs --study COL holding the review's study labels)."""
     import pandas as pd
 
     from ..pooling.api import pool_table
@@ -117,12 +132,47 @@ def pool_cmd(ctx, file, outcome, measure, r, study, method, knha, level, by, mod
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise ReviewError(f"cannot read CSV: {exc}", file=file)
         source, title = file, os.path.basename(file)
+    appraisal = None
+    if exclude_high_risk or (by == RISK_COLUMN and RISK_COLUMN not in df.columns):
+        df, appraisal = _with_appraisal(ctx, df, tool_name, study, exclude_high_risk, file)
     # the forest plot is drawn inside pool_table, before anything is printed: a failure
     # leaves no half output
     out = pool_table(df, measure, study=study, method=method, knha=knha, level=level, by=by,
                      moderators=moderators, r=r, file=source, forest=forest, title=title,
                      **columns)
+    if appraisal is not None:
+        out["appraisal"] = appraisal
     emit(out, as_json, _pool_human)
+
+
+def _with_appraisal(ctx, df, tool_name, study, exclude_high_risk, file):
+    """The table with the review's overall risk-of-bias judgements (``risk_of_bias``), and
+    without the studies at high risk with ``exclude_high_risk``; notes say what was done."""
+    from ..appraisal.pooling import risk_of_bias_for_pooling
+    from ..appraisal.templates import find_tool
+
+    if study is None:
+        raise ReviewError("matching studies to the appraisal needs --study COL (the review's "
+                          "study labels, as `review extract export` writes them)", file=file)
+    if exclude_high_risk and RISK_COLUMN in df.columns:
+        raise ReviewError(f"the table has its own {RISK_COLUMN} column; --exclude-high-risk "
+                          "reads the review's appraisal (rename the column)", file=file,
+                          column=RISK_COLUMN)
+    with open_store(ctx, "pool") as review:
+        tool = find_tool(review, tool_name)
+        df, info = risk_of_bias_for_pooling(review, df, tool, study=study,
+                                            exclude_high=exclude_high_risk)
+    if info["excluded_high_risk"]:
+        note("sensitivity analysis without the studies at high risk of bias: left out "
+             + ", ".join(info["excluded_high_risk"]))
+    elif exclude_high_risk:
+        note("no study is at high risk of bias: nothing left out")
+    if info["not_appraised"]:
+        note(f"not appraised with {tool.name} (kept): " + ", ".join(info["not_appraised"]))
+    if info["not_final"]:
+        note(f"overall judgement not final with {tool.name} (kept; see `review appraise "
+             "compare`): " + ", ".join(info["not_final"]))
+    return df, info
 
 
 COMMANDS = [pool_cmd]
