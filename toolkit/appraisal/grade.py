@@ -156,14 +156,17 @@ def overall_classes(review: Review, tool: Tool | None) -> dict[str, str]:
 
 def funnel_p_value(yi, vi, method: str = "REML") -> float | None:
     """Egger's regression test p-value (metafor ``regtest``: yi on the standard error, with
-    the pooling model's estimator) from the pooling diagnostics, when they are installed."""
-    from ..stages import optional_module
+    the pooling model's estimator) from the pooling diagnostics; None while the toolkit has
+    no such module."""
+    import importlib
 
-    diag = optional_module("toolkit.pooling.diagnostics")
-    test = getattr(diag, "egger_test", None) if diag is not None else None
-    if test is None:
+    try:
+        diag = importlib.import_module("toolkit.pooling.diagnostics")
+    except ModuleNotFoundError as exc:
+        if exc.name != "toolkit.pooling.diagnostics":
+            raise
         return None
-    return float(test(yi, vi, method=method)["pval"])
+    return float(diag.egger_test(yi, vi, method=method)["pval"])
 
 
 def pool_outcome(review: Review, outcome: str, *, method: str = "REML", r=None):
