@@ -11,14 +11,17 @@ from click.testing import CliRunner
 from toolkit.cli import cli
 
 REPO = Path(__file__).resolve().parent.parent
-DETERMINISTIC = ("prisma.csv", "included_studies.csv", "pooled.csv", "report.md")
+DETERMINISTIC = ("prisma.csv", "included_studies.csv", "pooled.csv", "report.md",
+                 "rob_robvis.csv", "rob_traffic_light.png", "rob_summary.png",
+                 "summary_of_findings.csv")
 
 
 @pytest.fixture(scope="module")
 def review_copy(tmp_path_factory):
-    """A copy of the worked example's review files (queries/, screening/, extraction/)."""
+    """A copy of the worked example's review files (queries/, screening/, extraction/,
+    appraisal/)."""
     root = tmp_path_factory.mktemp("review")
-    for d in ("queries", "screening", "extraction"):
+    for d in ("queries", "screening", "extraction", "appraisal"):
         shutil.copytree(REPO / d, root / d)
     return root
 
@@ -201,3 +204,85 @@ def test_a_failed_run_leaves_the_previous_outputs(review_copy, first_run, tmp_pa
     assert res.exit_code == 1
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert not (tmp_path / ".out.partial").exists()
+
+
+# -- risk of bias and the summary of findings ---------------------------------------------------
+
+def csv_rows(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_risk_of_bias_outputs_are_the_appraisal_file(first_run):
+    """rob_robvis.csv is appraisal/jbi_case_series.csv in robvis's layout, worked out here from
+    the file: each item's answer as robvis's generic word (Yes -> Low, Unclear -> Some
+    concerns), the overall the least favourable item (JBI's proposal in the template)."""
+    summary, out = first_run
+    label = {r["record"]: r["study"] for r in csv_rows(out / "included_studies.csv")}
+    answers = {}
+    for r in csv_rows(REPO / "appraisal/jbi_case_series.csv"):
+        answers.setdefault(label[r["study"]], {})[r["item"]] = r["value"]
+    word = {"Yes": "Low", "Unclear": "Some concerns", "No": "High"}
+    rank = ["Low", "Some concerns", "High"]
+    want = {}
+    for study, items in answers.items():
+        cells = [word[items[f"Q{i}"]] for i in range(1, 11)]
+        want[study] = cells + [max(cells, key=rank.index), "1.0"]
+    table = csv_rows(out / "rob_robvis.csv")
+    assert list(table[0]) == ["Study"] + [f"D{i}" for i in range(1, 11)] + ["Overall",
+                                                                           "Weight"]
+    assert {r["Study"]: list(r.values())[1:] for r in table} == want
+    assert summary["appraised_studies"] == 8
+    for png in ("rob_traffic_light.png", "rob_summary.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the report: an honest methods line and the counts of the file
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert ("One assessor (reconstruction (evidence files)): this toolkit's appraisal from the "
+            "shared evidence files") in report
+    assert "No second assessor, so no agreement is reported." in report
+    assert "- studies appraised: 8 (80 answers imported from appraisal/jbi_case_series.csv)" \
+        in report
+    overall = [cells[10] for cells in want.values()]
+    assert f"- overall: Some concerns {overall.count('Some concerns')}" in report
+    q4 = [items["Q4"] for items in answers.values()]
+    assert (f"| Q4 Did the case series have consecutive inclusion of participants? | "
+            f"{q4.count('Yes')} | {q4.count('No')} | {q4.count('Unclear')} | 0 |") in report
+    assert "![Risk of bias per study and item](rob_traffic_light.png)" in report
+
+
+def test_summary_of_findings_is_proposed_not_rated(first_run):
+    """The GRADE outcomes of appraisal/appraisal.yaml, with the pooled numbers of pooled.csv
+    (themselves checked against metafor above); nobody rated them, and the table says so."""
+    _, out = first_run
+    sof = csv_rows(out / "summary_of_findings.csv")
+    assert [r["outcome"] for r in sof] == ["local tumour control (%)",
+                                           "mean pain reduction (points)",
+                                           "major complications (%)",
+                                           "minor complications (%)"]
+    assert all(r["certainty"].endswith("(proposed, not rated)") and r["rated_by"] == ""
+               for r in sof)
+    lc, pooled_lc = sof[0], pooled(out)["local_control"]
+    assert lc["k"] == pooled_lc["k"] == "4"
+    for key in ("estimate", "ci_low", "ci_high"):
+        assert float(lc[key]) == pytest.approx(float(pooled_lc[key]), rel=1e-9), key
+    # participants: the pooled denominators (tumours), the counts of the R call above
+    assert int(lc["participants"]) == sum(n for _, n in LOCAL_CONTROL_COUNTS)
+    # every study has some concerns and the series are small: risk of bias and imprecision
+    # are proposed down from the observational start (low)
+    assert "starts low (observational); risk of bias -1" in lc["reasons"]
+    assert "imprecision -1: 76 participants" in lc["reasons"]
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Certainty of the evidence (summary of findings)" in report
+    assert ("| local tumour control (%) | 4 | 76 | 80.3 [59.0, 92.1] | very low (proposed, "
+            "not rated) |") in report
+
+
+def test_a_review_folder_without_appraisal_says_not_appraised(review_copy, tmp_path):
+    bare = tmp_path / "review"
+    shutil.copytree(review_copy, bare)
+    shutil.rmtree(bare / "appraisal")
+    summary = run(bare, tmp_path / "out")
+    report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "Not appraised: the review folder has no appraisal/appraisal.yaml." in report
+    assert "summary of findings" not in report and summary["appraised_studies"] == 0
+    assert not (tmp_path / "out" / "rob_robvis.csv").exists()

@@ -1,13 +1,15 @@
 """`review reproduce`: the worked example end to end, offline and deterministic.
 
-From the review's own files (``queries/``, ``screening/``, ``extraction/`` of a review folder)
-into a fresh store: import the recorded search results -> deduplicate -> replay the
-title/abstract decisions (with the screening model's ranking reported beside them) -> replay
-the full-text decisions -> import the extracted values -> pool every outcome the published
-abstract reports (plus a subgroup analysis and a meta-regression) -> forest plots -> PRISMA.
+From the review's own files (``queries/``, ``screening/``, ``extraction/``, ``appraisal/`` of a
+review folder) into a fresh store: import the recorded search results -> deduplicate -> replay
+the title/abstract decisions (with the screening model's ranking reported beside them) ->
+replay the full-text decisions -> import the extracted values -> import the risk-of-bias
+appraisal -> pool every outcome the published abstract reports (plus a subgroup analysis and a
+meta-regression) -> forest plots -> risk-of-bias plots and GRADE proposals -> PRISMA.
 
 Writes into ``out``: prisma.csv, prisma.svg, included_studies.csv, pooled.csv,
-screening_ranking.csv, forest_<outcome>.png, review.db and report.md. The CSV and Markdown files
+screening_ranking.csv, forest_<outcome>.png, rob_robvis.csv, rob_traffic_light.png,
+rob_summary.png, summary_of_findings.csv, review.db and report.md. The CSV and Markdown files
 are byte-identical across runs (no times, fixed seeds, numbers rounded to 10 significant
 digits so that a last-bit difference of floating-point sums cannot change them).
 """
@@ -46,6 +48,9 @@ FILES = {
     "published": "extraction/published_results.yaml",
     "snapshot": "queries/results/search_snapshot_sources.csv",
 }
+# The appraisal plan (tool, answers file, GRADE outcomes); a review folder without one is
+# reported as not appraised.
+APPRAISAL_PLAN = "appraisal/appraisal.yaml"
 
 
 def _sig(x, digits: int = 10):
@@ -356,6 +361,82 @@ def extra_analyses(ctx: Context) -> list[dict]:
     return out
 
 
+def appraisal_plan(ctx: Context) -> dict | None:
+    """appraisal/appraisal.yaml, or None when the review folder has none."""
+    path = ctx.root / APPRAISAL_PLAN
+    if not path.exists():
+        return None
+    plan = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    for key in ("tool", "answers"):
+        if not plan.get(key):
+            raise ReviewError(f"no {key!r}", file=path)
+    return plan
+
+
+def import_appraisal(ctx: Context, plan: dict) -> dict:
+    """Import the risk-of-bias answers (one transaction); returns the import's summary with
+    the tool and the assessors."""
+    from .appraisal.entries_import import import_csv
+    from .appraisal.templates import find_tool
+
+    answers = ctx.root / "appraisal" / plan["answers"]
+    if not answers.exists():
+        raise ReviewError("the appraisal answers file is missing", file=answers)
+    tool = find_tool(ctx.review, plan["tool"])
+    out = import_csv(ctx.review, answers, tool)
+    assessors = sorted({r["assessor"] for r in ctx.review.db.query(
+        "select assessor from appraisal_entries where tool = ? and origin != 'resolution'",
+        [tool.name])})
+    return {**out, "tool": tool, "assessors": assessors}
+
+
+def appraisal_outputs(ctx: Context, appraisal: dict) -> dict:
+    """rob_robvis.csv (robvis's layout), the traffic-light and summary plots, and the counts
+    the report gives: overall judgements and each item's answers over the studies."""
+    from .appraisal import compare, export, plots
+    from .appraisal.assessments import final_assessments
+
+    tool = appraisal["tool"]
+    table = export.robvis_table(ctx.review, tool)
+    table.to_csv(ctx.out / "rob_robvis.csv", index=False, lineterminator="\n")
+    plots.traffic_light(table, tool, ctx.out / "rob_traffic_light.png")
+    plots.summary_plot(table, tool, ctx.out / "rob_summary.png")
+    finals = final_assessments(ctx.review, tool)
+    overall: dict[str, int] = {}
+    for f in finals.values():
+        overall[f["overall"]["value"]] = overall.get(f["overall"]["value"], 0) + 1
+    items = []
+    for d in tool.domains:
+        given = [f["domains"][d["id"]]["value"] for f in finals.values()]
+        items.append({"id": d["id"], "name": d["name"],
+                      "counts": {j: given.count(j) for j in d["judgements"]}})
+    agreement = [a for a in compare.agreement(ctx.review, tool) if a["item"] == "overall"]
+    return {"studies": len(table), "overall": overall, "items": items,
+            "agreement": agreement}
+
+
+def grade_outcomes(ctx: Context, plan: dict, appraisal: dict, pooled: list[dict]) -> list[dict]:
+    """The summary of findings of the plan's GRADE outcomes (the toolkit's proposals, or a
+    reviewer's rating where the store has one), numbers in the published figures' units;
+    writes summary_of_findings.csv."""
+    from .appraisal import grade
+
+    figures = {r["outcome"]: r for r in pooled}
+    proposals, labels = {}, {}
+    for outcome in (plan.get("grade") or {}).get("outcomes", []):
+        proposals[outcome] = grade.propose(ctx.review, outcome, appraisal["tool"],
+                                           r=ASSUMED_R)
+        fig = figures.get(outcome)
+        labels[outcome] = f"{fig['label']} ({fig['unit']})" if fig else outcome
+    rows = grade.sof_rows(ctx.review, proposals, labels=labels, outcomes=list(proposals))
+    for row, outcome in zip(rows, proposals):
+        unit = figures[outcome]["unit"] if outcome in figures else ""
+        for key in ("estimate", "ci_low", "ci_high"):
+            row[key] = _scale(row[key], proposals[outcome]["measure"], unit)
+    _write_csv(ctx.out / "summary_of_findings.csv", grade.SOF_COLUMNS, rows)
+    return rows
+
+
 def pd_notna(series):
     import pandas as pd
 
@@ -430,9 +511,66 @@ def overlap_notes(ctx: Context, included: list[dict]) -> list[tuple[str, str]]:
     return out
 
 
+def appraisal_section(plan: dict | None, appraisal: dict | None,
+                      rob: dict | None) -> list[str]:
+    """The report's risk-of-bias section: the methods line, the counts, the traffic light."""
+    L = ["## Risk of bias\n"]
+    if plan is None:
+        L.append(f"Not appraised: the review folder has no {APPRAISAL_PLAN}.\n")
+        return L
+    tool, who = appraisal["tool"], appraisal["assessors"]
+    n = len(who)
+    rule = ("the least favourable domain decides" if tool.overall["rule"] == "worst" else
+            f"the tool's rule ({tool.overall['rule']})")
+    L.append(f"Methods: {tool.title} ({tool.reference}); template `{tool.name}` "
+             f"{tool.version}. {'One assessor' if n == 1 else f'{n} assessors'} "
+             f"({', '.join(who)}): {plan.get('source', 'how is not stated')}."
+             + (" No second assessor, so no agreement is reported." if n == 1 else "")
+             + f" Overall judgement: {rule}.")
+    L.append("")
+    L.append(f"- studies appraised: {rob['studies']} ({appraisal['imported']} answers "
+             f"imported from appraisal/{plan['answers']})")
+    L.append("- overall: " + ", ".join(f"{k} {v}" for k, v in rob["overall"].items()))
+    for a in rob["agreement"]:
+        kappa = "undefined" if a["kappa"] is None else f"{a['kappa']:.2f}"
+        L.append(f"- agreement on the overall judgement ({' / '.join(a['assessors'])}): "
+                 f"{a['agreement']}% of {a['n']} studies, kappa {kappa}")
+    L.append("")
+    judgements = list(rob["items"][0]["counts"])
+    L.append("| item | " + " | ".join(judgements) + " |")
+    L.append("|---|" + "---|" * len(judgements))
+    for it in rob["items"]:
+        L.append(f"| {it['id']} {it['name']} | "
+                 + " | ".join(str(it["counts"][j]) for j in judgements) + " |")
+    L.append("")
+    L.append("![Risk of bias per study and item](rob_traffic_light.png)\n")
+    L.append("Files: rob_robvis.csv (robvis's layout: Study, D1..Dn, Overall, Weight), "
+             "rob_traffic_light.png, rob_summary.png.\n")
+    return L
+
+
+def sof_section(sof: list[dict] | None) -> list[str]:
+    """The report's summary-of-findings section."""
+    from .appraisal.grade import sof_markdown
+
+    if not sof:
+        return []
+    unrated = all("(proposed, not rated)" in r["certainty"] for r in sof)
+    L = ["## Certainty of the evidence (summary of findings)\n"]
+    L.append("GRADE per outcome (docs/appraisal.md gives the rules the toolkit proposes by). "
+             + ("No reviewer has rated these outcomes: every certainty is the toolkit's "
+                "proposal, marked \"proposed, not rated\". " if unrated else "")
+             + "Estimates in the units of the pooled results above (the reasons give "
+             "proportions as fractions); participants are the pooled denominators (tumours "
+             "where a study counts tumours). File: summary_of_findings.csv.\n")
+    L.append(sof_markdown(sof, fmt=lambda x: f"{x:.1f}"))
+    return L
+
+
 def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict],
                  extra: list[dict], included: list[dict], ranking: dict,
-                 patients: dict) -> None:
+                 patients: dict, *, plan: dict | None = None, appraisal: dict | None = None,
+                 rob: dict | None = None, sof: list[dict] | None = None) -> None:
     L = []
     L.append(f"# Reproduction report: {published['review']}\n")
     L.append("Rebuilt offline by `review reproduce` from the review's files (queries/, "
@@ -465,6 +603,7 @@ def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict]
                  f"replayed decisions as labels: all {ranking.get('n_included')} includes found "
                  f"after {ranking.get('n100')} records screened beyond the priors "
                  f"(WSS@95 = {_sig(ranking.get('wss95'), 3)}). Order: screening_ranking.csv.\n")
+    L.extend(appraisal_section(plan, appraisal, rob))
     L.append("## Pooled results next to the published abstract\n")
     L.append(f"| outcome | published | reproduced [95% CI] | k of {published['studies']} | "
              "difference | status |")
@@ -492,6 +631,7 @@ def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict]
             L.append(f"| {e['analysis']} | {e.get('term', '')} | {e.get('k', '')} | {est} | "
                      f"{ci} | {p} | {e.get('note', '')} |")
         L.append("")
+    L.extend(sof_section(sof))
     overlaps = overlap_notes(ctx, included)
     if overlaps:
         L.append("## Overlapping cohorts\n")
@@ -521,7 +661,8 @@ def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict]
 
 OUTPUT_GLOBS = ("review.db", "review.db-wal", "review.db-shm", "prisma.csv", "prisma.svg",
                 "included_studies.csv", "pooled.csv", "analyses.csv", "screening_ranking.csv",
-                "report.md", "forest_*.png")
+                "report.md", "forest_*.png", "rob_robvis.csv", "rob_traffic_light.png",
+                "rob_summary.png", "summary_of_findings.csv")
 
 
 def _replace_outputs(build: Path, final: Path) -> None:
@@ -573,10 +714,19 @@ def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
         link_studies(ctx, cryo)
         say("import extracted data")
         extraction = import_extraction(ctx)
+        plan = appraisal_plan(ctx)
+        appraisal = rob = sof = None
+        if plan is not None:
+            say("import the risk-of-bias appraisal")
+            appraisal = import_appraisal(ctx, plan)
         published = yaml.safe_load(ctx.file("published").read_text(encoding="utf-8"))
         say("pool outcomes and draw forest plots")
         pooled = pool_outcomes(ctx, published)
         extra = extra_analyses(ctx)
+        if plan is not None:
+            say("risk-of-bias plots and GRADE proposals")
+            rob = appraisal_outputs(ctx, appraisal)
+            sof = grade_outcomes(ctx, plan, appraisal, pooled)
         included = included_table(ctx, cryo)
         say("PRISMA flow")  # the same counts as `review prisma` on this store
         counts = prisma_counts(review, studies_in_meta_analysis=studies_in_meta_analysis(review))
@@ -592,7 +742,8 @@ def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
         _write_csv(out / "analyses.csv",
                    ["analysis", "term", "k", "estimate", "ci_low", "ci_high", "p", "note"], extra)
         patients = patient_counts(ctx, included)
-        write_report(ctx, published, counts, pooled, extra, included, ranking, patients)
+        write_report(ctx, published, counts, pooled, extra, included, ranking, patients,
+                     plan=plan, appraisal=appraisal, rob=rob, sof=sof)
         with review.atomic():
             review.log("reproduce", {"out": str(final), "studies": len(included),
                                      "pooled": sum(r["status"] == "pooled" for r in pooled)})
@@ -607,4 +758,6 @@ def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
             "duplicates_removed": dedup["duplicates_removed"], "ta_decisions": ta["decisions"],
             "studies_included": len(included), "extracted_values": extraction.get("imported"),
             "pooled_outcomes": sum(r["status"] == "pooled" for r in pooled),
+            "appraised_studies": rob["studies"] if rob else 0,
+            "sof_outcomes": len(sof or []),
             "files": sorted(p.name for p in out.iterdir() if p.is_file())}
