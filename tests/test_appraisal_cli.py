@@ -309,5 +309,10 @@ def test_grade_without_outcome_lists_what_has_no_data(db):
     assert "pain" in got["no_data"] and "outcomes without data, left out:" in err
     # no appraisal yet: every study counts as not appraised
     assert "no appraisal in the review" in err
-    md, _ = ok(db, "grade", "sof")
+    # the table is of rated outcomes, or of the outcomes named
+    code, out, err = run_cli(db, "grade", "sof")
+    assert code == 1 and out == "" and "no outcome is rated yet" in err
+    code, out, err = run_cli(db, "grade", "propose", "--outcome", "pain")
+    assert code == 1 and "review: error: outcome pain: no study with data to pool" in err
+    md, _ = ok(db, "grade", "sof", "--outcome", "local_control")
     assert md.count("\n| local_control |") == 1

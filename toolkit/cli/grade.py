@@ -71,7 +71,8 @@ def _proposals(review, outcomes, tool, *, r, start, ois, strict) -> tuple[dict, 
     if no_data:
         note("outcomes without data, left out: " + ", ".join(no_data))
     for s in skipped:
-        note(f"not proposed: {s['reason']}")
+        note(f"outcome {s['outcome']}: not proposed: "
+             + s["reason"].removeprefix(f"outcome {s['outcome']}: "))
     return props, skipped, no_data
 
 
@@ -187,13 +188,22 @@ def grade_rate_cmd(ctx, outcome, level_pairs, reason_pairs, accept, certainty, r
                                    start=start, note=note_text)
             if out is None:
                 out = {"outcome": outcome, "saved": False}
-    emit(out, as_json, _kv)
+
+    def human(d):
+        if "certainty" not in d:
+            return f"{d['outcome']}: not saved"
+        lines = [f"{d['outcome']}: {d['certainty']} (proposed: {d['proposed']}), rated by "
+                 f"{rater}"]
+        lines += [f"  {dom} {lv:+d}: {d['reasons'].get(dom, '')}"
+                  for dom, lv in d["levels"].items() if lv]
+        return "\n".join(lines)
+    emit(out, as_json, human)
 
 
 @grade_group.command("sof")
 @click.option("--outcome", "outcomes", multiple=True,
-              help="An outcome (repeatable; default every outcome with data, and every rated "
-                   "one).")
+              help="An outcome of the table, in order (repeatable; default the rated "
+                   "outcomes).")
 @click.option("--format", "fmt", type=click.Choice(["md", "csv"]), default="md",
               show_default=True)
 @click.option("--out", "out_file", type=OutFile(), help="Write the table here instead of "
@@ -203,8 +213,8 @@ def grade_rate_cmd(ctx, outcome, level_pairs, reason_pairs, accept, certainty, r
 @click.pass_context
 def grade_sof_cmd(ctx, outcomes, fmt, out_file, tool_name, r, start, ois, as_json):
     """The summary-of-findings table: outcome, studies, participants, estimate [95% CI],
-    certainty and reasons. Rated outcomes show the reviewer's rating; the others their
-    proposal, marked "proposed, not rated"."""
+    certainty and reasons. Rated outcomes show the reviewer's rating; outcomes named with
+    --outcome and not rated show their proposal, marked "proposed, not rated"."""
     import csv
     import io
 
@@ -212,9 +222,13 @@ def grade_sof_cmd(ctx, outcomes, fmt, out_file, tool_name, r, start, ois, as_jso
 
     with open_store(ctx, "grade") as review:
         tool = _grade_tool(review, tool_name)
-        props, skipped, no_data = _proposals(review, _outcomes(review, outcomes), tool, r=r,
-                                             start=start, ois=ois, strict=bool(outcomes))
-        rows = grade.sof_rows(review, props, outcomes=list(outcomes) or None)
+        named = list(outcomes) or list(grade.ratings(review))
+        if not named:
+            raise ReviewError("no outcome is rated yet: rate them (`review grade rate "
+                              "OUTCOME`), or name them with --outcome to show their proposals")
+        props, skipped, no_data = _proposals(review, named, tool, r=r, start=start, ois=ois,
+                                             strict=bool(outcomes))
+        rows = grade.sof_rows(review, props, outcomes=named)
         stale = grade.stale_ratings(review, props)
     for text in stale:
         note(text)
