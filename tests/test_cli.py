@@ -191,3 +191,24 @@ def test_init_writes_starter_files_that_the_stages_read(tmp_path):
     other.mkdir()
     code, out, err = run_main(["--db", str(other / "r.db"), "init", "--no-starter-files"])
     assert code == 0 and sorted(p.name for p in other.iterdir()) == ["r.db"]
+
+
+def test_screen_explains_an_empty_or_undeduplicated_store(tmp_path):
+    from toolkit.store import create_review
+
+    db = tmp_path / "empty.db"
+    create_review(db).close()
+    code, out, err = run_main(["--db", str(db), "screen"], input="q\n")
+    assert code == 1
+    assert err.strip() == ("review: error: no records to screen yet: add some with `review "
+                           "import FILE` or `review search pubmed QUERY`, then `review dedup`")
+    db = tmp_path / "r.db"
+    build_screen_review(db).close()
+    code, out, err = run_main(["--db", str(db), "screen"], input="q\n")
+    assert code == 0
+    assert ("review: warning: the 30 records were never deduplicated, so duplicates will be "
+            "shown as records of their own; run `review dedup` first") in err
+    code, out, err = run_main(["--db", str(db), "dedup", "--json"])
+    assert code == 0, err
+    code, out, err = run_main(["--db", str(db), "screen"], input="q\n")
+    assert code == 0 and "deduplicated" not in err
