@@ -233,6 +233,18 @@ def test_title_less_record_matches_its_article_by_citation_and_authors():
     assert judge(nothing, dict(nothing)).decision == NOT
 
 
+def test_unrelated_titles_with_one_citation_are_not_merged_by_the_scorer():
+    # everything but the title agrees; two unrelated titles are a data error, not a translation
+    other = dict(ZUBER, title="Cerebral vasospasm after aneurysmal subarachnoid haemorrhage")
+    assert judge(ZUBER, other).decision != DUPLICATE
+    from toolkit.dedup.match import UNRELATED_TITLES
+    from rapidfuzz import fuzz
+    a, b = norm(ZUBER, 1), norm(other, 2)
+    assert fuzz.token_set_ratio(a.title, b.title) < UNRELATED_TITLES
+    # the same pair with the title missing on one side is merged (test above): it is the
+    # unrelated title, not the lack of one, that keeps them apart
+
+
 def test_merge_by_the_scorer_is_named_in_the_store_and_the_log(tmp_path):
     review = create_review(tmp_path / "r.db")
     for k, fields in enumerate((ZUBER, ZUBER_BARE)):

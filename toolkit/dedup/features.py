@@ -207,4 +207,5 @@ def title_contained(ta: str, tb: str) -> bool:
     short, long_ = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
     if len(short.split()) < 3:
         return False
-    return f" {short} " in f" {long_} " or fuzz.partial_ratio(short, long_) >= 97
+    return (f" {short} " in f" {long_} "
+            or fuzz.partial_ratio(short, long_, score_cutoff=97) >= 97)

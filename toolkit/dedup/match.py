@@ -32,6 +32,9 @@ HARD_NOT = frozenset({"notice-differs", "part-differs", "pmid-differs", "doi-dif
 TITLE_FLOOR = 80.0
 KEEP_FLOOR = 70.0
 
+# Titles below this ratio are unrelated (see citation-authors-match and :func:`decide`).
+UNRELATED_TITLES = 50.0
+
 # Contradictions the pair scorer may not overrule: the reviewer-facing distinctions and every
 # contradiction between fields that are trustworthy in both records. Only "doi-differs" is
 # left out: the same article under two DOIs happens, and the scorer can tell it from two
@@ -161,7 +164,7 @@ def classify(a: Norm, b: Norm, title_sim: float | None = None,
         # ("Hunan Yi Ke Da Xue Xue Bao" / "Bulletin of Hunan Medical University") and author
         # lists that fail to parse do not outweigh that.
         return Decision(DUPLICATE, "title-pagination-match", ts)
-    if (pagination and journal_ok and authors in ("same", "similar") and ts >= 50
+    if (pagination and journal_ok and authors in ("same", "similar") and ts >= UNRELATED_TITLES
             and not (a.conference or b.conference)):
         # The whole citation is as good an identifier as a DOI: with the same authors it is
         # the same article under a title that is related but not the same (a second
@@ -205,7 +208,8 @@ def decide(a: Norm, b: Norm, title_sim: float | None = None,
     - a pair the rules call uncertain, or "not" by a rule that is not a contradiction
       (:data:`NEVER_RESCUED`), is a duplicate when the scorer's probability is at least
       ``scorer.DUPLICATE_AT`` (rule "pair-score P: <the levels that weighed most>"), unless
-      the titles differ in a number (items of a series: "FOCUS 1" / "FOCUS 2");
+      the titles differ in a number (items of a series: "FOCUS 1" / "FOCUS 2") or are both
+      there and unrelated (ratio and token-set ratio below :data:`UNRELATED_TITLES`);
     - an uncertain pair the scorer puts below ``scorer.NOT_BELOW`` is not a duplicate.
     Everything else is the rules' decision."""
     d = classify(a, b, title_sim, trust)
@@ -214,9 +218,16 @@ def decide(a: Norm, b: Norm, title_sim: float | None = None,
     from .features import levels
     from .scorer import DUPLICATE_AT, NOT_BELOW
     ts = d.score
+    # Two titles that are both there and share hardly a word are a data error, not a second
+    # rendering of one title (which shares its drug names and key words): they are not
+    # merged on the rest alone.
+    unrelated = (bool(a.title and b.title) and ts < UNRELATED_TITLES
+                 and fuzz.token_set_ratio(a.title, b.title) < UNRELATED_TITLES)
+    if unrelated and d.decision != UNCERTAIN:
+        return d  # nothing the scorer could change
     lv = levels(a, b, ts, trust.volume, trust.issue)
     p = model.probability(lv)
-    if p >= DUPLICATE_AT and not _title_numbers_differ(a.title, b.title):
+    if p >= DUPLICATE_AT and not unrelated and not _title_numbers_differ(a.title, b.title):
         return Decision(DUPLICATE, f"pair-score {p:.3f}: {model.explain(lv)}", ts)
     if d.decision == UNCERTAIN and p < NOT_BELOW:
         return Decision(NOT, f"pair-score {p:.3f} ({d.rule}): {model.explain(lv)}", ts)

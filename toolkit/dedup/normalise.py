@@ -361,7 +361,7 @@ def page_range(raw: str | None) -> tuple[str, str]:
 _PAGE_SHAPE = re.compile(r"^[a-z]{0,3}\d+[a-z]?\d*$|^[ivxlcdm]+$")
 
 
-def pages_trustworthy(raw: str | None) -> bool:
+def pages_trustworthy(raw: str | None, parsed: tuple[str, str] | None = None) -> bool:
     """The pages field holds a real first page (digits with at most a short letter prefix, or a
     roman numeral) and, if it gives a last page, one not before it: only then is a difference
     of first pages a fact about the record. A month and year ("Dec-19": pages 12-19 damaged by
@@ -374,7 +374,7 @@ def pages_trustworthy(raw: str | None) -> bool:
     m = _EXCEL_DAY_MON.match(s)
     if m:
         return m.group(2).lower() in _MONTHS
-    first, last = page_range(s)
+    first, last = page_range(s) if parsed is None else parsed
     if not _PAGE_SHAPE.match(first):
         return False
     if last:
@@ -497,7 +497,7 @@ def normalise_record(row: dict) -> Norm:
         filled=filled,
         volume_plain=bool(_PLAIN_NUMBER.match(str(volume or ""))),
         issue_plain=bool(_PLAIN_NUMBER.match(str(issue or ""))),
-        pages_ok=pages_trustworthy(pages),
+        pages_ok=pages_trustworthy(pages, (first, last)),
         name_words=author_name_words(authors_raw or ""),
         abstract=ascii_fold((row.get("abstract") or "")[:ABSTRACT_CHARS]),
     )
