@@ -455,3 +455,18 @@ def test_series_papers_in_one_volume_differing_in_a_number_are_not_merged():
              year="2016", journal="Lancet Diabetes Endocrinol", volume="4", pages="33-41")
     b = dict(a, title=a["title"].replace("cohort 1", "cohort 2"), pages="42-50")
     assert decide(a, b).decision == UNCERTAIN
+
+
+def test_medline_published_erratum_note_is_not_an_erratum():
+    # MEDLINE marks the corrected article itself: "[corrected][published erratum appears in
+    # ...]" (stroke set); it is the article, not the erratum notice
+    plain = dict(title="Ecologically-oriented neurorehabilitation of memory: robustness of "
+                       "outcome across diagnosis and severity",
+                 authors="Stringer, A. Y.", year="2011", journal="Brain Injury", volume="25",
+                 issue="2", pages="169-178")
+    noted = dict(plain, title=plain["title"] + "... [corrected][published erratum appears in "
+                                               "Brain Inj. 2013 Mar;27(3):377]")
+    assert title_key(noted["title"]) == title_key(plain["title"])
+    assert decide(plain, noted).decision == DUPLICATE
+    notice = dict(plain, title="Erratum: " + plain["title"], pages="377")
+    assert decide(plain, notice)[:2] == (NOT, "notice-differs")

@@ -113,11 +113,11 @@ _LANGUAGES = (
     "lithuanian|norwegian|persian|polish|portuguese|romanian|russian|serbian|slovak|"
     "slovenian|spanish|swedish|turkish|ukrainian")
 
-# MEDLINE/Embase annotations appended to titles: "[Erratum appears in ...]" (which may hold a
-# bracketed note of its own: "[... Note: Niaudet, P [added]]"), "[Japanese]", Ovid's "[Review]
-# [87 refs]".
+# MEDLINE/Embase annotations appended to titles: "[Erratum appears in ...]" or "[published
+# erratum appears in ...]" (which may hold a bracketed note of its own: "[... Note: Niaudet, P
+# [added]]"), "[corrected]", "[Japanese]", Ovid's "[Review] [87 refs]".
 _TITLE_NOTES = re.compile(
-    r"\[\s*(?:(?:erratum|comment|retraction|retracted|update|republished|corrected|"
+    r"\[\s*(?:(?:(?:published )?erratum|comment|retraction|retracted|update|republished|corrected|"
     r"expression of concern|reprint|see|summary for)\b(?:[^\[\]]|\[[^\[\]]*\])*|"
     r"(?:[a-z]+ )?(?:language|"
     + _LANGUAGES + r")s?|review|\d+ refs?)\s*\]\.?", re.I)
