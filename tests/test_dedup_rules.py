@@ -470,3 +470,16 @@ def test_medline_published_erratum_note_is_not_an_erratum():
     assert decide(plain, noted).decision == DUPLICATE
     notice = dict(plain, title="Erratum: " + plain["title"], pages="377")
     assert decide(plain, notice)[:2] == (NOT, "notice-differs")
+
+
+def test_erratum_note_cut_off_by_the_export_is_not_an_erratum():
+    # SRA-DM/EndNote exports truncate long titles inside MEDLINE's note (cytology set)
+    plain = dict(title="Cervical cancer risk for women undergoing concurrent testing for human "
+                       "papillomavirus and cervical cytology: a population-based study in "
+                       "routine clinical practice",
+                 authors="Katki, H A and Kinney, W K and Fetterman, B", year="2011",
+                 journal="The Lancet Oncology", volume="12", pages="663-672")
+    cut = dict(plain, title=plain["title"] + ".[Erratum appears in Lancet Oncol. 201",
+               journal="Lancet Oncology")
+    assert title_key(cut["title"]) == title_key(plain["title"])
+    assert decide(plain, cut).decision == DUPLICATE

@@ -122,6 +122,12 @@ _TITLE_NOTES = re.compile(
     r"(?:[a-z]+ )?(?:language|"
     + _LANGUAGES + r")s?|review|\d+ refs?)\s*\]\.?", re.I)
 
+# The same note cut off where an export truncated the field ("... practice.[Erratum appears in
+# Lancet Oncol. 201"): an unclosed note at the end of the title.
+_TRUNCATED_NOTE = re.compile(
+    r"\[\s*(?:(?:published )?erratum|comment|retraction|retracted|update|republished|corrected|"
+    r"expression of concern|reprint|see|summary for)\b[^\[\]]*$", re.I)
+
 # EndNote/Embase exports of non-English papers: "English title. German" (the language of the
 # original, capitalised), often followed by the original title ("... of the heart. German
 # Hohenexposition induziert ..."; the line break is gone after import). The language tag and
@@ -150,6 +156,8 @@ def title_key(title: str | None) -> str:
     if _SPREADSHEET_ERROR.match(title or ""):
         return ""  # the title was lost in a spreadsheet ("#NAME?" for a title starting "-")
     t = _TITLE_NOTES.sub(" ", title or "")
+    if "[" in t:
+        t = _TRUNCATED_NOTE.sub(" ", t)
     if t.rstrip().endswith(")"):
         t = _CITES_ARTICLE.sub("", t)  # an erratum's citation of its article (the notice)
     if "." in t:
