@@ -373,6 +373,11 @@ def test_csv_rows_without_title_abstract_doi_or_pmid_are_imported_and_marked(db,
         ("id_0000001", 0), ("id_0000002", 1), ("id_0000003", 1)]
     assert rows[1]["title"] is None and rows[1]["journal"] == "Nat Rev Nephrol"
     assert events[-1]["incomplete"] == 2  # the audit log says so too
+    # the summary line says so too, without --json
+    f2 = tmp_path / "embase2.csv"
+    f2.write_text(TITLELESS_CSV.replace("id_000000", "id_100000"), encoding="utf-8")
+    res = review_cli(db, "import", str(f2))
+    assert res.exit_code == 0 and "added 3" in res.output and "incomplete 2" in res.output
 
 
 def test_incomplete_records_flow_to_prisma_dedup_and_screening(tmp_path):
