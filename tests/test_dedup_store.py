@@ -27,6 +27,14 @@ PAPER = dict(title="Intestinal lipoprotein overproduction in insulin-resistant s
              volume="19", issue="3", pages="221-8")
 
 
+@pytest.fixture(autouse=True)
+def rules_alone(monkeypatch):
+    """These tests are about the store (clusters, the manual queue, screening decisions), built
+    on pairs the hand rules leave uncertain; the pair scorer would settle most of them. Its
+    own behaviour is tested in test_dedup_scorer.py."""
+    monkeypatch.setenv("REVIEW_DEDUP_MODEL", "none")
+
+
 @pytest.fixture
 def review(tmp_path):
     r = create_review(tmp_path / "r.db")

@@ -61,6 +61,8 @@ def import_cmd(ctx, file, fmt, source, as_json):
     emit(out, as_json, lambda d: (
         f"{d['file']}: {d['format']}, source {d['source']}: read {d['records_read']}, "
         f"added {d['records_added']}, already present {d['already_present']}"
+        + (f", incomplete {d['incomplete']} (no title, abstract, DOI or PMID; imported and "
+           f"counted)" if d.get("incomplete") else "")
         + (f"\n  {d['message']}" if d.get("already_imported") else "")))
 
 
