@@ -70,3 +70,31 @@ def test_single_keys_on_a_terminal(tmp_path):
         got = [row["decision"] for row in r.db.query(
             "select decision from ta_decisions where reviewer = 'tty' order by id")]
     assert got == ["include", "exclude", "maybe"]
+
+
+def test_ctrl_c_on_a_terminal_exits_130_with_the_decisions_kept(tmp_path):
+    db = tmp_path / "r.db"
+    build_review(db).close()
+    master, slave = os.openpty()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), REVIEW_REVIEWER="tty", COLUMNS="80")
+    proc = subprocess.Popen([sys.executable, "-m", "toolkit.cli", "--db", str(db), "screen"],
+                            stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+    os.close(slave)
+    screen = Screen(master)
+    try:
+        screen.wait_for("[q]uit > ")
+        time.sleep(0.3)
+        os.write(master, b"i")
+        screen.wait_for("saved: include")
+        screen.wait_for("[q]uit > ")
+        time.sleep(0.3)
+        os.write(master, b"\x03")  # Ctrl-C: in raw mode a character, which click turns into ^C
+        screen.wait_for("interrupted; everything saved so far is kept")
+        assert proc.wait(timeout=30) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    with open_review(db) as r:
+        assert [row["decision"] for row in r.db.query(
+            "select decision from ta_decisions where reviewer = 'tty'")] == ["include"]

@@ -39,12 +39,13 @@ class Terminal:
         click.echo(text, err=self.err, **kw)
 
     def key(self, prompt: str) -> str:
-        """One key, lower case; 'q' at end of input."""
+        """One key, lower case; 'q' at end of input. Ctrl-C is not a key: it interrupts
+        (every decision is saved already; the command exits 130)."""
         if self.tty:
             self.echo(prompt, nl=False)
             try:
                 ch = click.getchar()
-            except (EOFError, KeyboardInterrupt):
+            except EOFError:
                 return "q"
             self.echo(ch)
             return ch.lower()
@@ -152,9 +153,35 @@ def status_line(session: ScreeningSession) -> str:
             f"{format_recall(session.recall_estimate())}]")
 
 
-def run(session: ScreeningSession, *, criteria_path=None, err: bool = False) -> dict:
-    """Run the prompt loop until the queue is done or the reviewer quits; returns counts."""
+def stop_reason(session: ScreeningSession, rule: str, details: dict) -> str:
+    """Why a stopping rule fired, in words."""
+    if rule == "heuristic":
+        return f"{session.stop_after} consecutive excludes"
+    return (f"BUSCAR: recall >= {session.target:.0%} at {session.confidence:.0%} confidence "
+            f"(p = {details['p_value']:.4f}, {details['k_sample']} includes in a random sample "
+            f"of {details['n_sample']})")
+
+
+def run(session: ScreeningSession, *, criteria_path=None, err: bool = False,
+        yes: bool = False) -> dict:
+    """Run the prompt loop until the queue is done or the reviewer quits; returns counts.
+
+    Before a stopping rule excludes records by automation the reviewer is asked (``yes``:
+    not asked)."""
     term = Terminal(err=err)
+
+    def confirm_stop(rule: str, n: int, details: dict) -> bool:
+        term.echo(f"stopping rule met ({stop_reason(session, rule, details)}): the {n} "
+                  "unscreened records would be recorded as excluded by automation")
+        answer = term.key("exclude them and stop? [y]es / [n]o, keep screening > ")
+        if answer == "y":
+            return True
+        term.echo(f"not stopped: screening goes on (asked again after {session.stop_after} "
+                  "more decisions)")
+        return False
+
+    if not yes:
+        session.confirm_stop = confirm_stop
     width = max(40, min(100, shutil.get_terminal_size((80, 24)).columns) - 2)
     quit_ = False
     decided = 0
@@ -240,9 +267,6 @@ def run(session: ScreeningSession, *, criteria_path=None, err: bool = False) -> 
 def _announce_stop(term: Terminal, session: ScreeningSession) -> None:
     s = session.stopped
     s["_announced"] = True
-    why = (f"{session.stop_after} consecutive excludes" if s["rule"] == "heuristic" else
-           f"BUSCAR: recall >= {session.target:.0%} at {session.confidence:.0%} confidence "
-           f"(p = {s['p_value']:.4f}, {s['k_sample']} includes in a random sample of "
-           f"{s['n_sample']})")
+    why = stop_reason(session, s["rule"], s)
     term.echo(f"stopping rule met ({why}); {s['n_automation']} unscreened records recorded "
               "as excluded by automation")

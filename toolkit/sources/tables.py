@@ -144,8 +144,10 @@ def _read(path, name, embase):
                                                  "emtree drug index terms") if c in lower]
                 if kw and not fields.get("keywords"):
                     fields["keywords"] = ";".join(k for k in kw if k)
-            if not any(fields.get(k) for k in ("title", "abstract", "doi", "pmid")):
-                raise ReviewError("row has no title, abstract, DOI or PMID", file=name,
+            # A row with no title, abstract, DOI or PMID is still a record the database
+            # returned (imported and marked incomplete); a row with nothing in any cell is not.
+            if not any(v and v.strip() for v in row.values() if isinstance(v, str)):
+                raise ReviewError("row is empty (every cell is blank)", file=name,
                                   record=f"row {row_no} (line {reader.line_num})")
             yield RawRecord(fields=fields, raw=dict(row),
                             where=f"row {row_no} (line {reader.line_num})",
