@@ -122,7 +122,8 @@ def test_funnel_test_is_used_from_ten_studies(review):
          "studies": [{"study": str(i), "weight": 1.0} for i in range(12)]},
         participants=900, classes={str(i): "low" for i in range(12)}, start="low",
         funnel_p=0.02)
-    assert p["domains"]["publication_bias"] == {"levels": -1, "reason": "Egger's test p = 0.02"}
+    assert p["domains"]["publication_bias"] == {"levels": -1, "reason": "Egger's test p = 0.02",
+                                                "egger_p": 0.02}
     assert p["certainty"] == "very low"
 
 
@@ -133,3 +134,33 @@ def test_sensitivity_without_high_risk_studies(review):
     kept, dropped = exclude_high_risk(df, JBI)
     assert dropped == ["3"] and list(kept["study"]) == ["1", "4"]
     assert np.isfinite(kept["events"].astype(float)).all()
+
+
+def test_publication_bias_proposal_uses_eggers_test_from_ten_studies(tmp_path):
+    """Twelve studies: `review grade propose` proposes -1 for publication bias from Egger's
+    test, whose p-value is R metafor's regtest on the same counts (tests/data/appraisal/
+    egger_ref.R)."""
+    pytest.importorskip("toolkit.pooling.diagnostics")
+    import csv
+    import json
+    from pathlib import Path
+
+    from test_extraction_support import build_review, run_cli
+    from toolkit import fulltext as ft
+
+    ref = list(csv.DictReader(open(Path(__file__).parent / "data" / "appraisal" /
+                                   "egger_ref.csv", encoding="utf-8")))
+    review = build_review(tmp_path, n_records=12, ta={i: "include" for i in range(1, 13)})
+    with review.atomic():
+        for rid in range(1, 13):
+            ft.record_fulltext(review, rid, "assessed", "include", reviewer="ann")
+    form = find_form(review, "cryoablation")
+    for row in ref:
+        put(review, form, row["study"], "local_control", f"{row['xi']}/{row['ni']}")
+    review.close()
+    code, out, err = run_cli(tmp_path / "review.db", "grade", "propose", "--outcome",
+                             "local_control", "--json")
+    assert code == 0, err
+    pb = json.loads(out)["proposals"][0]["domains"]["publication_bias"]
+    assert pb["egger_p"] == pytest.approx(float(ref[0]["regtest_p"]), rel=1e-6)
+    assert pb["levels"] == -1               # p = 0.095 < 0.10

@@ -109,9 +109,8 @@ def publication_bias_proposal(k: int, funnel_p: float | None) -> dict:
                                        f"{MIN_K_FUNNEL} for a funnel test"}
     if funnel_p is None:
         return {"levels": 0, "reason": "funnel test not available"}
-    if funnel_p < EGGER_ALPHA:
-        return {"levels": -1, "reason": f"Egger's test p = {funnel_p:.3g}"}
-    return {"levels": 0, "reason": f"Egger's test p = {funnel_p:.3g}"}
+    return {"levels": -1 if funnel_p < EGGER_ALPHA else 0,
+            "reason": f"Egger's test p = {funnel_p:.3g}", "egger_p": funnel_p}
 
 
 def certainty_of(start: str, levels: dict[str, int]) -> str:
