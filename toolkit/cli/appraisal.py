@@ -15,10 +15,6 @@ TOOL_HELP = ("Appraisal tool: rob2, robins_i, jbi_case_series, minors, nos_cohor
 ASSESSOR_HELP = "Who appraises (default: env REVIEW_REVIEWER or the OS user)."
 
 
-def _kv(d: dict) -> str:
-    return "\n".join(f"{k}: {v}" for k, v in d.items())
-
-
 # -- review appraise --------------------------------------------------------------------------
 
 @click.group("appraise", cls=DefaultGroup, default="enter", default_if_no_args=True)
@@ -65,7 +61,7 @@ def appraise_enter_cmd(ctx, study, tool_name, assessor, no_support, as_json):
         out = run_entry(review, tool, label, assessor, ask=ask, echo=say,
                         ask_support=not no_support)
     out.update(study=label, tool=tool.name, assessor=assessor)
-    emit(out, as_json, _kv)
+    emit(out, as_json)
 
 
 @appraise_group.command("import")
@@ -84,7 +80,7 @@ def appraise_import_cmd(ctx, file, tool_name, assessor, as_json):
         tool = find_tool(review, tool_name)
         out = import_csv(review, file, tool, assessor=assessor)
     out["tool"] = tool.name
-    emit(out, as_json, _kv)
+    emit(out, as_json)
 
 
 @appraise_group.command("compare")
@@ -164,7 +160,7 @@ def appraise_resolve_cmd(ctx, study, tool_name, assessor, item, value, note_text
         else:
             out = cmp.run_resolve(review, tool, assessor, ask=ask, echo=say)
             out["tool"] = tool.name
-    emit(out, as_json, _kv)
+    emit(out, as_json)
 
 
 @appraise_group.command("export")
@@ -218,7 +214,7 @@ def appraise_export_cmd(ctx, file, tool_name, robvis, traffic, summary, outcome,
         out["studies"] = len(table)
     if outcome:
         out["outcome"] = outcome
-    emit(out, as_json, _kv)
+    emit(out, as_json)
 
 
 COMMANDS = [appraise_group]

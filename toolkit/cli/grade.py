@@ -9,10 +9,6 @@ from ..errors import ReviewError
 from .common import OutFile, emit, json_option, note, open_store, terminal
 
 
-def _kv(d: dict) -> str:
-    return "\n".join(f"{k}: {v}" for k, v in d.items())
-
-
 GRADE_TOOL_HELP = ("The appraisal tool whose overall judgements give risk of bias and the "
                    "starting level (default: the only tool the review has used; none: "
                    "every study not appraised, starting low).")
