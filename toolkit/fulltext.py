@@ -29,6 +29,7 @@ from pathlib import Path
 
 import yaml
 
+from .csvdialect import delimiter_of_file
 from .errors import ReviewError
 from .records import normalise_doi, normalise_pmid
 from .screening.decisions import final_decisions
@@ -595,7 +596,7 @@ def read_csv(path: Path) -> tuple[list[str], list[dict]]:
         raise ReviewError("file not found", file=path)
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
+            reader = csv.DictReader(fh, delimiter=delimiter_of_file(fh))
             if not reader.fieldnames:
                 raise ReviewError("empty file (no header row)", file=path)
             reader.fieldnames = [f.strip().lower() for f in reader.fieldnames]

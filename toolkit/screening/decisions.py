@@ -179,6 +179,7 @@ def import_decisions(review: Review, path, reviewer: str) -> dict:
     import io
     from pathlib import Path
 
+    from ..csvdialect import delimiter_of
     from ..errors import ReviewError
     from ..records import normalise_doi, normalise_pmid
 
@@ -192,7 +193,8 @@ def import_decisions(review: Review, path, reviewer: str) -> dict:
     except UnicodeDecodeError:
         raise ReviewError("not UTF-8 text", file=path) from None
     # newline='' keeps line breaks inside quoted cells (str.splitlines would drop them)
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.DictReader(io.StringIO(text, newline=""),
+                            delimiter=delimiter_of(text.partition("\n")[0]))
     header = {(h or "").strip().lower(): h for h in (reader.fieldnames or [])}
     match_cols = [c for c in _MATCH_COLUMNS if c in header]
     if not match_cols:
