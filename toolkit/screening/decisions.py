@@ -77,6 +77,15 @@ def reviewer_decisions(review: Review, reviewer: str) -> dict[int, str]:
     return out
 
 
+def reviewer_note(review: Review, record_id: int, reviewer: str) -> str | None:
+    """The note of the reviewer's latest live decision on the record (None without one)."""
+    row = review.db.execute(
+        "select note from ta_decisions where record_id = ? and reviewer = ? and "
+        "undone_at is null and origin in ('human', 'import') order by id desc limit 1",
+        [record_id, reviewer]).fetchone()
+    return row[0] if row and row[0] else None
+
+
 def blocked_records(review: Review, reviewer: str | None = None) -> set[int]:
     """Records left out of a queue: those with an inherited decision (for every reviewer) and
     those excluded by automation. An automation exclusion stands in for the reviewer whose
