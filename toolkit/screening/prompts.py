@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import textwrap
 from pathlib import Path
 
 import click
 import yaml
 
+from ..terminal import Terminal
+from .decisions import reviewer_note
 from .queue import ScreeningSession
 from .stopping import format_recall
 
@@ -26,42 +27,6 @@ HELP = """keys:
   u  undo the last decision               n  add a note to this record's decision
   c  show the inclusion/exclusion criteria
   ?  this help        q  quit (everything saved so far is kept; run again to resume)"""
-
-
-class Terminal:
-    """Where prompts go (stdout, or stderr when stdout carries --json) and how keys are read."""
-
-    def __init__(self, err: bool = False):
-        self.err = err
-        self.tty = sys.stdin.isatty()
-
-    def echo(self, text: str = "", **kw) -> None:
-        click.echo(text, err=self.err, **kw)
-
-    def key(self, prompt: str) -> str:
-        """One key, lower case; 'q' at end of input. Ctrl-C is not a key: it interrupts
-        (every decision is saved already; the command exits 130)."""
-        if self.tty:
-            self.echo(prompt, nl=False)
-            try:
-                ch = click.getchar()
-            except EOFError:
-                return "q"
-            self.echo(ch)
-            return ch.lower()
-        self.echo(prompt, nl=False)
-        line = sys.stdin.readline()
-        if not line:
-            self.echo("")
-            return "q"
-        line = line.strip()
-        return line[:1].lower() if line else ""
-
-    def line(self, prompt: str) -> str:
-        """One line of text ('' at end of input)."""
-        self.echo(prompt, nl=False)
-        line = sys.stdin.readline()
-        return line.rstrip("\r\n").strip()
 
 
 def load_criteria(path: str | Path | None, width: int = 78) -> str | None:
@@ -206,6 +171,9 @@ def run(session: ScreeningSession, *, criteria_path=None, err: bool = False,
                  "maybe": "  (revisiting a maybe)"}[shown.phase]
         term.echo(format_header(shown.record_id, row, label))
         term.echo(format_record(row, width))
+        if shown.phase == "maybe":  # why it was a maybe: the note saved with it
+            earlier = reviewer_note(session.review, shown.record_id, session.reviewer)
+            term.echo(f"your note: {earlier}" if earlier else "(no note with this maybe)")
         term.echo(status_line(session))
         while True:
             k = term.key("[i]nclude [e]xclude [m]aybe [u]ndo [n]ote [c]riteria [?] [q]uit > ")
