@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from .models import RMAResult, rma
+from .models import RMAResult, rma_any_k
 
 
 @dataclass
@@ -34,12 +34,7 @@ def subgroups(yi, vi, groups, *, method: str = "REML", test: str = "z",
     fits, index = [], []
     for g in names:
         idx = np.flatnonzero(labels == g)
-        if len(idx) == 1:
-            fit = rma(yi[idx], vi[idx], method="FE", test="z", level=level)
-            fit.method = method   # reported as asked; with k = 1, tau^2 = 0 as metafor
-        else:
-            fit = rma(yi[idx], vi[idx], method=method, test=test, level=level)
-        fits.append(fit)
+        fits.append(rma_any_k(yi[idx], vi[idx], method=method, test=test, level=level))
         index.append(idx)
     if len(fits) >= 2:
         b = np.array([f.beta[0] for f in fits])
