@@ -29,7 +29,6 @@ from .effects import escalc
 
 NAGQ = 7                    # metafor's default number of quadrature nodes
 _NEWTON_TOL = 1e-12         # conditional modes: stop when the Newton step is below this
-_THETA_TOL = 1e-9           # tau (SD of the random intercepts): optimiser tolerance
 _BETA_TOL = 1e-11           # beta given tau: optimiser tolerance
 _BOUNDARY_TOL = 1e-5       # lme4's boundary.tol: tau this close to 0 is tried at 0
 _HESS_STEP = 1e-4           # central-difference step of the Hessian (lme4's deriv12 step)
@@ -118,7 +117,7 @@ def _deviance(beta, theta, x, n, nagq):
     return -2.0 * float(np.sum(ll))
 
 
-def _best_beta(theta, x, n, nagq, start):
+def _best_beta(theta, x, n, nagq, start, tol=_BETA_TOL):
     """beta maximising the likelihood at a given tau (the profile is smooth and unimodal)."""
     f = lambda b: _deviance(b, theta, x, n, nagq)  # noqa: E731
     lo, hi = start - 1.0, start + 1.0
@@ -127,26 +126,79 @@ def _best_beta(theta, x, n, nagq, start):
     while f(hi) < f(start):
         hi += 2 * (hi - start)
     res = optimize.minimize_scalar(f, bracket=(lo, start, hi), method="brent",
-                                   options={"xtol": _BETA_TOL})
+                                   options={"xtol": tol})
     return float(res.x), float(res.fun)
 
 
-def _hessian(fun, x0, step=_HESS_STEP):
-    """Central-difference Hessian of ``fun`` at ``x0`` (the scheme of lme4's deriv12)."""
+def _maximise(x, n, nagq, start):
+    """(tau, beta, deviance) at the maximum likelihood: a coarse profile search over tau
+    (beta optimised at each tau), then Newton steps on the pair with central-difference
+    derivatives, each step halved until the deviance decreases; tau = 0 is taken when it is
+    not worse (lme4's boundary check)."""
+    dev = lambda p: _deviance(p[1], p[0], x, n, nagq)  # noqa: E731
+
+    def profile(theta):
+        return _best_beta(theta, x, n, nagq, start, tol=1e-8)[1]
+
+    upper = 5.0          # tau on [0, upper]; widened while the optimum sits at its end
+    while True:
+        res = optimize.minimize_scalar(profile, bounds=(0.0, upper), method="bounded",
+                                       options={"xatol": 1e-4})
+        if res.x < 0.9 * upper or upper > 1e3:
+            break
+        upper *= 4
+    theta = float(res.x)
+    beta, d = _best_beta(theta, x, n, nagq, start, tol=1e-8)
+    p = np.array([theta, beta])
+    for _ in range(100):
+        g, H = _derivatives(dev, p)
+        try:
+            step = np.linalg.solve(H, g)
+        except np.linalg.LinAlgError:
+            break
+        if not np.all(np.isfinite(step)) or np.linalg.eigvalsh(H)[0] <= 0:
+            break               # not locally convex here: keep the profile search's point
+        t = 1.0
+        while t > 1e-6:
+            q = p - t * step
+            q[0] = abs(q[0])    # the deviance is even in tau
+            dq = dev(q)
+            if dq <= d:
+                break
+            t /= 2
+        else:
+            break
+        moved = np.max(np.abs(q - p))
+        p, d = q, dq
+        if moved < 1e-10:
+            break
+    theta, beta = float(p[0]), float(p[1])
+    if theta < _BOUNDARY_TOL:
+        b0, d0 = _best_beta(0.0, x, n, nagq, start)
+        if d0 <= d + 1e-9:
+            theta, beta, d = 0.0, b0, d0
+    return theta, beta, d
+
+
+def _derivatives(fun, x0, step=_HESS_STEP):
+    """Central-difference gradient and Hessian of ``fun`` at ``x0`` (lme4's deriv12)."""
     x0 = np.asarray(x0, dtype=float)
     m = len(x0)
     f0 = fun(x0)
+    g = np.empty(m)
     H = np.empty((m, m))
     for i in range(m):
         e_i = np.zeros(m)
         e_i[i] = step
-        H[i, i] = (fun(x0 + e_i) - 2 * f0 + fun(x0 - e_i)) / step ** 2
+        fp, fm = fun(x0 + e_i), fun(x0 - e_i)
+        g[i] = (fp - fm) / (2 * step)
+        H[i, i] = (fp - 2 * f0 + fm) / step ** 2
         for j in range(i):
             e_j = np.zeros(m)
             e_j[j] = step
             H[i, j] = H[j, i] = (fun(x0 + e_i + e_j) - fun(x0 + e_i - e_j)
                                  - fun(x0 - e_i + e_j) + fun(x0 - e_i - e_j)) / (4 * step ** 2)
-    return H
+    return g, H
 
 
 def _check_counts(xi, ni):
@@ -215,36 +267,9 @@ def fit_glmm(xi, ni, *, test: str = "z", level: float = 95, nagq: int = NAGQ) ->
     # start: the common-effect logit (what glmer starts beta from)
     start = float(special.logit(x.sum() / n.sum()))
 
-    def profile(theta):
-        b, dev = _best_beta(theta, x, n, nagq, start)
-        return dev
+    theta, beta, dev = _maximise(x, n, nagq, start)
 
-    # tau on [0, upper]: widen the interval while the optimum sits at its end
-    upper = 5.0
-    while True:
-        res = optimize.minimize_scalar(profile, bounds=(0.0, upper), method="bounded",
-                                       options={"xatol": _THETA_TOL})
-        if res.x < 0.9 * upper or upper > 1e3:
-            break
-        upper *= 4
-    theta = float(res.x)
-    if profile(0.0) <= res.fun:       # the boundary tau = 0 (lme4 checks it too)
-        theta = 0.0
-    beta, dev = _best_beta(theta, x, n, nagq, start)
-    # polish the pair jointly (the nested search leaves the cross term unexploited)
-    if theta > 0:
-        joint = optimize.minimize(lambda p: _deviance(p[1], p[0], x, n, nagq),
-                                  x0=[theta, beta], method="Nelder-Mead",
-                                  options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 4000})
-        if joint.fun < dev:
-            theta, beta, dev = abs(float(joint.x[0])), float(joint.x[1]), float(joint.fun)
-
-    if 0 < theta < _BOUNDARY_TOL:     # as lme4: near the boundary, take it if not worse
-        b0, dev0 = _best_beta(0.0, x, n, nagq, start)
-        if dev0 <= dev + 1e-9:
-            theta, beta, dev = 0.0, b0, dev0
-
-    H = _hessian(lambda p: _deviance(p[1], p[0], x, n, nagq), [theta, beta])
+    _, H = _derivatives(lambda p: _deviance(p[1], p[0], x, n, nagq), [theta, beta])
     try:
         inv = np.linalg.inv(H)
         var = float(2 * inv[1, 1])

@@ -3,7 +3,8 @@
 # Usage: Rscript make_glmm_diag_edge_refs.R OUTDIR   (OUTDIR holds pritz1997.csv, bcg.csv, comp.csv,
 #        full.csv, k2.csv, mr.csv, sg.csv from make_metafor_refs.R / make_metafor_edge_refs.R)
 # Writes glmm_hom.csv (made-up: 4 proportions with the same rate, tau^2 = 0; not study data) and:
-#   glmm_edge_ref.csv        rma.glmm(measure="PLO", method="ML") per data set, z and t, plus Laplace (nAGQ=1)
+#   glmm_edge_ref.csv        rma.glmm(measure="PLO", method="ML") per data set, z and t, plus Laplace (nAGQ=1,
+#                            tight PIRLS tolerance)
 #   glmm_leave1out_ref.csv   rma.glmm refitted without each study (metafor has no leave1out for rma.glmm)
 #   diagnostics_edge_ref.csv leave1out / cumul of a PLO model with Knapp-Hartung, regtest (knha, vi, FE),
 #                            trimfill (REML with L0 and R0) and baujat of the BCG model, influence of a
@@ -26,7 +27,11 @@ for (nm in names(sets)) for (tst in c("z", "t")) {
     estimate = p$pred, ci_low = p$ci.lb, ci_high = p$ci.ub, pi_low = na(p$pi.lb), pi_high = na(p$pi.ub),
     tau2 = m$tau2, I2 = m$I2, H2 = m$H2, QE_LRT = m$QE.LRT, QE_LRT_p = m$QEp.LRT)
 }
-m <- rma.glmm(measure = "PLO", xi = sets$pritz$events, ni = sets$pritz$total, method = "ML", nAGQ = 1)
+# Laplace (nAGQ = 1): with lme4's default PIRLS tolerance (tolPwrss = 1e-7) glmer stops about 6e-4 short of
+# the Laplace optimum in this example (its own deviance function, evaluated with a tight tolerance, is lower
+# at the optimum), so this case sets tolPwrss = 1e-13; 7-node AGQ is not affected.
+m <- rma.glmm(measure = "PLO", xi = sets$pritz$events, ni = sets$pritz$total, method = "ML", nAGQ = 1,
+              control = list(glmerCtrl = list(tolPwrss = 1e-13)))
 p <- predict(m, transf = transf.ilogit)
 g[[length(g) + 1]] <- data.frame(case = "pritz_laplace_z", data = "pritz", test = "z", nagq = 1, k = m$k,
   estimate_logit = as.numeric(coef(m)), se = m$se, ci_low_logit = m$ci.lb, ci_high_logit = m$ci.ub,
