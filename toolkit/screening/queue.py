@@ -44,16 +44,11 @@ from .model import ActiveLearner, record_text
 
 def records_to_screen(review: Review) -> list[int]:
     """Ids of the records to screen, ascending: the primary record of each duplicate cluster
-    when deduplication exists (``toolkit.dedup.api.primary_record_ids``), else every record;
-    records that already carry an inherited decision are left out."""
-    from ..stages import optional_module
+    (``toolkit.dedup.api.primary_record_ids``; every record before deduplication); records
+    that already carry an inherited decision are left out."""
+    from ..dedup.api import primary_record_ids
 
-    # only the stage's absence means "no deduplication"; a missing dependency of it re-raises
-    dedup = optional_module("toolkit.dedup.api")
-    if dedup is not None:
-        ids = sorted(int(i) for i in dedup.primary_record_ids(review))
-    else:
-        ids = [r[0] for r in review.db.execute("select id from records order by id")]
+    ids = sorted(int(i) for i in primary_record_ids(review))
     inherited = {r[0] for r in review.db.execute(
         "select record_id from ta_decisions where origin = 'inherited' and undone_at is null")}
     return [i for i in ids if i not in inherited]
