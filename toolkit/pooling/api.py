@@ -203,8 +203,8 @@ def pool_table(df: pd.DataFrame, measure: str, *, events=None, total=None, mean=
         raise ReviewError("no studies to pool", file=file)
     df = df.reset_index(drop=True)
     warnings: list[str] = []
-    df, chosen = _studies_to_pool(df, measure, study, unit, use_unit, overlaps, overlap_policy,
-                                  year, total if measure in ("PR", "PLO", "PFT") else n, file)
+    df, chosen = select_studies(df, measure, study, unit, use_unit, overlaps, overlap_policy,
+                                year, total if measure in ("PR", "PLO", "PFT") else n, file)
     columns = dict(events=events, total=total, mean=mean, sd=sd, n=n, mean_pre=mean_pre,
                    sd_pre=sd_pre, mean_post=mean_post, sd_post=sd_post, yi=yi, vi=vi)
     es = effect_sizes_from_table(df, measure, columns, r=r, study=study, file=file)
@@ -252,10 +252,12 @@ GLMM_MEASURES = ("PR", "PLO")
 STUDIES_PER_MODERATOR = 10
 
 
-def _studies_to_pool(df, measure, study, unit, use_unit, overlaps, policy, year, size_col,
-                     file):
-    """The rows to pool after the unit-of-analysis and overlapping-cohort rules, and what was
-    decided ({"unit", "left_out", "overlap"} as applicable)."""
+def select_studies(df, measure, study, unit, use_unit, overlaps, policy, year, size_col,
+                   file=None):
+    """The rows of ``df`` to pool after the unit-of-analysis and overlapping-cohort rules
+    (:mod:`toolkit.pooling.inclusion`), and what was decided: {"unit", "left_out": [{"study",
+    "reason"}], "overlap": {"policy", "sets", "left_out"}} as applicable. ``size_col`` is the
+    column whose value makes a study "larger" (the total, or n)."""
     from .inclusion import one_unit, without_overlaps
 
     chosen: dict = {}
@@ -284,7 +286,8 @@ def _studies_to_pool(df, measure, study, unit, use_unit, overlaps, policy, year,
                              "left_out": [d["study"] for d in sel["left_out"]]}
         chosen.setdefault("left_out", []).extend(
             {"study": d["study"], "reason": "overlaps " + ", ".join(d["kept_instead"])
-             + " (kept: larger" + (" or more recent" if years else "") + ")"}
+             + ", kept instead as the larger" + (" (then more recent)" if years else "")
+             + " study"}
             for d in sel["left_out"])
         keep = set(sel["keep"])
         df = df[[s in keep for s in labels]].reset_index(drop=True)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..errors import ReviewError
 from . import diagnostics as dg
-from .api import _num, _studies_to_pool, effect_sizes_from_table
+from .api import _num, effect_sizes_from_table, select_studies
 from .effects import MEASURES, back_transform
 from .models import METHODS
 
@@ -104,8 +104,8 @@ def diagnose_table(df: pd.DataFrame, measure: str, analyses=("leave1out",), *,
     if df is None or len(df) == 0:
         raise ReviewError("no studies to pool", file=file)
     df = df.reset_index(drop=True)
-    df, chosen = _studies_to_pool(df, measure, study, unit, use_unit, overlaps, overlap_policy,
-                                  year, total if measure in ("PR", "PLO", "PFT") else n, file)
+    df, chosen = select_studies(df, measure, study, unit, use_unit, overlaps, overlap_policy,
+                                year, total if measure in ("PR", "PLO", "PFT") else n, file)
     columns = dict(events=events, total=total, mean=mean, sd=sd, n=n, mean_pre=mean_pre,
                    sd_pre=sd_pre, mean_post=mean_post, sd_post=sd_post, yi=yi, vi=vi)
     es = effect_sizes_from_table(df, measure, columns, r=r, study=study, file=file)
