@@ -20,6 +20,9 @@ from .metareg import design_matrix, is_categorical, metareg
 from .models import METHODS, predict, rma
 from .subgroups import subgroups
 
+#: Why a missing SD stops a pooled mean (an inverse-variance weight is n / SD^2).
+SD_NEEDED = (": a pooled mean needs each study's SD (or an SE or CI to derive it), since its "
+             "weight is n / SD^2; leave the study out (and report its mean), or find its SD")
 #: Roles that must be strictly positive (sample sizes).
 POSITIVE = {"total", "n"}
 
@@ -42,7 +45,9 @@ def _column(df, col, role, study, file):
         cell = raw.iloc[pos]
         what = "is empty" if pd.isna(cell) or str(cell).strip() == "" else \
             f"is not a number ({cell!r})"
-        raise ReviewError(f"{role} {what}", file=file, record=_where(df, pos, study), column=col)
+        why = SD_NEEDED if role in ("sd", "sd_pre", "sd_post") else ""
+        raise ReviewError(f"{role} {what}{why}", file=file, record=_where(df, pos, study),
+                          column=col)
     arr = values.to_numpy(dtype=float)
     for pos in np.flatnonzero(~np.isfinite(arr)):
         raise ReviewError(f"{role} is not a finite number", file=file,
