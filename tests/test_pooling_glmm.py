@@ -113,3 +113,27 @@ def test_glmm_is_deterministic():
     x, n, _ = counts("mr")
     a, b = fit_glmm(x, n), fit_glmm(np.array(x), np.array(n))
     assert (a.beta, a.tau2, a.se) == (b.beta, b.tau2, b.se)
+
+
+def test_warm_start_finds_the_same_optimum():
+    x, n, _ = counts("mr")
+    full = fit_glmm(x, n)
+    cold = fit_glmm(x[1:], n[1:])
+    warm = fit_glmm(x[1:], n[1:], near=(full.tau, full.beta))
+    assert warm.beta == pytest.approx(cold.beta, abs=1e-7)
+    assert warm.tau2 == pytest.approx(cold.tau2, abs=1e-7)
+
+
+def test_glmm_cumulative_ends_at_the_full_fit():
+    from toolkit.pooling.diagnostics import glmm_cumulative
+
+    x, n, labels = counts("mr")
+    d = pd.read_csv(DATA / "mr.csv")
+    rows = glmm_cumulative(x, n, d["age"].tolist(), labels=labels)
+    assert [r["study"] for r in rows] == d.sort_values("age", kind="stable")["study"].tolist()
+    first = rows[0]          # one study (M7, 9/15): its own logit and binomial SE, tau^2 = 0
+    assert first["estimate"] == pytest.approx(math.log(9 / 6))
+    assert first["se"] == pytest.approx(math.sqrt(1 / 9 + 1 / 6)) and first["tau2"] == 0
+    full = fit_glmm(x, n)
+    assert rows[-1]["estimate"] == pytest.approx(full.beta, abs=1e-7)
+    assert rows[-1]["k"] == 8

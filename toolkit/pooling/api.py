@@ -409,6 +409,7 @@ def _glmm_subgroups(df, columns, group_labels, test, level, min_k):
     for g in names:
         idx = np.flatnonzero(labels == g)
         res = _glmm_subset(x[idx], n[idx], "t" if test == "knha" else "z", level, 7)
+        res.pop("near", None)
         row = {"k": len(idx), "est_model_scale": _num(res["estimate"]), "se": _num(res["se"]),
                "tau2": _num(res["tau2"]), "I2": _num(res["I2"]), "Q": _num(res["Q"]),
                "Q_p": _num(res["Q_p"])}

@@ -407,13 +407,14 @@ def _glmm_single(x, n, test, level) -> dict:
             "H2": 1.0, "Q": 0.0, "Q_p": 1.0, "k": 1}
 
 
-def _glmm_subset(x, n, test, level, nagq) -> dict:
+def _glmm_subset(x, n, test, level, nagq, near=None) -> dict:
     from .glmm import fit_glmm
 
     if len(x) == 1:
         return _glmm_single(float(x[0]), float(n[0]), test, level)
     try:
-        return _glmm_summary(fit_glmm(x, n, test=test, level=level, nagq=nagq))
+        fit = fit_glmm(x, n, test=test, level=level, nagq=nagq, near=near)
+        return dict(_glmm_summary(fit), near=(fit.tau, fit.beta))
     except ReviewError as exc:
         return {"estimate": None, "se": None, "zval": None, "pval": None, "ci_low": None,
                 "ci_high": None, "tau2": None, "I2": None, "H2": None, "Q": None, "Q_p": None,
@@ -432,10 +433,13 @@ def glmm_leave_one_out(xi, ni, *, test: str = "z", level: float = 95, nagq: int 
     if k < 2:
         raise ReviewError(f"leave-one-out needs at least 2 studies (got {k})")
     labels = _labels(labels, k)
+    near = _glmm_subset(x, n, test, level, nagq).get("near")   # warm start for the refits
     out = []
     for i in range(k):
         keep = np.arange(k) != i
-        out.append({"study": labels[i], **_glmm_subset(x[keep], n[keep], test, level, nagq)})
+        row = _glmm_subset(x[keep], n[keep], test, level, nagq, near)
+        row.pop("near", None)
+        out.append({"study": labels[i], **row})
     return out
 
 
@@ -448,10 +452,11 @@ def glmm_cumulative(xi, ni, order=None, *, test: str = "z", level: float = 95, n
     labels = _labels(labels, k)
     keys = list(range(k)) if order is None else list(order)
     idx = sorted(range(k), key=lambda i: keys[i])
-    out = []
+    out, near = [], None
     for step in range(1, k + 1):
         sel = np.array(idx[:step])
         last = idx[step - 1]
-        out.append({"study": labels[last], "order": keys[last],
-                    **_glmm_subset(x[sel], n[sel], test, level, nagq)})
+        row = _glmm_subset(x[sel], n[sel], test, level, nagq, near)
+        near = row.pop("near", near)
+        out.append({"study": labels[last], "order": keys[last], **row})
     return out

@@ -130,16 +130,23 @@ def _best_beta(theta, x, n, nagq, start, tol=_BETA_TOL):
     return float(res.x), float(res.fun)
 
 
-def _maximise(x, n, nagq, start):
+def _maximise(x, n, nagq, start, near=None):
     """(tau, beta, deviance) at the maximum likelihood: a coarse profile search over tau
-    (beta optimised at each tau), then Newton steps on the pair with central-difference
-    derivatives, each step halved until the deviance decreases; tau = 0 is taken when it is
-    not worse (lme4's boundary check)."""
+    (beta optimised at each tau) -- or ``near`` = (tau, beta), a point close to the optimum,
+    e.g. the full fit's for a leave-one-out refit -- then Newton steps on the pair with
+    central-difference derivatives, each step halved until the deviance decreases; tau = 0 is
+    taken when it is not worse (lme4's boundary check)."""
     dev = lambda p: _deviance(p[1], p[0], x, n, nagq)  # noqa: E731
 
     def profile(theta):
         return _best_beta(theta, x, n, nagq, start, tol=1e-8)[1]
 
+    if near is not None:
+        theta, beta = float(near[0]), float(near[1])
+        d = dev([theta, beta])
+        out = _newton(dev, theta, beta, d)
+        if out is not None:
+            return _boundary(out, x, n, nagq, start)
     upper = 5.0          # tau on [0, upper]; widened while the optimum sits at its end
     while True:
         res = optimize.minimize_scalar(profile, bounds=(0.0, upper), method="bounded",
@@ -149,15 +156,22 @@ def _maximise(x, n, nagq, start):
         upper *= 4
     theta = float(res.x)
     beta, d = _best_beta(theta, x, n, nagq, start, tol=1e-8)
+    out = _newton(dev, theta, beta, d) or (theta, beta, d)
+    return _boundary(out, x, n, nagq, start)
+
+
+def _newton(dev, theta, beta, d):
+    """Newton steps on (tau, beta) from a point; (tau, beta, deviance), or None when the
+    deviance is not locally convex there (the caller then searches)."""
     p = np.array([theta, beta])
     for _ in range(100):
         g, H = _derivatives(dev, p)
         try:
             step = np.linalg.solve(H, g)
         except np.linalg.LinAlgError:
-            break
+            return None
         if not np.all(np.isfinite(step)) or np.linalg.eigvalsh(H)[0] <= 0:
-            break               # not locally convex here: keep the profile search's point
+            return None
         t = 1.0
         while t > 1e-6:
             q = p - t * step
@@ -172,11 +186,15 @@ def _maximise(x, n, nagq, start):
         p, d = q, dq
         if moved < 1e-10:
             break
-    theta, beta = float(p[0]), float(p[1])
+    return float(p[0]), float(p[1]), d
+
+
+def _boundary(out, x, n, nagq, start):
+    theta, beta, d = out
     if theta < _BOUNDARY_TOL:
         b0, d0 = _best_beta(0.0, x, n, nagq, start)
         if d0 <= d + 1e-9:
-            theta, beta, d = 0.0, b0, d0
+            return 0.0, b0, d0
     return theta, beta, d
 
 
@@ -237,7 +255,8 @@ def heterogeneity_lrt(x, n) -> float:
     return max(0.0, float(2 * np.sum(a + b)))
 
 
-def fit_glmm(xi, ni, *, test: str = "z", level: float = 95, nagq: int = NAGQ) -> GLMMResult:
+def fit_glmm(xi, ni, *, test: str = "z", level: float = 95, nagq: int = NAGQ,
+             near: tuple | None = None) -> GLMMResult:
     """Fit the binomial-normal random-intercept model to ``xi`` events of ``ni``.
 
     Parameters
@@ -247,6 +266,8 @@ def fit_glmm(xi, ni, *, test: str = "z", level: float = 95, nagq: int = NAGQ) ->
         as a synonym, the t-test being the GLMM's small-sample option in metafor).
     level : confidence level in percent.
     nagq : quadrature nodes (7 as metafor; 1 = Laplace).
+    near : (tau, beta) close to the optimum (e.g. the full fit's, for a leave-one-out refit):
+        the search starts there; the optimum is the same.
 
     Returns
     -------
@@ -267,7 +288,7 @@ def fit_glmm(xi, ni, *, test: str = "z", level: float = 95, nagq: int = NAGQ) ->
     # start: the common-effect logit (what glmer starts beta from)
     start = float(special.logit(x.sum() / n.sum()))
 
-    theta, beta, dev = _maximise(x, n, nagq, start)
+    theta, beta, dev = _maximise(x, n, nagq, start, near)
 
     _, H = _derivatives(lambda p: _deviance(p[1], p[0], x, n, nagq), [theta, beta])
     try:
