@@ -9,13 +9,13 @@ and 100 only). Simulated data with a fixed seed; reads no files.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_pool import best_of  # noqa: E402  (this folder is on the path when run)
 from toolkit.pooling.diagnostics import glmm_leave_one_out  # noqa: E402
 from toolkit.pooling.glmm import fit_glmm  # noqa: E402
 
@@ -25,15 +25,6 @@ def simulate(k: int, seed: int = 20261201):
     n = rng.integers(5, 120, k)
     p = 1 / (1 + np.exp(-(1.2 + rng.normal(0, 0.8, k))))
     return rng.binomial(n, p), n
-
-
-def best_of(fn, repeat=3):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
 
 
 if __name__ == "__main__":

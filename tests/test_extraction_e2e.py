@@ -185,13 +185,13 @@ def test_export_pools_with_review_pool(review_dir):
     lc_csv = review_dir / "local_control.csv"
     code, out, err = run_cli(review_dir / "review.db", "pool", lc_csv, "--measure", "PLO",
                              "--events", "events", "--total", "total", "--study", "study",
-                             "--method", "FE", "--json")
+                             "--unit", "unit", "--method", "FE", "--json")
     assert code == 0, err
     res = json.loads(out)
     x, n = np.array([23, 30, 6]), np.array([28, 31, 10])
     yi, vi = np.log(x / (n - x)), 1 / x + 1 / (n - x)
     est_lc = np.sum(yi / vi) / np.sum(1 / vi)
-    assert res["k"] == 3
+    assert res["k"] == 3 and res["unit"] == "tumours"   # the exported unit column
     assert res["estimate"] == pytest.approx(1 / (1 + np.exp(-est_lc)), rel=1e-6)
 
     # Pain: mean change with an assumed pre/post correlation of 0.5. StudyA reported SDs;

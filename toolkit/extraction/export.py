@@ -43,7 +43,7 @@ POOL_KWARGS = {
 }
 DEFAULT_MEASURE = {"proportion": "PLO", "mean": "MN", "mean_change": "MC"}
 POOL_ARGS = {
-    "proportion": "--measure PLO --events events --total total --study study",
+    "proportion": "--measure PLO --events events --total total --study study --unit unit",
     "mean": "--measure MN --mean mean --sd sd --n n --study study",
     "mean_change": ("--measure MC --mean-pre mean_pre --sd-pre sd_pre --mean-post mean_post "
                     "--sd-post sd_post --n n --r {r} --study study"),

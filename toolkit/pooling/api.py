@@ -184,22 +184,8 @@ def pool_table(df: pd.DataFrame, measure: str, *, events=None, total=None, mean=
     if isinstance(moderators, str):
         moderators = [moderators]
     moderators = list(moderators or ()) + ([moderator] if moderator else [])
-    level = float(level)
-    if 0 < level < 1:          # 0.95 means 95%, as metafor accepts both
-        level *= 100
-    method = str(method).upper()
-    if method not in METHODS:
-        raise ReviewError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    measure = str(measure).upper()
-    if measure not in MEASURES:
-        raise ReviewError(f"unknown measure {measure!r}; choose one of {', '.join(MEASURES)}")
-    model = str(model).lower()
-    if model not in MODELS:
-        raise ReviewError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+    measure, method, model, level = check_settings(measure, method, model, level)
     if model == "glmm":
-        if measure not in GLMM_MEASURES:
-            raise ReviewError(f"the GLMM pools counts of events: measure PR or PLO, not "
-                              f"{measure}")
         if moderators:
             raise ReviewError("meta-regression uses the inverse-variance model: drop "
                               "--model glmm for it (or pool the GLMM without moderators)")
@@ -255,6 +241,26 @@ GLMM_MEASURES = ("PR", "PLO")
 #: Cochrane Handbook 10.11.5.1: meta-regression "should generally not be considered" with
 #: fewer than ten studies per characteristic modelled.
 STUDIES_PER_MODERATOR = 10
+
+
+def check_settings(measure, method, model, level) -> tuple[str, str, str, float]:
+    """(measure, method, model, level) normalised -- upper/lower case, a level of 0.95 read
+    as 95 % as metafor does -- or a ReviewError naming the choices."""
+    level = float(level)
+    if 0 < level < 1:
+        level *= 100
+    method = str(method).upper()
+    if method not in METHODS:
+        raise ReviewError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    measure = str(measure).upper()
+    if measure not in MEASURES:
+        raise ReviewError(f"unknown measure {measure!r}; choose one of {', '.join(MEASURES)}")
+    model = str(model).lower()
+    if model not in MODELS:
+        raise ReviewError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+    if model == "glmm" and measure not in GLMM_MEASURES:
+        raise ReviewError(f"the GLMM pools counts of events: measure PR or PLO, not {measure}")
+    return measure, method, model, level
 
 
 def select_studies(df, measure, study, unit, use_unit, overlaps, policy, year, size_col,
@@ -398,7 +404,6 @@ def _glmm_subgroups(df, columns, group_labels, test, level, min_k):
     """GLMM per subgroup (a subgroup of one study: its own logit and binomial SE), and the
     fixed-effect Q over the logits of the tested subgroups."""
     from .diagnostics import _glmm_subset
-    from .glmm import glmm_prediction  # noqa: F401  (same back-transformation below)
     from .subgroups import SubgroupAnalysis, q_between
 
     x = pd.to_numeric(df[columns["events"]]).to_numpy(dtype=float)

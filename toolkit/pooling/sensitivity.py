@@ -23,9 +23,8 @@ import pandas as pd
 
 from ..errors import ReviewError
 from . import diagnostics as dg
-from .api import _num, effect_sizes_from_table, select_studies
+from .api import _num, check_settings, effect_sizes_from_table, select_studies
 from .effects import MEASURES, back_transform
-from .models import METHODS
 
 #: Diagnostics by name: what each is, and whether a plot is usual for it.
 ANALYSES = {
@@ -89,18 +88,7 @@ def diagnose_table(df: pd.DataFrame, measure: str, analyses=("leave1out",), *,
     bad = [a for a in plots if a not in PLOTTED]
     if bad:
         raise ReviewError(f"no plot for {', '.join(bad)} (plots: {', '.join(PLOTTED)})")
-    measure = str(measure).upper()
-    if measure not in MEASURES:
-        raise ReviewError(f"unknown measure {measure!r}; choose one of {', '.join(MEASURES)}")
-    method = str(method).upper()
-    if method not in METHODS:
-        raise ReviewError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    model = str(model).lower()
-    if model == "glmm" and measure not in ("PR", "PLO"):
-        raise ReviewError(f"the GLMM pools counts of events: measure PR or PLO, not {measure}")
-    if model not in ("rma", "glmm"):
-        raise ReviewError(f"unknown model {model!r}; choose rma or glmm")
-    level = float(level) * (100 if 0 < float(level) < 1 else 1)
+    measure, method, model, level = check_settings(measure, method, model, level)
     if df is None or len(df) == 0:
         raise ReviewError("no studies to pool", file=file)
     df = df.reset_index(drop=True)
@@ -126,7 +114,7 @@ def diagnose_table(df: pd.DataFrame, measure: str, analyses=("leave1out",), *,
         nn = pd.to_numeric(df[total]).to_numpy(dtype=float)
         gtest = "t" if knha else "z"
 
-    def full_estimate(sub_ni=None):
+    def full_estimate():
         if model == "glmm":
             from .glmm import fit_glmm
 
