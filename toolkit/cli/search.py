@@ -34,7 +34,7 @@ def search_pubmed_cmd(ctx, query, mindate, maxdate, email, api_key, batch_size, 
             counter("fetching PubMed records", quiet=as_json) as tick:
         out = search_pubmed(review, query, mindate=mindate, maxdate=maxdate,
                             batch_size=batch_size, email=email, api_key=api_key, resume=resume,
-                            progress=lambda done, total: tick(done))
+                            progress=lambda done, total: tick(done), on_retry=warn)
     # whenever retrieved != Count (or the date parts did not add up): the search is incomplete
     for warning in out["warnings"]:
         warn(warning)
