@@ -185,8 +185,9 @@ def diagnose_table(df: pd.DataFrame, measure: str, analyses=("leave1out",), *,
                                         "too little power to rule out small-study effects "
                                         "(Cochrane Handbook 13.3.5.4)")
         elif name == "trimfill":
+            # with --knha the filled model uses Knapp-Hartung too (metafor 3.8 refits with z)
             tf = dg.trim_and_fill(es.yi, es.vi, method=method, estimator=estimator,
-                                  level=level, labels=labels)
+                                  level=level, test=test, labels=labels)
             transf = back_transform(measure, es.ni)
             block = _clean_dict({k2: v for k2, v in tf.items() if k2 != "studies"})
             block = _reported(block, transf)
