@@ -114,3 +114,15 @@ def test_egger_with_few_studies_says_so():
     df = pd.read_csv(DATA / "pritz1997.csv").head(6)
     d = diagnose_table(df, "PLO", ["egger"], events="events", total="total")
     assert "fewer than 10 studies" in d["egger"]["note"]
+
+
+def test_knapp_hartung_reaches_every_diagnostic():
+    df = pd.read_csv(DATA / "bcg.csv")
+    kw = dict(yi="yi", vi="vi", study="study", year="year")
+    z = diagnose_table(df, "GEN", "all", **kw)
+    t = diagnose_table(df, "GEN", "all", knha=True, **kw)
+    assert t["trimfill"]["estimate"] == pytest.approx(z["trimfill"]["estimate"], rel=1e-12)
+    assert t["trimfill"]["ci_low"] < z["trimfill"]["ci_low"]     # t quantile and s^2 scaling
+    assert t["egger"]["df"] == 11 and z["egger"]["df"] is None
+    assert t["leave1out"]["rows"][0]["ci_low"] != z["leave1out"]["rows"][0]["ci_low"]
+    assert t["cumulative"]["rows"][0]["ci_low"] == z["cumulative"]["rows"][0]["ci_low"]  # k = 1: z
