@@ -207,15 +207,11 @@ def pool_table(df: pd.DataFrame, measure: str, *, events=None, total=None, mean=
             raise ReviewError("meta-regression uses the inverse-variance model: drop "
                               "--model glmm for it (or pool the GLMM without moderators)")
         method = "ML"
-    if df is None or len(df) == 0:
-        raise ReviewError("no studies to pool", file=file)
-    df = df.reset_index(drop=True)
     warnings: list[str] = []
-    df, chosen = select_studies(df, measure, study, unit, use_unit, overlaps, overlap_policy,
-                                year, total if measure in ("PR", "PLO", "PFT") else n, file)
     columns = dict(events=events, total=total, mean=mean, sd=sd, n=n, mean_pre=mean_pre,
                    sd_pre=sd_pre, mean_post=mean_post, sd_post=sd_post, yi=yi, vi=vi)
-    es = effect_sizes_from_table(df, measure, columns, r=r, study=study, file=file)
+    df, chosen, es = studies_and_effects(df, measure, columns, r, study, unit, use_unit,
+                                         overlaps, overlap_policy, year, file)
     k = len(es)
     if method != "FE" and k < 2:
         raise ReviewError(f"a random-effects model ({method}) needs at least 2 studies; "
@@ -258,6 +254,19 @@ GLMM_MEASURES = ("PR", "PLO")
 #: Cochrane Handbook 10.11.5.1: meta-regression "should generally not be considered" with
 #: fewer than ten studies per characteristic modelled.
 STUDIES_PER_MODERATOR = 10
+
+
+def studies_and_effects(df, measure, columns, r, study, unit, use_unit, overlaps, policy,
+                        year, file):
+    """The rows to pool (:func:`select_studies`), what was decided, and their effect sizes
+    (:func:`effect_sizes_from_table`)."""
+    if df is None or len(df) == 0:
+        raise ReviewError("no studies to pool", file=file)
+    size = columns.get("total") if measure in ("PR", "PLO", "PFT") else columns.get("n")
+    df, chosen = select_studies(df.reset_index(drop=True), measure, study, unit, use_unit,
+                                overlaps, policy, year, size, file)
+    return df, chosen, effect_sizes_from_table(df, measure, columns, r=r, study=study,
+                                               file=file)
 
 
 def check_settings(measure, method, model, level) -> tuple[str, str, str, float]:

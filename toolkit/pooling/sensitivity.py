@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..errors import ReviewError
 from . import diagnostics as dg
-from .api import _num, check_settings, effect_sizes_from_table, select_studies
+from .api import _num, check_settings, studies_and_effects
 from .effects import MEASURES, back_transform
 
 #: Diagnostics by name: what each is, and whether a plot is usual for it.
@@ -89,14 +89,10 @@ def diagnose_table(df: pd.DataFrame, measure: str, analyses=("leave1out",), *,
     if bad:
         raise ReviewError(f"no plot for {', '.join(bad)} (plots: {', '.join(PLOTTED)})")
     measure, method, model, level = check_settings(measure, method, model, level)
-    if df is None or len(df) == 0:
-        raise ReviewError("no studies to pool", file=file)
-    df = df.reset_index(drop=True)
-    df, chosen = select_studies(df, measure, study, unit, use_unit, overlaps, overlap_policy,
-                                year, total if measure in ("PR", "PLO", "PFT") else n, file)
     columns = dict(events=events, total=total, mean=mean, sd=sd, n=n, mean_pre=mean_pre,
                    sd_pre=sd_pre, mean_post=mean_post, sd_post=sd_post, yi=yi, vi=vi)
-    es = effect_sizes_from_table(df, measure, columns, r=r, study=study, file=file)
+    df, chosen, es = studies_and_effects(df, measure, columns, r, study, unit, use_unit,
+                                         overlaps, overlap_policy, year, file)
     k = len(es)
     test = "knha" if knha else "z"
     labels = ([str(s) for s in df[study]] if study is not None
