@@ -33,7 +33,7 @@ def db(tmp_path):
     """A review with studies '1', '3', '4' included and their local-control counts."""
     review = build_full_text_review(tmp_path)
     form = find_form(review, "cryoablation")
-    for study, ltc in (("1", "30/31"), ("3", "6/10"), ("4", "23/28")):
+    for study, ltc in (("1", "30/31 tumours"), ("3", "6/10 tumours"), ("4", "23/28 tumours")):
         put(review, form, study, "local_control", ltc)
     review.close()
     return tmp_path / "review.db"
@@ -271,7 +271,7 @@ def test_grade_propose_rate_and_sof(db, tmp_path):
     # a changed extracted value: the rating is named as made on other numbers
     from toolkit.store import open_review
     review = open_review(db)
-    put(review, find_form(review, "cryoablation"), "3", "local_control", "9/10")
+    put(review, find_form(review, "cryoablation"), "3", "local_control", "9/10 tumours")
     review.close()
     code, _, err = run_cli(db, "grade", "sof", "--outcome", "local_control")
     assert code == 0 and "outcome local_control: estimate, ci_low, ci_high" in err
@@ -316,3 +316,18 @@ def test_grade_without_outcome_lists_what_has_no_data(db):
     assert code == 1 and "review: error: outcome pain: no study with data to pool" in err
     md, _ = ok(db, "grade", "sof", "--outcome", "local_control")
     assert md.count("\n| local_control |") == 1
+
+
+def test_a_rating_keeps_its_pooling(db, tmp_path):
+    """Rated on the GLMM: the table shows the GLMM's numbers and re-checks the rating with
+    the GLMM, whatever options `grade sof` is given."""
+    js(db, "appraise", "import", answers_csv(tmp_path / "a.csv", "ann", ANN), "--tool", JBI)
+    glmm = js(db, "pool", "--outcome", "local_control", "--model", "glmm")
+    rma = js(db, "pool", "--outcome", "local_control")
+    assert abs(glmm["estimate"] - rma["estimate"]) > 1e-3       # two different pools
+    out = js(db, "grade", "rate", "local_control", "--accept", "--model", "glmm")
+    assert out["certainty"] == "very low"
+    code, text, err = run_cli(db, "grade", "sof", "--format", "csv")
+    assert code == 0 and "changed since" not in err, err
+    row = next(csv.DictReader(text.splitlines()))
+    assert float(row["estimate"]) == pytest.approx(glmm["estimate"], rel=1e-9)

@@ -153,70 +153,94 @@ def overall_classes(review: Review, tool: Tool | None) -> dict[str, str]:
     return out
 
 
-def funnel_p_value(yi, vi, method: str = "REML") -> float | None:
-    """Egger's regression test p-value (metafor ``regtest``: yi on the standard error, with
-    the pooling model's estimator) from the pooling diagnostics; None while the toolkit has
-    no such module."""
-    import importlib
+def pool_outcome(review: Review, outcome: str, *, r=None, **options):
+    """(the outcome's table, the rows of the studies pooled, its column arguments, its
+    measure, the pooled result) as ``review pool --outcome`` pools it with ``options`` (``pool_table``'s
+    model, method, use_unit, overlap_policy...): the same unit of analysis and overlapping
+    cohort rules. One study is pooled with a fixed effect."""
+    from ..pooling.api import pool_table, select_studies
+    from ..pooling.review_outcomes import outcome_data, pool_kwargs
 
-    try:
-        diag = importlib.import_module("toolkit.pooling.diagnostics")
-    except ModuleNotFoundError as exc:
-        if exc.name != "toolkit.pooling.diagnostics":
-            raise
-        return None
-    return float(diag.egger_test(yi, vi, method=method)["pval"])
-
-
-def pool_outcome(review: Review, outcome: str, *, method: str = "REML", r=None):
-    """(the outcome's table, its column keyword arguments, its measure, the pooled result)
-    as ``review pool --outcome`` pools it; one study is pooled with a fixed effect."""
-    from ..extraction.export import outcome_table
-    from ..pooling.api import pool_table
-
-    df = outcome_table(review, outcome)
-    kw = dict(df.attrs["pool_kwargs"])
-    if r is not None:
-        kw["r"] = r
+    df = outcome_data(review, outcome)
     if len(df) == 0:
         raise ReviewError(f"outcome {outcome}: no study with data to pool")
+    kw = pool_kwargs(df)
+    if r is not None:
+        kw["r"] = r
     measure = df.attrs["default_measure"]
-    result = pool_table(df, measure, method=method if len(df) > 1 else "FE", **kw)
-    return df, kw, measure, result
+    size_col = kw.get("total") or kw.get("n")
+    sel, _ = select_studies(df, measure, kw["study"], kw.get("unit"), options.get("use_unit"),
+                            kw["overlaps"], options.get("overlap_policy", "largest"),
+                            kw.get("year"), size_col, file=f"outcome {outcome}")
+    if len(sel) == 1:
+        options = {**options, "model": "rma", "method": "FE"}
+    result = pool_table(df, measure, file=f"outcome {outcome}", **kw, **options)
+    return df, sel, kw, measure, result
 
 
-def propose(review: Review, outcome: str, tool: Tool | None, *, method: str = "REML",
-            r=None, start: str | None = None, ois: int = OIS_PARTICIPANTS,
-            funnel: Callable | None = None) -> dict:
-    """Pool the review's outcome as ``review pool --outcome`` does and propose its GRADE
-    rating. ``start`` overrides the starting level the tool implies; ``funnel(yi, vi)``
-    replaces Egger's test (its p-value) from ten studies on."""
-    from ..pooling.api import effect_sizes_from_table
+def study_weights(df, kw: dict, measure: str, result: dict, options: dict) -> dict[str, float]:
+    """{study: its weight in the pooled result}; a model without per-study weights (the
+    GLMM) is weighed as the inverse-variance model of the same studies weighs them."""
+    from ..pooling.api import pool_table
 
-    df, kw, measure, result = pool_outcome(review, outcome, method=method, r=r)
+    rows = result["studies"]
+    if any(s["weight"] is None for s in rows):
+        rows = pool_table(df, measure, **kw, **{**options, "model": "rma"})["studies"]
+    out: dict[str, float] = {}
+    for s in rows:
+        out[str(s["study"])] = out.get(str(s["study"]), 0.0) + float(s["weight"] or 0)
+    return out
+
+
+def egger_p_value(df, kw: dict, measure: str, options: dict) -> float:
+    """Egger's regression test p-value (metafor ``regtest``: yi on the standard error, the
+    inverse-variance model with the pooling's estimator) on the studies the pooling selects."""
+    from ..pooling.sensitivity import diagnose_table
+
+    keep = {k: v for k, v in options.items()
+            if k in ("method", "knha", "level", "use_unit", "overlap_policy")}
+    out = diagnose_table(df, measure, ["egger"], **kw, **keep, model="rma")
+    return float(out["egger"]["pval"])
+
+
+def propose(review: Review, outcome: str, tool: Tool | None, *, r=None,
+            start: str | None = None, ois: int = OIS_PARTICIPANTS, **options) -> dict:
+    """Pool the review's outcome as ``review pool --outcome`` does (``options``: its model,
+    method, use_unit, overlap_policy) and propose its GRADE rating. ``start`` overrides the
+    starting level the tool implies. Participants are the pooled studies' denominators. The
+    proposal keeps its ``settings`` (what :func:`recheck` needs to make it again)."""
+    df, sel, kw, measure, result = pool_outcome(review, outcome, r=r, **options)
     count_col = kw.get("total") or kw.get("n")
-    participants = int(df[count_col].astype(float).sum()) if count_col else None
-    p = None
-    if result["k"] >= MIN_K_FUNNEL:
-        es = effect_sizes_from_table(df, measure, {k: v for k, v in kw.items()
-                                                   if k not in ("r", "study")},
-                                     r=kw.get("r"), study=kw.get("study"))
-        p = funnel(es.yi, es.vi) if funnel else funnel_p_value(es.yi, es.vi, method)
-    prop = propose_from_result(result, participants=participants,
+    participants = int(sel[count_col].astype(float).sum()) if count_col else None
+    weighted = {**result, "studies": [{"study": s, "weight": w} for s, w in study_weights(
+        df, kw, measure, result, options).items()]}
+    p = egger_p_value(df, kw, measure, options) if result["k"] >= MIN_K_FUNNEL else None
+    prop = propose_from_result(weighted, participants=participants,
                                classes=overall_classes(review, tool),
                                start=start or starting_level(tool), funnel_p=p, ois=ois)
-    return {"outcome": outcome, "tool": tool.name if tool else None, **prop}
+    settings = {"r": r, "start": start, "ois": ois, **options}
+    return {"outcome": outcome, "tool": tool.name if tool else None, **prop,
+            "model": result.get("model"), "method": result.get("method"),
+            "unit": result.get("unit"), "settings": settings}
 
 
-def stale_ratings(review: Review, proposals: dict[str, dict]) -> list[str]:
-    """Notes on rated outcomes whose numbers have changed since the rating (the data or the
-    appraisal changed): the rating shows the numbers it was made on until it is redone."""
+def recheck(review: Review, tool: Tool | None, outcomes: list[str] | None = None
+            ) -> list[str]:
+    """Notes on rated outcomes (of ``outcomes``, default all) whose proposal, made again now
+    with the rating's own settings, has other numbers or levels (the data or the appraisal
+    changed since), or cannot be made any more. The table shows a rating as it was made until
+    it is redone."""
     out = []
     for outcome, r in ratings(review).items():
-        now = proposals.get(outcome)
-        if now is None:
+        if outcomes is not None and outcome not in outcomes:
             continue
         then = r["proposal"]
+        try:
+            now = propose(review, outcome, tool, **then.get("settings", {}))
+        except ReviewError as exc:
+            out.append(f"outcome {outcome}: rated by {r['rater']}, but it cannot be pooled "
+                       f"now ({exc.bare_message}); rate it again or leave it out")
+            continue
         changed = [k for k in ("k", "participants", "estimate", "ci_low", "ci_high")
                    if _differs(then.get(k), now.get(k))]
         changed += [f"{d} proposal" for d in DOMAINS

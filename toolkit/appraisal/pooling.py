@@ -62,13 +62,11 @@ def risk_of_bias_for_pooling(review: Review, df: pd.DataFrame, tool: Tool, *, st
                  "not_appraised": named(NOT_APPRAISED), "not_final": named(NOT_FINAL)}
 
 
-def pooled_weights(review: Review, outcome: str, r=None) -> dict[str, float]:
-    """{study: its weight (percent) in the random-effects pool of ``outcome``}; rows of one
-    study (arms, time points) add up."""
-    from .grade import pool_outcome
+def pooled_weights(review: Review, outcome: str, r=None, **options) -> dict[str, float]:
+    """{study: its weight (percent) in the pool of ``outcome`` (``options`` as ``review pool
+    --outcome``'s; the GLMM's studies weighed as the inverse-variance model weighs them)};
+    rows of one study (arms, time points) add up."""
+    from .grade import pool_outcome, study_weights
 
-    _, _, _, result = pool_outcome(review, outcome, r=r)
-    out: dict[str, float] = {}
-    for s in result["studies"]:
-        out[str(s["study"])] = out.get(str(s["study"]), 0.0) + float(s["weight"] or 0)
-    return out
+    df, _, kw, measure, result = pool_outcome(review, outcome, r=r, **options)
+    return study_weights(df, kw, measure, result, options)

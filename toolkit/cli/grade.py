@@ -46,7 +46,7 @@ def _outcomes(review, named) -> list[str]:
     return list(find_form(review, None).outcomes)
 
 
-def _proposals(review, outcomes, tool, *, r, start, ois, strict) -> tuple[dict, list, list]:
+def _proposals(review, outcomes, tool, *, strict, **settings) -> tuple[dict, list, list]:
     """({outcome: proposal}, [{outcome, reason}] of outcomes that cannot be proposed,
     [outcomes without data]). With ``strict`` (outcomes named on the command line) the first
     failure is the error."""
@@ -59,7 +59,7 @@ def _proposals(review, outcomes, tool, *, r, start, ois, strict) -> tuple[dict, 
             no_data.append(o)
             continue
         try:
-            props[o] = grade.propose(review, o, tool, r=r, start=start, ois=ois)
+            props[o] = grade.propose(review, o, tool, **settings)
         except ReviewError as exc:
             if strict:
                 raise
@@ -73,6 +73,17 @@ def _proposals(review, outcomes, tool, *, r, start, ois, strict) -> tuple[dict, 
 
 
 def _grade_options(f):
+    """The options every grade command shares: the appraisal tool, GRADE's settings and the
+    pooling of `review pool --outcome` (model, unit of analysis, overlapping cohorts)."""
+    f = click.option("--overlap", "overlap_policy", default="largest", show_default=True,
+                     type=click.Choice(["largest", "all"]),
+                     help="Overlapping cohorts, as `review pool --overlap`.")(f)
+    f = click.option("--unit-of-analysis", "use_unit", metavar="UNIT",
+                     help="Pool only the studies that count UNIT, as `review pool`.")(f)
+    f = click.option("--model", default="rma", show_default=True,
+                     type=click.Choice(["rma", "glmm"]),
+                     help="The pooling model, as `review pool --model` (GLMM: risk of bias "
+                          "is weighed with the inverse-variance weights).")(f)
     f = click.option("--ois", type=int, default=400, show_default=True,
                      help="Optimal information size (participants) for imprecision.")(f)
     f = click.option("--start", type=click.Choice(["high", "low"]),
@@ -88,17 +99,19 @@ def _grade_options(f):
 @_grade_options
 @json_option
 @click.pass_context
-def grade_propose_cmd(ctx, outcomes, tool_name, r, start, ois, as_json):
+def grade_propose_cmd(ctx, outcomes, tool_name, r, start, ois, model, use_unit, overlap_policy,
+                      as_json):
     """Propose each outcome's GRADE rating from the store: risk of bias from the weight at
     high risk, inconsistency from I2 and the prediction interval, imprecision from the
     participants and the CI, publication bias from Egger's test (10 or more studies)."""
-    from ..appraisal.grade import stale_ratings
+    from ..appraisal.grade import recheck
 
     with open_store(ctx, "grade") as review:
         tool = _grade_tool(review, tool_name)
-        props, skipped, no_data = _proposals(review, _outcomes(review, outcomes), tool, r=r,
-                                             start=start, ois=ois, strict=bool(outcomes))
-        stale = stale_ratings(review, props)
+        props, skipped, no_data = _proposals(
+            review, _outcomes(review, outcomes), tool, strict=bool(outcomes), r=r, start=start,
+            ois=ois, model=model, use_unit=use_unit, overlap_policy=overlap_policy)
+        stale = recheck(review, tool, list(props))
     for text in stale:
         note(text)
     out = {"tool": tool.name if tool else None, "proposals": list(props.values()),
@@ -157,7 +170,8 @@ def _domain_values(pairs, what: str, convert) -> dict:
 @json_option
 @click.pass_context
 def grade_rate_cmd(ctx, outcome, level_pairs, reason_pairs, accept, certainty, rater,
-                   note_text, tool_name, r, start, ois, as_json):
+                   note_text, tool_name, r, start, ois, model, use_unit, overlap_policy,
+                   as_json):
     """Record the reviewer's GRADE rating of OUTCOME: domain by domain in the terminal, or
     with --level/--reason (or --accept). Every level up or down needs a reason (the
     proposal's stands where its level is kept), and so does every departure from the
@@ -171,7 +185,8 @@ def grade_rate_cmd(ctx, outcome, level_pairs, reason_pairs, accept, certainty, r
     ask, say = terminal(as_json)
     with open_store(ctx, "grade") as review:
         tool = _grade_tool(review, tool_name)
-        proposal = grade.propose(review, outcome, tool, r=r, start=start, ois=ois)
+        proposal = grade.propose(review, outcome, tool, r=r, start=start, ois=ois, model=model,
+                                 use_unit=use_unit, overlap_policy=overlap_policy)
         if levels or reasons or accept:
             with review.atomic():
                 out = grade.rate(review, outcome, proposal, rater, levels=levels,
@@ -207,10 +222,12 @@ def grade_rate_cmd(ctx, outcome, level_pairs, reason_pairs, accept, certainty, r
 @_grade_options
 @json_option
 @click.pass_context
-def grade_sof_cmd(ctx, outcomes, fmt, out_file, tool_name, r, start, ois, as_json):
+def grade_sof_cmd(ctx, outcomes, fmt, out_file, tool_name, r, start, ois, model, use_unit,
+                  overlap_policy, as_json):
     """The summary-of-findings table: outcome, studies, participants, estimate [95% CI],
-    certainty and reasons. Rated outcomes show the reviewer's rating; outcomes named with
-    --outcome and not rated show their proposal, marked "proposed, not rated"."""
+    certainty and reasons. Rated outcomes show the reviewer's rating (a note names those whose
+    numbers have changed since); outcomes named with --outcome and not rated show their
+    proposal, pooled with the options given, marked "proposed, not rated"."""
     import csv
     import io
 
@@ -222,10 +239,15 @@ def grade_sof_cmd(ctx, outcomes, fmt, out_file, tool_name, r, start, ois, as_jso
         if not named:
             raise ReviewError("no outcome is rated yet: rate them (`review grade rate "
                               "OUTCOME`), or name them with --outcome to show their proposals")
-        props, skipped, no_data = _proposals(review, named, tool, r=r, start=start, ois=ois,
-                                             strict=bool(outcomes))
+        rated = grade.ratings(review)
+        # rated outcomes show their rating (re-checked with its own settings); the others
+        # their proposal, pooled with the options given here
+        props, skipped, no_data = _proposals(
+            review, [o for o in named if o not in rated], tool, strict=bool(outcomes), r=r,
+            start=start, ois=ois, model=model, use_unit=use_unit,
+            overlap_policy=overlap_policy)
         rows = grade.sof_rows(review, props, outcomes=named)
-        stale = grade.stale_ratings(review, props)
+        stale = grade.recheck(review, tool, named)
     for text in stale:
         note(text)
     if fmt == "md":
