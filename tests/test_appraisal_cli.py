@@ -177,6 +177,10 @@ def test_export_long_table_robvis_plots_and_weights(db, tmp_path):
     weights = {s["study"]: s["weight"] for s in pooled["studies"]}
     assert {r["Study"]: float(r["Weight"]) for r in table} == pytest.approx(weights)
     assert [r["Overall"] for r in table] == ["Low", "Some concerns", "Low"]
+    # the GLMM has no study weights: its studies are weighed as the inverse-variance model's
+    js(db, "appraise", "export", tmp_path / "rob_glmm.csv", "--robvis", "--outcome",
+       "local_control", "--model", "glmm")
+    assert (tmp_path / "rob_glmm.csv").read_bytes() == (tmp_path / "rob.csv").read_bytes()
     assert (tmp_path / "tl.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "sum.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
     for args, msg in ((["--robvis"], "--robvis goes with FILE.csv"),

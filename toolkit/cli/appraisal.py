@@ -7,7 +7,7 @@ import click
 from click_default_group import DefaultGroup
 
 from ..errors import ReviewError
-from .common import OutFile, emit, json_option, note, open_store, terminal
+from .common import OutFile, emit, json_option, open_store, outcome_pool_options, terminal
 
 TOOL_HELP = ("Appraisal tool: rob2, robins_i, jbi_case_series, minors, nos_cohort, a "
              "template in appraisal/tools/ or a YAML path (default: the only tool the review "
@@ -177,9 +177,11 @@ def appraise_resolve_cmd(ctx, study, tool_name, assessor, item, value, note_text
                                 "random-effects weights (else every study, weight 1).")
 @click.option("--r", "r", type=float,
               help="With --outcome of a mean change: the assumed pre/post correlation.")
+@outcome_pool_options
 @json_option
 @click.pass_context
-def appraise_export_cmd(ctx, file, tool_name, robvis, traffic, summary, outcome, r, as_json):
+def appraise_export_cmd(ctx, file, tool_name, robvis, traffic, summary, outcome, r, model,
+                        use_unit, overlap_policy, as_json):
     """Write every answer with its support (FILE.csv), or with --robvis the final judgements
     in robvis's CSV layout; draw the traffic-light and summary plots. The robvis table and
     the plots need every assessment final (no open conflict)."""
@@ -197,7 +199,8 @@ def appraise_export_cmd(ctx, file, tool_name, robvis, traffic, summary, outcome,
             plots.check_path(plot)
     with open_store(ctx, "appraise") as review:
         tool = find_tool(review, tool_name)
-        weights = pooled_weights(review, outcome, r=r) if outcome else None
+        weights = pooled_weights(review, outcome, r=r, model=model, use_unit=use_unit,
+                                 overlap_policy=overlap_policy) if outcome else None
         studies = sorted(weights) if weights else None
         table = ex.robvis_table(review, tool, weights, studies) \
             if (robvis or traffic or summary) else None

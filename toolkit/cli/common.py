@@ -123,6 +123,22 @@ class OutDir(click.Path):
         return value
 
 
+# -- pooling the review's own outcomes -------------------------------------------------------
+
+def outcome_pool_options(f):
+    """--model, --unit-of-analysis and --overlap as `review pool --outcome` takes them, for
+    commands that pool an extracted outcome (GRADE proposals, weights of the robvis table)."""
+    f = click.option("--overlap", "overlap_policy", default="largest", show_default=True,
+                     type=click.Choice(["largest", "all"]),
+                     help="Overlapping cohorts, as `review pool --overlap`.")(f)
+    f = click.option("--unit-of-analysis", "use_unit", metavar="UNIT",
+                     help="Pool only the studies that count UNIT, as `review pool`.")(f)
+    return click.option("--model", default="rma", show_default=True,
+                        type=click.Choice(["rma", "glmm"]),
+                        help="The pooling model, as `review pool --model` (the GLMM's studies "
+                             "are weighed as the inverse-variance model weighs them).")(f)
+
+
 # -- prompts --------------------------------------------------------------------------------
 
 def terminal(err: bool):

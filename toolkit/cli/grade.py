@@ -6,7 +6,8 @@ from __future__ import annotations
 import click
 
 from ..errors import ReviewError
-from .common import OutFile, emit, json_option, note, open_store, terminal
+from .common import (OutFile, emit, json_option, note, open_store, outcome_pool_options,
+                     terminal)
 
 
 GRADE_TOOL_HELP = ("The appraisal tool whose overall judgements give risk of bias and the "
@@ -75,15 +76,7 @@ def _proposals(review, outcomes, tool, *, strict, **settings) -> tuple[dict, lis
 def _grade_options(f):
     """The options every grade command shares: the appraisal tool, GRADE's settings and the
     pooling of `review pool --outcome` (model, unit of analysis, overlapping cohorts)."""
-    f = click.option("--overlap", "overlap_policy", default="largest", show_default=True,
-                     type=click.Choice(["largest", "all"]),
-                     help="Overlapping cohorts, as `review pool --overlap`.")(f)
-    f = click.option("--unit-of-analysis", "use_unit", metavar="UNIT",
-                     help="Pool only the studies that count UNIT, as `review pool`.")(f)
-    f = click.option("--model", default="rma", show_default=True,
-                     type=click.Choice(["rma", "glmm"]),
-                     help="The pooling model, as `review pool --model` (GLMM: risk of bias "
-                          "is weighed with the inverse-variance weights).")(f)
+    f = outcome_pool_options(f)
     f = click.option("--ois", type=int, default=400, show_default=True,
                      help="Optimal information size (participants) for imprecision.")(f)
     f = click.option("--start", type=click.Choice(["high", "low"]),
