@@ -449,7 +449,8 @@ def section_risk_of_bias(aplan: dict | None, appraisal: dict | None,
     n = len(who)
     rule = ("the least favourable domain decides" if tool.overall["rule"] == "worst" else
             f"the tool's rule ({tool.overall['rule']})")
-    L.append(f"Methods: {tool.title} ({tool.reference}); template `{tool.name}` "
+    cite = f" ({tool.reference})" if tool.reference else ""
+    L.append(f"Methods: {tool.title}{cite}; template `{tool.name}` "
              f"{tool.version}. {'One assessor' if n == 1 else f'{n} assessors'} "
              f"({', '.join(who)}): {aplan.get('source', 'how is not stated')}."
              + (" No second assessor, so no agreement is reported." if n == 1 else "")
