@@ -457,15 +457,17 @@ def resolve_study(review: Review, ref, studies: dict[str, list[int]] | None = No
 
 # -- counts for PRISMA ---------------------------------------------------------------------------
 
-def fulltext_counts(review: Review) -> dict:
-    """Full-text counts for PRISMA 2020.
+def fulltext_counts(review: Review, records: set[int] | None = None) -> dict:
+    """Full-text counts for PRISMA 2020 (``records``: only the reports of these records).
 
     ``reports_sought`` = reports at the full-text stage; ``reports_not_retrieved``;
     ``reports_assessed`` (including or excluding); ``reports_excluded`` with
     ``excluded_reasons`` {reason: n}; ``reports_included``; ``studies_included`` (distinct
-    studies of included reports); also ``reports_pending`` (sought, undecided) and
-    ``reports_conflict`` (reviewers disagree, unresolved)."""
+    studies of included reports, all of them); also ``reports_pending`` (sought, undecided)
+    and ``reports_conflict`` (reviewers disagree, unresolved)."""
     final = final_fulltext(review)
+    if records is not None:
+        final = {rid: d for rid, d in final.items() if rid in records}
     status = Counter(d["status"] for d in final.values())
     reasons = Counter(d["reason"] for d in final.values() if d["decision"] == "exclude")
     included = sum(1 for d in final.values() if d["decision"] == "include")

@@ -34,6 +34,7 @@ STAGE_SCHEMAS = (
     "toolkit.dedup.schema",
     "toolkit.screening.schema",
     "toolkit.extraction.schema",
+    "toolkit.living.schema",
 )
 
 
