@@ -20,3 +20,24 @@ def fake_eutils(monkeypatch):
     yield start
     for s in servers:
         s.stop()
+
+
+@pytest.fixture
+def fake_openalex(monkeypatch):
+    """Start a fake OpenAlex API on 127.0.0.1 and point REVIEW_OPENALEX_URL at it."""
+    from openalex_fake import FakeOpenAlex
+
+    servers = []
+
+    def start(works, **kw) -> FakeOpenAlex:
+        fake = FakeOpenAlex(works, **kw)
+        url = fake.start()
+        servers.append(fake)
+        monkeypatch.setenv("REVIEW_OPENALEX_URL", url)
+        monkeypatch.setenv("REVIEW_OPENALEX_TIMEOUT", "2")
+        monkeypatch.setenv("REVIEW_OPENALEX_BACKOFF", "0.05")
+        return fake
+
+    yield start
+    for s in servers:
+        s.stop()

@@ -212,13 +212,18 @@ def new_records(review: Review, update_id: int) -> list[int]:
 
 
 def absorb_update(review: Review, update_id: int, *, seed: int = 0) -> dict:
-    """Deduplicate the store (new records against everything), list the update's new records
-    that duplicate stored ones (with the decision each inherited) and rank the update's records
-    still to screen by the screening model re-fitted on every title/abstract label so far."""
+    """:func:`absorb` the records update ``update_id`` found first."""
+    return absorb(review, new_records(review, update_id), seed=seed)
+
+
+def absorb(review: Review, new: list[int], *, seed: int = 0) -> dict:
+    """After records ``new`` arrived: deduplicate the store (new records against everything),
+    list the new records that duplicate stored ones (with the decision each inherited) and
+    rank those still to screen by the screening model re-fitted on every title/abstract label
+    so far."""
     from ..dedup.api import deduplicate
     from ..screening.queue import records_to_screen
 
-    new = new_records(review, update_id)
     if not new:
         return {"new_records": 0, "duplicates_of_stored": [], "duplicates_within_update": 0,
                 "inherited_decisions": [], "uncertain_pairs": 0, "queued": [],

@@ -126,8 +126,9 @@ class PoliteClient:
             except requests.RequestException as exc:
                 if unreachable(exc):
                     raise ReviewError(
-                        f"cannot reach {self.service} at {self.base} ({_cause(exc)}); check "
-                        f"the network connection, or set {self.env_prefix}_URL") from None
+                        f"cannot reach {self.service} at {self.base} ({_unreachable_why(exc)});"
+                        f" check the network connection, or set {self.env_prefix}_URL"
+                    ) from None
                 last_error = f"{type(exc).__name__}: {_cause(exc)}"
             if attempt == self.max_retries:
                 break
@@ -137,6 +138,22 @@ class PoliteClient:
             time.sleep(delay)
         raise ReviewError(f"{self.service} {path} failed after {self.max_retries + 1} attempts "
                           f"({last_error})")
+
+
+def _unreachable_why(exc: requests.RequestException) -> str:
+    """Why a host could not be reached, in a few words."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return "no answer to the connection attempt"
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return "the proxy cannot be reached"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"TLS error: {_cause(exc)}"
+    text = _cause(exc).lower()
+    if any(w in text for w in ("resolve", "name or service", "nodename", "getaddrinfo")):
+        return "host name not found"
+    if "refused" in text:
+        return "connection refused"
+    return _cause(exc)
 
 
 def _short(text: str, n: int = 200) -> str:
