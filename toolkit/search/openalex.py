@@ -18,7 +18,6 @@ import json
 import os
 import re
 
-from ..errors import ReviewError
 from .http import PoliteClient, TransientError
 
 OPENALEX_BASE = "https://api.openalex.org"
@@ -163,8 +162,3 @@ def raw_work(work: dict) -> dict:
     text is in ``abstract``)."""
     return {k: v for k, v in work.items() if k != "abstract_inverted_index"}
 
-
-def require_work_ids(values) -> None:
-    bad = [v for v in values if not work_id(v)]
-    if bad:
-        raise ReviewError(f"not OpenAlex work ids: {', '.join(map(str, bad[:5]))}")
