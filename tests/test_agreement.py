@@ -56,7 +56,7 @@ def test_conflicts_lists_disagreements_maybes_and_kappa(db):
 def test_resolve_records_a_resolution(db):
     with open_review(db) as r:
         assert final_decisions(r)[8] == "conflict"
-    res = CliRunner().invoke(cli, ["--db", str(db), "conflicts", "--resolve", "8", "--decision",
+    res = CliRunner().invoke(cli, ["--db", str(db), "conflicts", "resolve", "8", "--decision",
                                    "include", "--note", "meets criteria", "--reviewer", "carol"])
     assert res.exit_code == 0 and "resolved as include by carol" in res.output
     with open_review(db) as r:
@@ -73,10 +73,10 @@ def test_resolve_records_a_resolution(db):
 
 
 def test_resolve_errors(db):
-    code, _, err = run_main(["--db", str(db), "conflicts", "--resolve", "99", "--decision",
+    code, _, err = run_main(["--db", str(db), "conflicts", "resolve", "99", "--decision",
                              "exclude"])
     assert code == 1 and "record 99" in err
-    code, _, err = run_main(["--db", str(db), "conflicts", "--resolve", "8"])
+    code, _, err = run_main(["--db", str(db), "conflicts", "resolve", "8"])
     assert code == 1 and "--decision" in err
 
 

@@ -316,7 +316,7 @@ def test_full_export_one_row_per_study_and_reproducible(review, tmp_path):
     assert pd.isna(table.loc[0, "country"])  # not extracted: empty, not NR
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     for p in (a, b):
-        run_cli(review.path, "extract", "--export", p)
+        run_cli(review.path, "extract", "export", p)
     assert a.read_bytes() == b.read_bytes()
     assert a.read_text().splitlines()[1].startswith("1,1;2,retrospective,,,,14,")
 
@@ -399,7 +399,7 @@ def test_interactive_resolve_takes_a_typed_value(review):
     db = review.path
     review.close()
     # #3 names no extractor; 0 is a typed value refused by the range; 45 is taken.
-    code, out, err = run_cli(db, "extract", "--resolve", "--extractor", "cat",
+    code, out, err = run_cli(db, "extract", "resolve", "--extractor", "cat",
                              input="#3\n0\n45\nrecounted from table 1\n")
     assert code == 0, err
     assert "#1 ann: 46" in out and "#2 bob: 41" in out

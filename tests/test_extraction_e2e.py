@@ -96,14 +96,14 @@ def test_title_abstract_to_pooling_table(review_dir):
                       "9000004,assessed,include,,ann,\n"
                       "9000005,assessed,exclude,review or case report,ann,\n"
                       "9000007,not_retrieved,,,ann,library could not obtain it\n")
-    ok("fulltext", "--import", ft_csv)
+    ok("fulltext", "import", ft_csv)
     out = ok("fulltext", "--reviewer", "ann", "--json", input="e\n1\n")  # record 6: RFA
     counts = json.loads(out)["counts"]
     assert counts["reports_excluded"] == 2
     ok("link", "2", "--study", "1")
     ok("link", "1", "--study", "StudyA")
     ok("link", "3", "--study", "StudyB")
-    counts = json.loads(ok("fulltext", "--summary", "--json"))
+    counts = json.loads(ok("fulltext", "summary", "--json"))
     assert counts == {"reports_sought": 7, "reports_not_retrieved": 1, "reports_assessed": 6,
                       "reports_excluded": 2,
                       "excluded_reasons": {"review or case report": 1, "wrong intervention": 1},
@@ -113,36 +113,36 @@ def test_title_abstract_to_pooling_table(review_dir):
     # Extraction by two extractors.
     (review_dir / "ann.csv").write_text(_ann_csv())
     (review_dir / "bob.csv").write_text(_bob_csv())
-    ok("extract", "--import", review_dir / "ann.csv", "--extractor", "ann")
-    ok("extract", "--import", review_dir / "bob.csv", "--extractor", "bob")
-    cmp = json.loads(ok("extract", "--compare", "--json"))
+    ok("extract", "import", review_dir / "ann.csv", "--extractor", "ann")
+    ok("extract", "import", review_dir / "bob.csv", "--extractor", "bob")
+    cmp = json.loads(ok("extract", "compare", "--json"))
     assert [(d["study"], d["field"], d["values"]) for d in cmp["disagreements"]] == [
         ("StudyA", "female", {"ann": "9", "bob": None}),
         ("StudyB", "local_control", {"ann": "6/10", "bob": "7/10"}),
     ]
     # Resolve one by the prompt (pick ann's value) and one by the command line.
-    out = ok("extract", "--resolve", "--extractor", "cat", "--json",
+    out = ok("extract", "resolve", "--extractor", "cat", "--json",
              input="#1\nann copied it from the text\nq\n")  # StudyA female -> 9; quit
     assert json.loads(out) == {"resolved": 1}
-    ok("extract", "--resolve", "StudyB", "--field", "local_control", "--value", "6/10",
+    ok("extract", "resolve", "StudyB", "--field", "local_control", "--value", "6/10",
        "--extractor", "cat", "--note", "table 3 says 6 of 10")
-    assert json.loads(ok("extract", "--compare", "--json"))["unresolved"] == 0
+    assert json.loads(ok("extract", "compare", "--json"))["unresolved"] == 0
 
     # Export for pooling.
     lc_csv = review_dir / "local_control.csv"
-    out = json.loads(ok("extract", "--export", lc_csv, "--outcome", "local_control", "--json"))
+    out = json.loads(ok("extract", "export", lc_csv, "--outcome", "local_control", "--json"))
     assert out["pool"].startswith(f"review pool {lc_csv} --measure PLO --events events "
                                   "--total total")
     lc = pd.read_csv(lc_csv)
     assert lc.astype({"study": str})[["study", "events", "total"]].values.tolist() == [
         ["4", 23, 28], ["StudyA", 30, 31], ["StudyB", 6, 10]]
     pain_csv = review_dir / "pain.csv"
-    out = json.loads(ok("extract", "--export", pain_csv, "--outcome", "pain", "--json"))
+    out = json.loads(ok("extract", "export", pain_csv, "--outcome", "pain", "--json"))
     pain = pd.read_csv(pain_csv)
     assert {"study", "mean_pre", "sd_pre", "mean_post", "sd_post", "n"} <= set(pain.columns)
     b = pain.set_index("study").loc["StudyB"]
     assert (b["sd_pre"], b["sd_post"]) == pytest.approx((0.7 * np.sqrt(10), 0.8 * np.sqrt(10)))
-    out = json.loads(ok("extract", "--export", review_dir / "age.csv", "--outcome", "age",
+    out = json.loads(ok("extract", "export", review_dir / "age.csv", "--outcome", "age",
                         "--json"))
     assert out["left_out"] == ["study StudyB: left out: age not reported"]
 
@@ -236,24 +236,29 @@ def test_real_entry_point_and_errors_change_nothing(review_dir):
     before = snapshot(db)
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run([sys.executable, "-m", "toolkit.cli", "--db", str(db), "extract",
-                           "--import", str(bad)], capture_output=True, text=True, env=env,
+                           "import", str(bad)], capture_output=True, text=True, env=env,
                           cwd=review_dir)
     assert proc.returncode == 1
     assert proc.stderr.startswith("review: error: 2 invalid cells, nothing was written")
     assert f"{bad}: row 2: column 'value': 'fourteen' is not a whole number" in proc.stderr
     assert f"{bad}: row 3: column 'study': 'StudyZ' is not an included study" in proc.stderr
     assert snapshot(db) == before
-    for args, where in [(["extract", "--export", "x.csv", "--outcome", "survival"],
+    for args, where in [(["extract", "export", "x.csv", "--outcome", "survival"],
                          "outcome 'survival'"),
+                        (["extract", "compare", "--import", "x.csv"],
+                         "No such option '--import'"),
                         (["extract", "--compare", "--import", "x.csv"], "choose one of"),
-                        (["extract", "--resolve", "StudyA", "--field", "age"],
-                         "needs STUDY --field F --value V"),
-                        (["extract", "--resolve", "StudyA", "--field", "age", "--value", "old"],
+                        (["extract", "resolve", "StudyA", "--field", "age"],
+                         "a resolved value needs STUDY --field F --value V"),
+                        (["extract", "resolve", "StudyA", "--field", "age", "--value", "old"],
                          "column 'age'"),
                         (["extract", "--form", "nope", "StudyA"], "no form 'nope'"),
                         (["extract", "StudyA", "--compare"], "STUDY goes with"),
-                        (["extract", "--compare", "--value", "3"], "go with --resolve"),
-                        (["extract", "--outcome", "age"], "--outcome goes with --export"),
+                        (["extract", "compare", "--value", "3"], "No such option '--value'"),
+                        (["extract", "--compare", "--value", "3"],
+                         "go with `review extract resolve`"),
+                        (["extract", "--outcome", "age"],
+                         "--outcome goes with `review extract export FILE.csv`"),
                         (["link", "1", "--study", "StudyB"], "has extracted values")]:
         code, out, err = run_cli(db, *args)
         assert code == 1 and where in err, (args, err)

@@ -105,20 +105,20 @@ def test_a_changed_form_is_refused_by_the_commands_too(review):
     before = snapshot(db)
     values = db.parent / "more.csv"
     values.write_text("study,field,value\n3,patients,41\n")
-    code, out, err = run_cli(db, "extract", "--import", values, "--extractor", "ann")
+    code, out, err = run_cli(db, "extract", "import", values, "--extractor", "ann")
     assert code == 1 and "study 1, field female, value '9' (by ann)" in err, err
     # --export with --form reads the edited file: the same check, not a TypeError
-    code, out, err = run_cli(db, "extract", "--export", db.parent / "f.csv", "--outcome",
+    code, out, err = run_cli(db, "extract", "export", db.parent / "f.csv", "--outcome",
                              "female", "--form", "cryoablation")
     assert code == 1 and "study 1, field female, value '9' (by ann)" in err, err
     # the prompts and the adjudication loop say so before the first question
-    for args in (["extract", "3", "--extractor", "ann"], ["extract", "--resolve"]):
+    for args in (["extract", "3", "--extractor", "ann"], ["extract", "resolve"]):
         code, out, err = run_cli(db, *args, input="14\n\nq\n")
         assert code == 1 and "study 1, field female, value '9' (by ann)" in err, (args, err)
         assert "Study design" not in out + err
     assert snapshot(db) == before
     # without --form the stored form is used
-    code, out, err = run_cli(db, "extract", "--export", db.parent / "f.csv", "--outcome",
+    code, out, err = run_cli(db, "extract", "export", db.parent / "f.csv", "--outcome",
                              "female")
     assert code == 0, err
     code, out, err = run_cli(db, "prisma", "--format", "json")

@@ -217,9 +217,8 @@ def _check_finished(ta: dict, ft: dict, where: str) -> None:
     if ft["reports_pending"] or ft["reports_conflict"]:
         raise ReviewError(f"full-text stage not finished{where}: {ft['reports_pending']} reports "
                           f"undecided, {ft['reports_conflict']} in conflict (decide with "
-                          "`review fulltext`; list conflicts with `review fulltext --conflicts` "
-                          "and resolve with `review fulltext --record REF --decision D "
-                          "--resolve`)")
+                          "`review fulltext`; list conflicts with `review fulltext conflicts` "
+                          "and resolve with `review fulltext resolve REF --decision D`)")
 
 
 def prisma_counts(review: Review, studies_in_meta_analysis: int | None = None, *,

@@ -353,8 +353,8 @@ def describe_decision(d: dict) -> str:
     return (d.get("status") or "sought").replace("_", " ")
 
 
-RESOLVE_HINT = ("resolve with `review fulltext --record REF --decision include|exclude|"
-                "not_retrieved [--reason R] --resolve [--note WHY]`")
+RESOLVE_HINT = ("resolve with `review fulltext resolve REF --decision include|exclude|"
+                "not_retrieved [--reason R] [--note WHY]`")
 
 
 # -- studies -------------------------------------------------------------------------------------
@@ -670,7 +670,7 @@ def run_fulltext(review: Review, reviewer: str, reasons: list[str], *, ask, echo
                       if c["resolution"] is None]
     if open_conflicts:
         echo(f"{len(open_conflicts)} report(s) in conflict between reviewers (list them with "
-             f"`review fulltext --conflicts`; {RESOLVE_HINT}):")
+             f"`review fulltext conflicts`; {RESOLVE_HINT}):")
         for c in open_conflicts:
             echo(f"  record {c['record_id']}: " + "; ".join(
                 f"{who}: {describe_decision(d)}" for who, d in c["decisions"].items()))
@@ -749,5 +749,5 @@ def status(review: Review) -> dict:
                          f"({c['studies_included']} studies), {c['reports_excluded']} excluded, "
                          f"{c['reports_not_retrieved']} not retrieved, {c['reports_pending']} "
                          f"pending, {c['reports_conflict']} in conflict"
-                         + (" (list them with `review fulltext --conflicts`)"
+                         + (" (list them with `review fulltext conflicts`)"
                             if c["reports_conflict"] else "")}

@@ -397,7 +397,7 @@ def decision_conflicts(review: Review, cluster_id: int | None = None) -> list[di
     A member other than the primary that carries a live decision of its own (e.g. both
     clusters of a merge had been screened: the surviving primary stays, the other keeps its
     decision) and whose final decision is not the primary's, unless the primary has a
-    resolution made after the two were put in one cluster (`review conflicts --resolve`).
+    resolution made after the two were put in one cluster (`review conflicts resolve`).
     Each item: {cluster_id, primary_id, primary_decision (None if the primary has none),
     record_id, decision}; ordered by cluster and record."""
     db = review.db
@@ -577,7 +577,7 @@ def decide_pair(review: Review, pair_id: int, decision: str, *, actor: str | Non
         ca = cluster_of(review, a)
         if ca is not None and ca == cluster_of(review, b):
             raise ReviewError(f"records {a} and {b} are already in one cluster ({ca}); to "
-                              f"separate them, undo it: `review dedup --undo {ca}`")
+                              f"separate them, undo it: `review dedup undo {ca}`")
     else:
         _refuse_merge_against_not(review, a, b)
     at, who = now_iso(), actor or default_actor()
@@ -636,7 +636,7 @@ def _refuse_merge_against_not(review: Review, a: int, b: int) -> None:
     via = [c for c, side in ((ca, side_a), (cb, side_b)) if c is not None
            and (x in side or y in side) and not {x, y} <= set(side)]
     way = (f"; if a record does not belong in its cluster, undo that cluster first ("
-           + ", ".join(f"`review dedup --undo {c}`" for c in via) + ")") if via else ""
+           + ", ".join(f"`review dedup undo {c}`" for c in via) + ")") if via else ""
     raise ReviewError(
         f"records {x} and {y} {why}; 'duplicate' on records {a} and {b} would put them in one "
         f"cluster. Answer 'not' for this pair{way}")

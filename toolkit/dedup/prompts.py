@@ -1,4 +1,4 @@
-"""`review dedup --review`: the manual queue of uncertain pairs, in the terminal.
+"""`review dedup review`: the manual queue of uncertain pairs, in the terminal.
 
 Each pair is shown side by side with the fields that differ marked; the keys are
 d(uplicate) / n(ot duplicate) / s(kip) / q(uit). Every decision is saved (its own transaction)
@@ -63,7 +63,7 @@ def conflict_line(c: dict) -> str:
               else "not screened")
     return (f"cluster {c['cluster_id']}: record {c['record_id']} was screened "
             f"'{c['decision']}', its primary record {c['primary_id']} {theirs}; resolve with "
-            f"`review conflicts --resolve {c['primary_id']} --decision include|exclude`")
+            f"`review conflicts resolve {c['primary_id']} --decision include|exclude`")
 
 
 def merge_lines(out: dict) -> list[str]:

@@ -351,7 +351,7 @@ def refit_values(review: Review, form: Form,
         raise ReviewError(
             f"form {form.name} has changed, and {n} stored value{'s' if n != 1 else ''} "
             f"do{'es' if n == 1 else ''} not fit the new form; nothing was changed. Re-enter "
-            "them in the new form's terms in one `review extract --import FILE.csv` (values "
+            "them in the new form's terms in one `review extract import FILE.csv` (values "
             "an import replaces are not checked), or keep those fields as they were and add "
             "fields with new names:\n" + "\n".join(problems))
     return changes

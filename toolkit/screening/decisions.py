@@ -148,7 +148,7 @@ def resolve(review: Review, record_id: int, decision: str, reviewer: str,
     return row_id
 
 
-# -- review screen --import ------------------------------------------------------------------
+# -- review screen import ------------------------------------------------------------------
 
 _DECISION_WORDS = {
     "include": "include", "included": "include", "1": "include", "yes": "include",
