@@ -276,3 +276,13 @@ def test_import_update_adds_only_unseen_records(living, tmp_path):
     # the same bytes again add nothing
     again = import_update(review, second, source="Embase")
     assert again["already_imported"] and again["records_added"] == 0
+
+
+def test_searches_after_an_update_began_belong_to_it(living, tmp_path):
+    fake, review, monkeypatch = living
+    monkeypatch.setenv("REVIEW_NOW", UPDATE_RUN)
+    run_update(review, client=EutilsClient(api_key="k"))
+    out = import_file(review, write_csv(tmp_path / "late.csv", [90, 91]), source="Embase")
+    assert review.db["searches"].get(out["search_id"])["update_id"] == 1
+    originals = review.db.execute("select count(*) from searches where update_id is null")
+    assert originals.fetchone()[0] == 2  # the first PubMed search and the first Embase import

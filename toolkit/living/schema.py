@@ -23,6 +23,13 @@ def _living_001(db) -> None:
     db.execute("alter table searches add column update_id integer references updates(id)")
     db.execute("alter table searches add column rerun_of integer references searches(id)")
     db.execute("create index searches_update on searches(update_id)")
+    # A version lasts until the next update starts: whatever is searched or imported while
+    # an update exists belongs to the latest one, however it was added.
+    db.execute(
+        "create trigger searches_in_latest_update after insert on searches "
+        "when new.update_id is null and exists (select 1 from updates) "
+        "begin update searches set update_id = (select max(id) from updates) "
+        "where id = new.id; end")
 
 
 MIGRATIONS = [

@@ -1,8 +1,10 @@
 """`review update` and `review import --update`: a new version of the review from what appeared
 since the last one.
 
-- An update is a row of ``updates``; its id is the version (0 is the original review). The
-  searches and imports made for it carry its id (``searches.update_id``).
+- An update is a row of ``updates``; its id is the version (0 is the original review). A
+  version lasts until the next update starts: every search and import made while an update is
+  the latest carries its id (``searches.update_id``, set by a trigger of the schema), however
+  it was made (`review import` without ``--update`` too).
 - :func:`run_update` starts an update and re-runs every saved PubMed search
   (:func:`saved_searches`) over the entrez dates since it last ran: PubMed's ``datetype=edat``,
   from the day before its last run (entrez dates are US Eastern days, the store's clock is UTC;
