@@ -74,6 +74,10 @@ def test_search_check_update_import_and_prisma(tmp_path, fake_eutils, monkeypatc
     new_found = sum(1 for i in range(20, 40)
                     if {"software", "review"} & set(ROWS[i]["title"].lower().split()))
     assert upd["update_id"] == 1 and upd["new_records"] == len(upd["queued"]) == new_found
+    code, status, _ = run("status", "--db", db, "--json")
+    assert status["stages"]["updates"] == (f"1 update; the latest started 2023-09-01 (complete):"
+                                           f" {new_found} new records, {new_found} still to "
+                                           f"screen (queued first)")
 
     # an Embase export made after the update began belongs to it; the next one, imported
     # with --update, adds only the record not stored yet (same accession = already there)

@@ -309,6 +309,23 @@ def rank_for_screening(review: Review, pool: list[int], queue: list[int], *,
     return ranked, model
 
 
+def status(review: Review) -> dict:
+    """`review status` hook: the review's updates, and what the latest left to screen."""
+    upd = latest_update(review)
+    if upd is None:
+        return {}
+    new = new_records(review, upd["id"])
+    from ..screening.queue import queued_first, records_to_screen
+
+    first = queued_first(review)
+    decided = {r[0] for r in review.db.execute(
+        "select distinct record_id from ta_decisions where undone_at is null")}
+    left = sum(1 for r in records_to_screen(review) if r in first and r not in decided)
+    return {"updates": (f"{upd['id']} update{'s' if upd['id'] > 1 else ''}; the latest "
+                        f"started {upd['started_at'][:10]} ({upd['status']}): {len(new)} new "
+                        f"records, {left} still to screen (queued first)")}
+
+
 def _loggable(out: dict) -> dict:
     """The summary for the audit log: lists of records as ids (titles left out)."""
     log = dict(out)
