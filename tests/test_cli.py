@@ -161,3 +161,54 @@ def test_ctrl_c_at_a_prompt_exits_130_and_keeps_what_was_saved(tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted; everything saved so far is kept" in err
     assert saved() == 1
+
+
+def test_init_writes_starter_files_that_the_stages_read(tmp_path):
+    from toolkit.extraction.forms import find_form
+    from toolkit.fulltext import default_criteria_path, load_criteria
+    from toolkit.store import open_review
+
+    db = tmp_path / "r.db"
+    code, out, err = run_main(["--db", str(db), "init", "--title", "Drug X: a review #1",
+                               "--json"])
+    assert code == 0, err
+    assert json.loads(out)["starter_files"] == {
+        "written": ["screening/criteria.yaml", "extraction/forms/form.yaml"], "kept": []}
+    with open_review(db) as r:
+        crit = load_criteria(default_criteria_path(r))
+        assert "wrong population" in crit["fulltext_reasons"]
+        form = find_form(r, None)  # the only form there is
+        assert form.title == "Drug X: a review #1"
+        assert {"response", "age"} <= set(form.outcomes)
+    # an edited criteria file is never overwritten by a second init
+    (tmp_path / "screening" / "criteria.yaml").write_text("fulltext_reasons: [mine]\n")
+    code, out, err = run_main(["--db", str(tmp_path / "second.db"), "init", "--json"])
+    assert code == 0, err
+    assert json.loads(out)["starter_files"]["written"] == []
+    assert (tmp_path / "screening" / "criteria.yaml").read_text() == "fulltext_reasons: [mine]\n"
+    # and they can be left out
+    other = tmp_path / "other"
+    other.mkdir()
+    code, out, err = run_main(["--db", str(other / "r.db"), "init", "--no-starter-files"])
+    assert code == 0 and sorted(p.name for p in other.iterdir()) == ["r.db"]
+
+
+def test_screen_explains_an_empty_or_undeduplicated_store(tmp_path):
+    from toolkit.store import create_review
+
+    db = tmp_path / "empty.db"
+    create_review(db).close()
+    code, out, err = run_main(["--db", str(db), "screen"], input="q\n")
+    assert code == 1
+    assert err.strip() == ("review: error: no records to screen yet: add some with `review "
+                           "import FILE` or `review search pubmed QUERY`, then `review dedup`")
+    db = tmp_path / "r.db"
+    build_screen_review(db).close()
+    code, out, err = run_main(["--db", str(db), "screen"], input="q\n")
+    assert code == 0
+    assert ("review: warning: the 30 records were never deduplicated, so duplicates will be "
+            "shown as records of their own; run `review dedup` first") in err
+    code, out, err = run_main(["--db", str(db), "dedup", "--json"])
+    assert code == 0, err
+    code, out, err = run_main(["--db", str(db), "screen"], input="q\n")
+    assert code == 0 and "deduplicated" not in err

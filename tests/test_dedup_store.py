@@ -27,6 +27,14 @@ PAPER = dict(title="Intestinal lipoprotein overproduction in insulin-resistant s
              volume="19", issue="3", pages="221-8")
 
 
+@pytest.fixture(autouse=True)
+def rules_alone(monkeypatch):
+    """These tests are about the store (clusters, the manual queue, screening decisions), built
+    on pairs the hand rules leave uncertain; the pair scorer would settle most of them. Its
+    own behaviour is tested in test_dedup_scorer.py."""
+    monkeypatch.setenv("REVIEW_DEDUP_MODEL", "none")
+
+
 @pytest.fixture
 def review(tmp_path):
     r = create_review(tmp_path / "r.db")
@@ -832,10 +840,20 @@ def test_two_screened_primaries_merged_keep_both_decisions_and_show_a_conflict(r
     r.close()
     res = runner.invoke(cli, ["--db", db, "dedup"])
     assert "resolve with `review conflicts resolve" in res.output
+    # `review conflicts` lists the same conflict the dedup message names, until resolved
+    listing = json.loads(runner.invoke(cli, ["--db", db, "conflicts", "--json"]).stdout)
+    assert listing["n_unresolved"] == 1 and listing["conflicts"] == []
+    assert [(c["record_id"], c["duplicate_id"], c["decisions"])
+            for c in listing["duplicate_conflicts"]] == [
+        (primary, r3, {f"record {primary}": "include", f"record {r3}": "exclude"})]
+    text = runner.invoke(cli, ["--db", db, "conflicts"]).output
+    assert "screened duplicates with different decisions: 1" in text
     r = open_review(db)
     resolve(r, primary, "include", "carol")
     assert api.decision_conflicts(r) == []
     r.close()
+    listing = json.loads(runner.invoke(cli, ["--db", db, "conflicts", "--json"]).stdout)
+    assert listing["n_unresolved"] == 0 and listing["duplicate_conflicts"] == []
 
 
 def test_a_persons_decision_outranks_an_automation_exclusion_for_the_primary(review):

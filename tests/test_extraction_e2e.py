@@ -181,12 +181,8 @@ def _ok(result):
 def test_export_pools_with_review_pool(review_dir):
     """The exported local-control table goes through `review pool` unchanged; the fixed-effect
     logit estimate is checked against the inverse-variance formula computed here."""
-    from toolkit.cli import cli
-
     test_title_abstract_to_pooling_table(review_dir)
     lc_csv = review_dir / "local_control.csv"
-    if "pool" not in cli.commands:
-        pytest.skip("`review pool` (issue 7) is not merged into this tree yet")
     code, out, err = run_cli(review_dir / "review.db", "pool", lc_csv, "--measure", "PLO",
                              "--events", "events", "--total", "total", "--study", "study",
                              "--method", "FE", "--json")

@@ -228,10 +228,13 @@ def test_interrupted_update_is_continued(living):
     fake.add([article(i, dt.date(2023, 7, 1), dt.date(2023, 8, 1)) for i in range(40, 60)])
     monkeypatch.setenv("REVIEW_NOW", UPDATE_RUN)
     fake.faults = [("efetch", "500")] * 5
-    with pytest.raises(ReviewError, match="failed after"):
+    with pytest.raises(ReviewError, match="failed 2 times .* update 1 is saved as interrupted: "
+                                          "`review update` continues it"):
         run_update(review, batch_size=10,
                    client=EutilsClient(api_key="k", max_retries=1, backoff=0.01))
-    assert review.db["updates"].get(1)["status"] == "running"
+    assert review.db["updates"].get(1)["status"] == "interrupted"
+    assert review.db.execute("select status from searches where update_id = 1").fetchone() == (
+        "interrupted",)
     fake.faults = []
     out = run_update(review, batch_size=10, client=EutilsClient(api_key="k"))
     assert out["update_id"] == 1 and out["continued"] and out["complete"]

@@ -20,8 +20,11 @@ from toolkit.store import now_iso, open_review
 
 
 def screen(db, reviewer, keys, *extra):
-    return CliRunner().invoke(cli, ["--db", str(db), "screen", "--reviewer", reviewer, *extra],
-                              input=keys, catch_exceptions=False)
+    """`review screen`; with a stopping rule, --yes (the stop is not asked: test_stopping.py
+    covers the question)."""
+    yes = ["--yes"] if "--stop" in extra else []
+    return CliRunner().invoke(cli, ["--db", str(db), "screen", "--reviewer", reviewer, *extra,
+                                    *yes], input=keys, catch_exceptions=False)
 
 
 def live_automation(db):

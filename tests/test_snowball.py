@@ -180,7 +180,7 @@ def test_a_failed_run_saves_nothing(review, fake_openalex):
     api = OpenAlex(client=PoliteClient(fake_base(), "OpenAlex", "REVIEW_OPENALEX",
                                        max_retries=2, backoff=0.01))
     before = review.db.execute("select count(*) from records").fetchone()[0]
-    with pytest.raises(ReviewError, match="OpenAlex works/doi:.* failed after 3 attempts"):
+    with pytest.raises(ReviewError, match="OpenAlex works/doi:.* failed 3 times"):
         snowball(review, api=api)
     assert review.db.execute("select count(*) from records").fetchone()[0] == before
     assert review.db.execute("select count(*) from searches where kind = 'citations'"
@@ -230,6 +230,5 @@ def test_without_network_it_fails_at_once(review, monkeypatch):
         snowball(review, api=api)
     assert time.monotonic() - t0 < 2 and api.client.requests_made == 1
     msg = str(err.value)
-    assert msg.startswith("cannot reach OpenAlex at http://127.0.0.1") and "\n" not in msg
-    assert "(connection refused)" in msg
-    assert "REVIEW_OPENALEX_URL" in msg
+    assert msg == (f"cannot connect to 127.0.0.1:{port}; check the network connection (or "
+                   "REVIEW_OPENALEX_URL)")

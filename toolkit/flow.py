@@ -32,7 +32,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .errors import ReviewError
-from .stages import optional_module
 from .store import Review
 
 # The source name of citation searching; its searches and imports are PRISMA's "other methods"
@@ -50,14 +49,10 @@ def identified_by_database(review: Review, version: int | None = None) -> dict[s
     return _scope(review, version).identified
 
 
-# Without the deduplication stage every record is its own screening unit. Only the stage's
-# own absence counts as that: a dependency it cannot import (optional_module re-raises) must
-# not silently turn into "0 duplicates removed".
 def _primary_ids(review: Review) -> list[int]:
-    dedup = optional_module("toolkit.dedup.api")
-    if dedup is None:
-        return [r[0] for r in review.db.execute("select id from records order by id")]
-    return dedup.primary_record_ids(review)
+    from .dedup.api import primary_record_ids
+
+    return primary_record_ids(review)
 
 
 def _live_origins(review: Review) -> dict[int, set[str]]:
@@ -127,9 +122,7 @@ def _scope(review: Review, version: int | None) -> _Scope:
     record_version = {rid: min(searches[s][0] for s in sids) for rid, sids in links.items()}
     from .fulltext import duplicate_primaries
 
-    # no deduplication stage: every record is its own unit (a broken one raises here)
-    dedup = optional_module("toolkit.dedup.api")
-    primary_of = duplicate_primaries(review) if dedup is not None else {}
+    primary_of = duplicate_primaries(review)
     members: dict[int, list[int]] = defaultdict(list)
     for rid in links:
         members[primary_of.get(rid, rid)].append(rid)
@@ -163,9 +156,9 @@ def _scope(review: Review, version: int | None) -> _Scope:
 
 
 def _meta_analysis_studies(review: Review) -> set[str] | None:
-    export = optional_module("toolkit.extraction.export")
-    forms = optional_module("toolkit.extraction.forms")
-    if export is None or forms is None or "extraction_values" not in review.db.table_names():
+    from .extraction import export, forms
+
+    if "extraction_values" not in review.db.table_names():
         return None
     if not review.db["extraction_values"].count:
         return None

@@ -7,7 +7,7 @@ import click
 from click_default_group import DefaultGroup
 
 from ..errors import ReviewError
-from .common import deprecated, emit, json_option, note, open_store, terminal
+from .common import deprecated, emit, json_option, note, open_store
 
 REVIEWER_HELP = "Who decides (default: env REVIEW_REVIEWER or the OS user)."
 CRITERIA_HELP = ("Criteria YAML with fulltext_reasons (default: screening/criteria.yaml beside "
@@ -103,11 +103,14 @@ def fulltext_run_cmd(ctx, reviewer, criteria, import_file, record_ref, decision,
     if _old_spelling(ctx, reviewer, criteria, import_file, record_ref, decision, reason,
                      note_text, resolve, summary, list_conflicts, as_json):
         return
+    from ..terminal import Terminal
+
     with open_store(ctx, "fulltext") as review:
         crit = ft.load_criteria(criteria or ft.default_criteria_path(review))
-        ask, say = terminal(as_json)
+        term = Terminal(err=as_json)
         out = ft.run_fulltext(review, reviewer or default_actor(), crit["fulltext_reasons"],
-                              ask=ask, echo=say, criteria=crit)
+                              ask=lambda p: term.line(f"{p}: "), echo=term.echo, key=term.key,
+                              criteria=crit)
         out.update(counts=ft.fulltext_counts(review))
     emit(out, as_json, lambda d: (
         f"{'quit' if d['quit'] else 'done'}: {d['decided']} decision(s) saved this session"

@@ -40,7 +40,7 @@ def update_cmd(ctx, since, email, api_key, batch_size, seed, as_json):
     with open_store(ctx, "update") as review, \
             counter("fetching PubMed records", quiet=as_json) as tick:
         out = run_update(review, since=since, email=email, api_key=api_key,
-                         batch_size=batch_size, seed=seed,
+                         batch_size=batch_size, seed=seed, on_retry=warn,
                          progress=lambda done, total: tick(done))
     for warning in out["warnings"]:
         warn(warning)
@@ -72,7 +72,8 @@ def snowball_cmd(ctx, backward, forward, seeds, email, api_key, seed, as_json):
         backward = forward = True
     with open_store(ctx, "snowball") as review:
         out = snowball(review, backward=backward, forward=forward, seeds=seeds, email=email,
-                       api_key=api_key, seed=seed, progress=progress_lines(as_json))
+                       api_key=api_key, seed=seed, progress=progress_lines(as_json),
+                       on_retry=warn)
     for warning in out["warnings"]:
         warn(warning)
     emit(out, as_json, describe)

@@ -6,6 +6,7 @@ import os
 
 import click
 
+from ..csvdialect import delimiter_of_file
 from ..errors import ReviewError
 from ..pooling.registry import MEASURES, METHODS, input_roles  # no numpy import at start-up
 from .common import OutFile, emit, json_option, note, open_store
@@ -113,7 +114,10 @@ def pool_cmd(ctx, file, outcome, measure, r, study, method, knha, level, by, mod
         if measure is None:
             raise ReviewError("--measure is required with FILE.csv")
         try:
-            df = pd.read_csv(file, dtype=str, encoding="utf-8-sig", skipinitialspace=True)
+            with open(file, encoding="utf-8-sig", newline="") as fh:
+                sep = delimiter_of_file(fh)
+            df = pd.read_csv(file, dtype=str, encoding="utf-8-sig", skipinitialspace=True,
+                             sep=sep)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise ReviewError(f"cannot read CSV: {exc}", file=file)
         source, title = file, os.path.basename(file)

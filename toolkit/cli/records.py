@@ -13,16 +13,34 @@ from .common import OutFile, db_path, emit, json_option, open_store
 
 @click.command("init")
 @click.option("--title", help="The review's title.")
+@click.option("--no-starter-files", is_flag=True,
+              help="Do not write screening/criteria.yaml and extraction/forms/form.yaml.")
 @json_option
 @click.pass_context
-def init_cmd(ctx, title, as_json):
-    """Create a new review store (default ./review.db)."""
+def init_cmd(ctx, title, no_starter_files, as_json):
+    """Create a new review store (default ./review.db) and, beside it, starter files to edit:
+    screening/criteria.yaml (criteria and full-text exclusion reasons) and
+    extraction/forms/form.yaml (an extraction form). Existing files are kept."""
+    from pathlib import Path
+
+    from ..starter import write_starter_files
     from ..store import create_review
 
     review = create_review(db_path(ctx), title=title)
     out = {"db": str(review.path), "title": title, "schema_version": review.schema_version}
     review.close()
-    emit(out, as_json, lambda d: f"created {d['db']} (schema version {d['schema_version']})")
+    if not no_starter_files:
+        out["starter_files"] = write_starter_files(Path(out["db"]).resolve().parent, title)
+
+    def human(d):
+        lines = [f"created {d['db']} (schema version {d['schema_version']})"]
+        files = d.get("starter_files", {})
+        for rel in files.get("written", []):
+            lines.append(f"  wrote {rel} (a starting point: edit it)")
+        for rel in files.get("kept", []):
+            lines.append(f"  kept {rel} (already there)")
+        return "\n".join(lines)
+    emit(out, as_json, human)
 
 
 @click.command("import")
@@ -54,6 +72,8 @@ def import_cmd(ctx, file, fmt, source, update, as_json):
     emit(out, as_json, lambda d: (
         f"{d['file']}: {d['format']}, source {d['source']}: read {d['records_read']}, "
         f"added {d['records_added']}, already present {d['already_present']}"
+        + (f", incomplete {d['incomplete']} (no title, abstract, DOI or PMID; imported and "
+           f"counted)" if d.get("incomplete") else "")
         + (f"\n  {d['message']}" if d.get("already_imported") else "")))
 
 

@@ -6,7 +6,7 @@ import click
 from click_default_group import DefaultGroup
 
 from ..errors import ReviewError
-from .common import OutFile, db_path, deprecated, emit, json_option, open_store
+from .common import OutFile, db_path, deprecated, emit, json_option, open_store, warn
 
 REVIEWER_HELP = "Who screens (default: env REVIEW_REVIEWER, else the OS user)."
 
@@ -35,15 +35,19 @@ def screen_group():
               default=0.95, show_default=True, help="BUSCAR confidence level.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Random state of the model and of the BUSCAR sample.")
+@click.option("--yes", "-y", is_flag=True,
+              help="When the stopping rule is met, exclude the rest by automation without "
+                   "asking first.")
 @json_option
 @click.pass_context
 def screen_run_cmd(ctx, reviewer, criteria_path, import_path, stop, stop_after, target_recall,
-                   confidence, seed, as_json):
+                   confidence, seed, yes, as_json):
     """Screen one record at a time, in the order the model ranks them.
 
     Keys: i include, e exclude, m maybe, u undo, n note, c criteria, ? help, q quit. Every
-    decision is saved before the next record is shown; run again to resume. With --json the
-    prompts go to stderr and one JSON object of counts is printed at the end.
+    decision is saved before the next record is shown; run again to resume. When a stopping
+    rule is met you are asked before the rest is excluded by automation (--yes: not asked).
+    With --json the prompts go to stderr and one JSON object of counts is printed at the end.
     """
     from ..fulltext import criteria_path_for
     from ..screening.prompts import run
@@ -54,8 +58,12 @@ def screen_run_cmd(ctx, reviewer, criteria_path, import_path, stop, stop_after, 
         deprecated("review screen --import FILE", "review screen import FILE")
         return ctx.invoke(screen_import_cmd, file=import_path, reviewer=reviewer,
                           as_json=as_json)
+    from ..screening.queue import screening_readiness
+
     reviewer = reviewer or default_actor()
     with open_store(ctx, "screen") as review:
+        for text in screening_readiness(review):  # an empty store is an error, raised here
+            warn(text)
         n = review.db["records"].count
         if n > 2000:  # features for a large review take seconds; say why nothing shows yet
             click.echo(f"preparing the ranking of {n} records ...", err=True)
@@ -63,7 +71,7 @@ def screen_run_cmd(ctx, reviewer, criteria_path, import_path, stop, stop_after, 
                                    target_recall=target_recall, confidence=confidence,
                                    seed=seed)
         out = run(session, criteria_path=criteria_path or str(criteria_path_for(db_path(ctx))),
-                  err=as_json)
+                  err=as_json, yes=yes)
     if as_json:
         emit(out, True)
 
@@ -141,7 +149,9 @@ def conflicts_resolve_cmd(ctx, record_id, decision, note, reviewer, as_json):
 
 def _format_conflicts(d: dict) -> str:
     lines = []
-    for label, items in (("conflicts", d["conflicts"]), ("maybes", d["maybes"])):
+    for label, items in (("conflicts", d["conflicts"]), ("maybes", d["maybes"]),
+                         ("screened duplicates with different decisions",
+                          d["duplicate_conflicts"])):
         lines.append(f"{label}: {len(items)}")
         for it in items:
             who = ", ".join(f"{r}: {v}" for r, v in it["decisions"].items())
@@ -154,6 +164,9 @@ def _format_conflicts(d: dict) -> str:
         lines.append(f"kappa {k['reviewers'][0]} vs {k['reviewers'][1]}: {kap} "
                      f"(agreement {agr} on {k['n']} records)")
     lines.append(f"unresolved: {d['n_unresolved']}")
+    if d["n_unresolved"]:
+        lines.append("resolve with `review conflicts resolve RECORD --decision include|exclude "
+                     "[--note WHY]`")
     return "\n".join(lines)
 
 

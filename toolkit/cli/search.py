@@ -34,7 +34,7 @@ def search_pubmed_cmd(ctx, query, mindate, maxdate, email, api_key, batch_size, 
             counter("fetching PubMed records", quiet=as_json) as tick:
         out = search_pubmed(review, query, mindate=mindate, maxdate=maxdate,
                             batch_size=batch_size, email=email, api_key=api_key, resume=resume,
-                            progress=lambda done, total: tick(done))
+                            progress=lambda done, total: tick(done), on_retry=warn)
     # whenever retrieved != Count (or the date parts did not add up): the search is incomplete
     for warning in out["warnings"]:
         warn(warning)
@@ -75,7 +75,7 @@ def search_check_cmd(ctx, query, known, mindate, maxdate, email, api_key, as_jso
         mindate = mindate or rows[0]["mindate"]
         maxdate = maxdate or rows[0]["maxdate"]
     out = check_search(query, known, mindate=mindate, maxdate=maxdate, email=email,
-                       api_key=api_key)
+                       api_key=api_key, on_retry=warn)
     emit(out, as_json, describe)
 
 

@@ -13,7 +13,7 @@ def _living_001(db) -> None:
             started_at text not null,
             since text,                      -- --since as given (entrez date), else null
             until text,                      -- the entrez-date window's end (the run's date)
-            status text not null,            -- running | complete | incomplete
+            status text not null,            -- running | interrupted | complete | incomplete
             started_by text not null         -- update | import
         )
         """

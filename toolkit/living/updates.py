@@ -30,7 +30,7 @@ import time
 from ..errors import ReviewError
 from ..importing import import_file
 from ..search.eutils import EutilsClient
-from ..search.pubmed import PubMedSearch, _date, _fmt
+from ..search.pubmed import PubMedSearch, _date, _fmt, mark_interrupted
 from ..store import Review, now_iso
 
 FINISHED = ("complete", "incomplete")
@@ -95,10 +95,11 @@ def _start_update(review: Review, *, since: str | None, until: str | None,
 
 def run_update(review: Review, *, since: str | None = None, email: str | None = None,
                api_key: str | None = None, batch_size: int = 500,
-               client: EutilsClient | None = None, progress=None, seed: int = 0) -> dict:
+               client: EutilsClient | None = None, progress=None, on_retry=None,
+               seed: int = 0) -> dict:
     """Start an update (or continue the interrupted one) and re-run the saved PubMed searches
     over the entrez dates since each last ran; then :func:`absorb_update`. Returns the summary
-    `review update --json` prints."""
+    `review update --json` prints. ``on_retry(message)`` hears of each retried request."""
     t0 = time.perf_counter()
     if since:
         _date(since)  # a bad date fails before anything is stored
@@ -111,7 +112,8 @@ def run_update(review: Review, *, since: str | None = None, email: str | None = 
         if s["last_run"] is None:
             raise ReviewError(f"search #{s['id']} ({s['query']!r}) never finished")
     upd = latest_update(review)
-    resume = upd is not None and upd["status"] == "running" and upd["started_by"] == "update"
+    resume = (upd is not None and upd["status"] in ("running", "interrupted")
+              and upd["started_by"] == "update")
     if resume:
         if since and since != upd["since"]:
             raise ReviewError(f"update {upd['id']} is unfinished; run `review update` without "
@@ -120,7 +122,7 @@ def run_update(review: Review, *, since: str | None = None, email: str | None = 
     else:
         until = _fmt(_dt.date.fromisoformat(now_iso()[:10]))
         uid = _start_update(review, since=since, until=until, started_by="update")
-    client = client or EutilsClient(api_key=api_key, email=email)
+    client = client or EutilsClient(api_key=api_key, email=email, on_retry=on_retry)
     runner = PubMedSearch(review, client, progress)
     results, search_ids = [], []
     for s in saved:
@@ -140,7 +142,17 @@ def run_update(review: Review, *, since: str | None = None, email: str | None = 
                                batch_size, datetype="edat",
                                columns={"query": s["query"], "update_id": uid,
                                         "rerun_of": s["id"]})
-        out = runner.run(sid)
+        try:
+            out = runner.run(sid)
+        except BaseException as exc:  # an error, Ctrl-C: what was saved stays, resumable
+            mark_interrupted(review, sid, str(exc) if isinstance(exc, ReviewError)
+                             else type(exc).__name__)
+            with review.atomic():
+                review.db["updates"].update(uid, {"status": "interrupted"})
+            if isinstance(exc, ReviewError):
+                raise ReviewError(f"{exc}; update {uid} is saved as interrupted: `review "
+                                  f"update` continues it") from None
+            raise
         out["saved_search_id"] = s["id"]
         results.append({k: out[k] for k in ("search_id", "saved_search_id", "query", "count",
                                             "retrieved", "added", "already_present",

@@ -22,6 +22,7 @@ from .subgroups import subgroups
 
 #: Roles that must be strictly positive (sample sizes).
 POSITIVE = {"total", "n"}
+COUNTS = {"events", "total", "n"}  # people (or lesions, ...) are counted in whole numbers
 
 
 def _where(df: pd.DataFrame, pos: int, study: str | None) -> str:
@@ -55,6 +56,12 @@ def _column(df, col, role, study, file):
         for pos in np.flatnonzero(arr <= 0):
             raise ReviewError(f"{role} must be positive ({arr[pos]:g})", file=file,
                               record=_where(df, pos, study), column=col)
+    if role in COUNTS:
+        for pos in np.flatnonzero(arr != np.round(arr)):
+            raise ReviewError(f"{role} is a count and must be a whole number ({arr[pos]:g}); "
+                              "a count derived from a percentage must be rounded as the paper "
+                              "would have it, and said so", file=file,
+                              record=_where(df, pos, study), column=col)
     return arr
 
 
@@ -67,6 +74,16 @@ def effect_sizes_from_table(df: pd.DataFrame, measure: str, columns: dict, *, r=
     spec = MEASURES[measure]
     if study is not None and study not in df.columns:
         raise ReviewError(f"no column {study!r} (study labels)", file=file, column=study)
+    if study is not None:
+        labels = df[study].astype(str).str.strip()
+        dupes = labels[labels.duplicated(keep=False)]
+        if len(dupes):
+            first = dupes.iloc[0]
+            rows = [i + 1 for i in np.flatnonzero((labels == first).to_numpy())]
+            raise ReviewError(f"study {first!r} appears in rows {', '.join(map(str, rows))}: "
+                              "each study is one row (pool one report of it, or label the "
+                              "cohorts apart if they really are different)", file=file,
+                              column=study)
     data = {}
     for role in spec.roles:
         col = columns.get(role)

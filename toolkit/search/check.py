@@ -71,14 +71,14 @@ def _quote(doi: str) -> str:
 def check_search(query: str, known: list[Item] | str, *, mindate: str | None = None,
                  maxdate: str | None = None, email: str | None = None,
                  api_key: str | None = None, client: EutilsClient | None = None,
-                 confidence: float = CONFIDENCE) -> dict:
+                 confidence: float = CONFIDENCE, on_retry=None) -> dict:
     """Which ``known`` studies (items, or the path of an identifier list) ``query`` retrieves
     from PubMed; returns the summary `review search check --json` prints."""
     t0 = time.perf_counter()
     if not query or not query.strip():
         raise ReviewError("give a QUERY to check")
     items = read_identifiers(known) if isinstance(known, (str, os.PathLike)) else list(known)
-    client = client or EutilsClient(api_key=api_key, email=email)
+    client = client or EutilsClient(api_key=api_key, email=email, on_retry=on_retry)
     pubmed = _PubMed(client)
     first = pubmed.search.esearch(query, mindate, maxdate)
     # 2. DOIs to PMIDs (items without a PMID)

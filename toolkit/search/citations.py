@@ -65,7 +65,8 @@ def _resolve(api: OpenAlex, seed: Item) -> dict | None:
 
 def snowball(review: Review, *, backward: bool = True, forward: bool = True,
              seeds: str = "included", email: str | None = None, api_key: str | None = None,
-             api: OpenAlex | None = None, progress=None, seed: int = 0) -> dict:
+             api: OpenAlex | None = None, progress=None, on_retry=None,
+             seed: int = 0) -> dict:
     """Chase the citations of ``seeds`` ("included", or the path of an identifier list) into
     the store; returns the summary `review snowball --json` prints."""
     from ..living.updates import absorb, latest_update
@@ -75,7 +76,7 @@ def snowball(review: Review, *, backward: bool = True, forward: bool = True,
         raise ReviewError("choose --backward, --forward or both")
     say = progress or (lambda msg: None)
     items = included_seeds(review) if seeds == "included" else read_identifiers(seeds)
-    api = api or OpenAlex(email=email, api_key=api_key)
+    api = api or OpenAlex(email=email, api_key=api_key, on_retry=on_retry)
     resolved: dict[str, str] = {}  # seed label -> W id
     works: dict[str, dict] = {}
     found_by: dict[str, list[list[str]]] = {}

@@ -61,10 +61,11 @@ class OpenAlex:
     """Read works from OpenAlex (see the module docstring)."""
 
     def __init__(self, email: str | None = None, api_key: str | None = None,
-                 client: PoliteClient | None = None):
+                 client: PoliteClient | None = None, on_retry=None):
         params = {"mailto": email or None, "api_key": api_key or None}
         self.client = client or PoliteClient(base_url(), "OpenAlex", "REVIEW_OPENALEX",
                                              min_interval=0.1)
+        self.client.on_retry = self.client.on_retry or on_retry
         self.client.default_params.update({k: v for k, v in params.items() if v})
         self.warnings: list[str] = []
 
