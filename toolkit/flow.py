@@ -120,13 +120,15 @@ def _scope(review: Review, version: int | None) -> _Scope:
     for rid, sid in db.execute("select record_id, search_id from record_searches"):
         links[rid].add(sid)
     record_version = {rid: min(searches[s][0] for s in sids) for rid, sids in links.items()}
+    from .dedup.api import primary_record_ids
     from .fulltext import duplicate_primaries
 
     primary_of = duplicate_primaries(review)
-    members: dict[int, list[int]] = defaultdict(list)
+    members: dict[int, list[int]] = {rid: [] for rid in primary_record_ids(review)}
     for rid in links:
         members[primary_of.get(rid, rid)].append(rid)
     out = _Scope(version)
+    members = {u: ms for u, ms in members.items() if ms}  # a record no search found: none
     out.unit_version = {u: min(record_version[m] for m in ms) for u, ms in members.items()}
     per_db: dict[str, set[int]] = {}
     for sid, (ver, citation, database) in searches.items():
