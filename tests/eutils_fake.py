@@ -30,9 +30,11 @@ import threading
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from xml.sax.saxutils import escape
+
+from fake_http import misbehave, send, serve, stop
 
 DATA = Path(__file__).parent / "data" / "formats"
 TEMPLATES = ("pubmed_efetch_biopython_pubmed4.xml", "pubmed_efetch_biopython_pubmed1.xml",
@@ -298,18 +300,7 @@ class FakeEutils:
                 params = self._params()
                 fake.log.append((time.monotonic(), endpoint, params))
                 fault = fake.take_fault(endpoint)
-                if fault in ("429", "500", "503"):
-                    self.send_response(int(fault))
-                    if fault == "429":
-                        self.send_header("Retry-After", "0.2")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                if fault == "hang":
-                    time.sleep(fake.hang_seconds)
-                    return
-                if fault == "reset":
-                    self.connection.close()
+                if misbehave(self, fault, fake.hang_seconds):
                     return
                 if endpoint == "efetch" and fake.efetch_delay:
                     time.sleep(fake.efetch_delay)
@@ -319,25 +310,13 @@ class FakeEutils:
                     self.send_response(400)
                     self.end_headers()
                     return
-                if fault == "truncate":
-                    body = body[: len(body) // 2]
-                self.send_response(200)
-                self.send_header("Content-Type", "text/xml")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send(self, 200, body, "text/xml", fault)
 
             do_GET = _serve
             do_POST = _serve
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-        host, port = self.server.server_address
-        return f"http://{host}:{port}/entrez/eutils"
+        self.server, url = serve(Handler)
+        return f"{url}/entrez/eutils"
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        stop(self.server)

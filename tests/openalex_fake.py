@@ -17,7 +17,9 @@ import json
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from fake_http import misbehave, send, serve, stop
 
 
 def make_work(n: int, title: str, *, abstract: str | None = None, doi: str | None = None,
@@ -127,39 +129,15 @@ class FakeOpenAlex:
                 fake.log.append((time.monotonic(), url.path, params))
                 with fake.lock:
                     fault = fake.faults.pop(0) if fake.faults else None
-                if fault in ("429", "500", "503"):
-                    self.send_response(int(fault))
-                    if fault == "429":
-                        self.send_header("Retry-After", "0.2")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                if fault == "hang":
-                    time.sleep(fake.hang_seconds)
-                    return
-                if fault == "reset":
-                    self.connection.close()
+                if misbehave(self, fault, fake.hang_seconds):
                     return
                 status, data = fake.answer(url.path, params)
                 if fault == "repeat_cursor" and data.get("meta", {}).get("next_cursor"):
                     data["meta"]["next_cursor"] = params.get("cursor")
-                body = json.dumps(data).encode()
-                if fault == "truncate":
-                    body = body[: len(body) // 2]
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send(self, status, json.dumps(data).encode(), "application/json", fault)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-        host, port = self.server.server_address
-        return f"http://{host}:{port}"
+        self.server, url = serve(Handler)
+        return url
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        stop(self.server)
