@@ -177,14 +177,20 @@ def _meta_analysis_studies(review: Review) -> set[str] | None:
     return studies
 
 
-def studies_up_to(review: Review, version: int) -> set[str]:
-    """Labels of the included studies with an included report found by version ``version``
-    or an earlier one."""
+def study_versions(review: Review) -> dict[str, int]:
+    """{included study: the earliest version (0 = the original review, else the update) in
+    which one of its included reports was found}."""
     from .fulltext import included_studies
 
     scope = _scope(review, None)
-    return {label for label, rids in included_studies(review).items()
-            if any(scope.unit_version.get(r, 0) <= version for r in rids)}
+    return {label: min(scope.unit_version.get(r, 0) for r in rids)
+            for label, rids in included_studies(review).items()}
+
+
+def studies_up_to(review: Review, version: int) -> set[str]:
+    """Labels of the included studies with an included report found by version ``version``
+    or an earlier one."""
+    return {label for label, v in study_versions(review).items() if v <= version}
 
 
 def studies_in_meta_analysis(review: Review, version: int | None = None) -> int | None:

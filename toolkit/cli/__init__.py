@@ -1,9 +1,9 @@
 """The `review` command: a thin click skin over the Python API, one module per stage.
 
-Each stage module (records, search, living, dedup, screening, fulltext, extraction, pooling,
-prisma) defines its commands and lists them in ``COMMANDS``; this module makes the root group,
-adds them in the order of a review, gives every subcommand a ``--db`` option, and turns errors
-into one line (:func:`main`). Shared helpers live in :mod:`toolkit.cli.common`.
+Each stage module (records, search, living, dedup, screening, fulltext, overlaps, extraction,
+pooling, prisma) defines its commands and lists them in ``COMMANDS``; this module makes the root
+group, adds them in the order of a review, gives every subcommand a ``--db`` option, and turns
+errors into one line (:func:`main`). Shared helpers live in :mod:`toolkit.cli.common`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Living reviews and citation searching: `review update`, `review snowball`."""
+"""Living reviews and citation searching: `review update`, `review snowball`,
+`review cumulative`."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import sys
 
 import click
 
-from .common import emit, json_option, open_store, warn
+from ..pooling.registry import METHODS
+from .common import OutFile, emit, json_option, note, open_store, warn
 
 
 def progress_lines(quiet: bool):
@@ -79,4 +81,47 @@ def snowball_cmd(ctx, backward, forward, seeds, email, api_key, seed, as_json):
     emit(out, as_json, describe)
 
 
-COMMANDS = [update_cmd, snowball_cmd]
+@click.command("cumulative")
+@click.argument("outcome")
+@click.option("--model", default="rma", show_default=True,
+              type=click.Choice(["rma", "glmm"], case_sensitive=False),
+              callback=lambda c, p, v: v.lower(),
+              help="rma = inverse-variance model of the effect sizes; glmm = random-intercept "
+                   "logistic model (proportions).")
+@click.option("--method", default="REML", show_default=True,
+              callback=lambda c, p, v: v.upper(),
+              type=click.Choice(list(METHODS), case_sensitive=False),
+              help="tau^2 estimator (FE = fixed effect); the GLMM is always ML.")
+@click.option("--knha", is_flag=True, help="Knapp-Hartung (t-based) inference.")
+@click.option("--level", default=95.0, show_default=True, type=float,
+              help="Confidence level in percent.")
+@click.option("--r", "r", type=float, help="Pre/post correlation (a mean change outcome).")
+@click.option("--unit-of-analysis", "use_unit", metavar="UNIT",
+              help="Pool only the studies that count UNIT.")
+@click.option("--overlap", "overlap_policy", default="largest", show_default=True,
+              type=click.Choice(["largest", "all"]),
+              help="Overlapping cohorts: keep the larger (then more recent) study of each set, "
+                   "or all of them.")
+@click.option("--plot", type=OutFile(), metavar="FILE",
+              help="Write the cumulative plot (.png, .svg or .pdf).")
+@json_option
+@click.pass_context
+def cumulative_cmd(ctx, outcome, model, method, knha, level, r, use_unit, overlap_policy, plot,
+                   as_json):
+    """Cumulative meta-analysis of an extracted OUTCOME across review updates: the studies of
+    the original review first, then each update's, by year within a version; each step is the
+    model on the studies so far (metafor cumul)."""
+    from ..living.cumulative import cumulative_by_version, describe
+
+    options = dict(model=model, method=method, knha=knha, level=level, use_unit=use_unit,
+                   overlap_policy=overlap_policy)
+    if r is not None:
+        options["r"] = r
+    with open_store(ctx, "cumulative") as review:
+        out = cumulative_by_version(review, outcome, plot=plot, **options)
+    for text in out.get("notes", []):
+        note(text)
+    emit(out, as_json, describe)
+
+
+COMMANDS = [update_cmd, snowball_cmd, cumulative_cmd]
