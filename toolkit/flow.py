@@ -226,7 +226,7 @@ def prisma_counts(review: Review, studies_in_meta_analysis: int | None = None, *
                   version: int | None = None) -> dict:
     """The PRISMA 2020 counts dict for this review, or for update ``version`` of it (the
     updated-review flow: previous studies and reports, then the update's records)."""
-    from .fulltext import fulltext_counts, included_studies
+    from .fulltext import final_fulltext, fulltext_counts, included_studies
     from .screening.decisions import final_decisions
 
     scope = _scope(review, version)
@@ -239,8 +239,9 @@ def prisma_counts(review: Review, studies_in_meta_analysis: int | None = None, *
     final, origins = final_decisions(review), _live_origins(review)
     ta_db = _title_abstract(scope.db_units, final, origins)
     ta_cit = _title_abstract(scope.citation_units, final, origins)
-    ft_db = fulltext_counts(review, scope.db_units)
-    ft_cit = fulltext_counts(review, scope.citation_units)
+    reports = final_fulltext(review)
+    ft_db = fulltext_counts(review, scope.db_units, reports)
+    ft_cit = fulltext_counts(review, scope.citation_units, reports)
     for ta, ft in ((ta_db, ft_db), (ta_cit, ft_cit)):
         _check_finished(ta, ft, where)
     counts = {
@@ -267,7 +268,7 @@ def prisma_counts(review: Review, studies_in_meta_analysis: int | None = None, *
             "other_reports_excluded_reasons": ft_cit["excluded_reasons"],
         })
     in_scope = scope.db_units | scope.citation_units
-    studies = included_studies(review)
+    studies = included_studies(review, reports)
     included = {r for d_rids in studies.values() for r in d_rids}
     counts["new_reports_included"] = len(included & in_scope)
     if version is None:
