@@ -144,6 +144,11 @@ def test_seeds_from_a_file(review, fake_openalex, tmp_path):
     assert out["unresolved"] == ["10.9999/unknown.1"]
     assert out["resolved"] == 2 and out["backward_works"] == len(BACKWARD)
     assert not any(p.get("filter", "").startswith("cites:") for _, _, p in fake.log)
+    seeds.write_text("10.9999/unknown.1\n10.9999/unknown.2\n")
+    with pytest.raises(ReviewError, match=r"none of the 2 seeds is in OpenAlex \(10.9999/un"):
+        snowball(review, seeds=str(seeds))
+    assert review.db.execute("select count(*) from searches where kind = 'citations'"
+                             ).fetchone()[0] == 1
 
 
 def test_forward_only_and_a_lying_count(review, fake_openalex):

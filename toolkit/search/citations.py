@@ -91,6 +91,10 @@ def snowball(review: Review, *, backward: bool = True, forward: bool = True,
         wid = work_id(work["id"])
         resolved[item.label] = wid
         refs[wid] = [w for w in map(work_id, work.get("referenced_works") or []) if w]
+    if not resolved:
+        raise ReviewError(f"none of the {len(items)} seeds is in OpenAlex ("
+                          + ", ".join(unresolved[:10]) + (" ..." if len(unresolved) > 10 else "")
+                          + "); nothing saved")
     warnings: list[str] = []
     n_backward = n_forward = 0
     if backward:
