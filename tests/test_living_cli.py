@@ -57,6 +57,8 @@ def test_search_check_update_import_and_prisma(tmp_path, fake_eutils, monkeypatc
     code, text, _ = run("search", "check", "nothing[ti]", "--known", known, "--api-key", "k",
                         "--db", db)
     assert code == 0 and "retrieves 0 of 3 known studies" in text and "missed:" in text
+    code, _, err = run("search", "check", "--known", known, "--db", tmp_path / "none.db")
+    assert code == 1 and "give a QUERY" in err and not (tmp_path / "none.db").exists()
 
     # screen everything there is, then the database grows and the review is updated
     from toolkit.screening.decisions import record_decision

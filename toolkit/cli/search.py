@@ -63,6 +63,15 @@ def search_check_cmd(ctx, query, known, mindate, maxdate, email, api_key, as_jso
     from ..search.check import check_search, describe
 
     if not query:
+        from pathlib import Path
+
+        from .common import db_path
+
+        if not Path(db_path(ctx)).exists():
+            from ..errors import ReviewError
+
+            raise ReviewError("give a QUERY to check (there is no review store here with a "
+                              "saved PubMed search)")
         with open_store(ctx, "search check") as review:
             rows = list(review.db.query(
                 "select query, mindate, maxdate from searches where kind = 'search' and "
