@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from ..pooling.registry import METHODS
 from .common import OutFile, emit, json_option, note, open_store, warn
+from .pooling import model_options, selection_options
 
 
 def progress_lines(quiet: bool):
@@ -83,25 +83,9 @@ def snowball_cmd(ctx, backward, forward, seeds, email, api_key, seed, as_json):
 
 @click.command("cumulative")
 @click.argument("outcome")
-@click.option("--model", default="rma", show_default=True,
-              type=click.Choice(["rma", "glmm"], case_sensitive=False),
-              callback=lambda c, p, v: v.lower(),
-              help="rma = inverse-variance model of the effect sizes; glmm = random-intercept "
-                   "logistic model (proportions).")
-@click.option("--method", default="REML", show_default=True,
-              callback=lambda c, p, v: v.upper(),
-              type=click.Choice(list(METHODS), case_sensitive=False),
-              help="tau^2 estimator (FE = fixed effect); the GLMM is always ML.")
-@click.option("--knha", is_flag=True, help="Knapp-Hartung (t-based) inference.")
-@click.option("--level", default=95.0, show_default=True, type=float,
-              help="Confidence level in percent.")
+@model_options
 @click.option("--r", "r", type=float, help="Pre/post correlation (a mean change outcome).")
-@click.option("--unit-of-analysis", "use_unit", metavar="UNIT",
-              help="Pool only the studies that count UNIT.")
-@click.option("--overlap", "overlap_policy", default="largest", show_default=True,
-              type=click.Choice(["largest", "all"]),
-              help="Overlapping cohorts: keep the larger (then more recent) study of each set, "
-                   "or all of them.")
+@selection_options
 @click.option("--plot", type=OutFile(), metavar="FILE",
               help="Write the cumulative plot (.png, .svg or .pdf).")
 @json_option
