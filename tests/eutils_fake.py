@@ -9,6 +9,15 @@ request, kind in 429 | 500 | 503 | hang | truncate | reset; ``efetch_delay`` slo
 answer; ``count_bonus`` is a list of numbers added, one per answer, to the Count of the next
 esearch answers (a Count the ids do not bear out). ``log`` records (time, endpoint, params) per
 request.
+
+Each article has a publication date and an entrez date (``entrez``; the publication date unless
+set): ``datetype=edat`` filters by the entrez date, anything else by the publication date.
+``add`` puts more articles into the database (new records appearing for an update);
+:func:`article_xml` writes one article from plain fields. The ``term`` is read by a small
+query evaluator (:func:`match_term`): ``x[uid]``/``x[pmid]`` (PMID), ``"doi"[aid]``/``[doi]``,
+``word[ti]`` (a word of the title), ``"YYYY/MM/DD"[dp] : "YYYY/MM/DD"[dp]`` (publication date
+range), AND / OR / NOT and parentheses; any other term matches every article, so free-text
+queries retrieve the whole corpus as before.
 """
 
 from __future__ import annotations
@@ -16,12 +25,16 @@ from __future__ import annotations
 import calendar
 import copy
 import datetime as dt
+import re
 import threading
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from xml.sax.saxutils import escape
+
+from fake_http import misbehave, send, serve, stop
 
 DATA = Path(__file__).parent / "data" / "formats"
 TEMPLATES = ("pubmed_efetch_biopython_pubmed4.xml", "pubmed_efetch_biopython_pubmed1.xml",
@@ -66,6 +79,100 @@ def build_corpus(n: int, start: dt.date = dt.date(2000, 1, 1), days: int = 7300,
     return corpus
 
 
+def article_xml(pmid: str, title: str, *, abstract: str | None = None, doi: str | None = None,
+                date: dt.date = dt.date(2020, 1, 1), journal: str = "Journal of Test Records",
+                authors: tuple[tuple[str, str], ...] = ()) -> bytes:
+    """One <PubmedArticle> from plain fields (``authors`` as (surname, initials) pairs)."""
+    abstract_xml = (f"<Abstract><AbstractText>{escape(abstract)}</AbstractText></Abstract>"
+                    if abstract else "")
+    authors_xml = "".join(f"<Author><LastName>{escape(s)}</LastName><Initials>{escape(i)}"
+                          f"</Initials></Author>" for s, i in authors)
+    if authors_xml:
+        authors_xml = f"<AuthorList>{authors_xml}</AuthorList>"
+    doi_xml = f'<ArticleId IdType="doi">{escape(doi)}</ArticleId>' if doi else ""
+    return (f"<PubmedArticle><MedlineCitation><PMID>{pmid}</PMID><Article><Journal>"
+            f"<JournalIssue><PubDate><Year>{date.year}</Year><Month>{date.month:02d}</Month>"
+            f"<Day>{date.day:02d}</Day></PubDate></JournalIssue><Title>{escape(journal)}</Title>"
+            f"</Journal><ArticleTitle>{escape(title)}</ArticleTitle>{abstract_xml}"
+            f"{authors_xml}</Article></MedlineCitation><PubmedData><ArticleIdList>"
+            f'<ArticleId IdType="pubmed">{pmid}</ArticleId>{doi_xml}</ArticleIdList>'
+            f"</PubmedData></PubmedArticle>").encode()
+
+
+_TOKEN = re.compile(r'\(|\)|"[^"]*"(?:\[\w+\])?|[^\s()]+')
+
+
+def match_term(term: str, articles: dict[str, dict]) -> set[str]:
+    """The PMIDs of ``articles`` ({pmid: {"title", "doi", "date"}}) that ``term`` retrieves
+    (see the module docstring for the little query language)."""
+    tokens = _TOKEN.findall(term or "")
+    everything = set(articles)
+    pos = 0
+
+    def peek():
+        return tokens[pos] if pos < len(tokens) else None
+
+    def take():
+        nonlocal pos
+        pos += 1
+        return tokens[pos - 1]
+
+    def split(tok):
+        m = re.fullmatch(r'"?(.*?)"?(?:\[(\w+)\])?', tok)
+        return m.group(1), (m.group(2) or "").lower()
+
+    def atom():
+        tok = take()
+        if tok == "(":
+            out = expr()
+            if peek() == ")":
+                take()
+            return out
+        value, tag = split(tok)
+        if tag == "dp" and peek() == ":":
+            take()
+            hi, _ = split(take())
+            lo_d = _parse_date(value, dt.date(1, 1, 1))
+            hi_d = _parse_date(hi, dt.date(9999, 12, 31), end=True)
+            return {p for p, a in articles.items() if lo_d <= a["date"] <= hi_d}
+        if tag in ("uid", "pmid"):
+            return {value} & everything
+        if tag in ("aid", "doi"):
+            return {p for p, a in articles.items() if (a["doi"] or "") == value.lower()}
+        if tag == "ti":
+            word = value.lower()
+            return {p for p, a in articles.items()
+                    if word in re.findall(r"\w+", (a["title"] or "").lower())}
+        return set(everything)
+
+    def unary():
+        if peek() == "NOT":
+            take()
+            return everything - unary()
+        return atom()
+
+    def conj():
+        out = unary()
+        while peek() not in (None, ")", "OR"):
+            if peek() == "AND":
+                take()
+            if peek() == "NOT":
+                take()
+                out -= unary()
+            else:
+                out &= unary()
+        return out
+
+    def expr():
+        out = conj()
+        while peek() == "OR":
+            take()
+            out |= conj()
+        return out
+
+    return expr() if tokens else set(everything)
+
+
 def _parse_date(s: str | None, default: dt.date, *, end: bool = False) -> dt.date:
     """A mindate/maxdate as PubMed reads it (YYYY, YYYY/MM or YYYY/MM/DD): a partial date is
     the first day of its year or month as a start and the last day of it as an end (``end``):
@@ -94,6 +201,29 @@ class FakeEutils:
         self.max_retmax = 10_000
         self.efetch_delay = 0.0  # seconds each efetch answer waits (a slow server)
         self.count_bonus: list[int] = []  # added to the Count of the next esearch answers
+        self.entrez: dict[str, dt.date] = {}  # entrez dates that differ from the pub date
+        self._meta: dict[str, dict] = {}
+
+    def add(self, articles) -> None:
+        """Add ``(pmid, publication date, entrez date, xml bytes)`` articles to the database."""
+        with self.lock:
+            for pmid, pdat, edat, xml in articles:
+                self.corpus.append((pmid, pdat, xml))
+                self.by_pmid[pmid] = xml
+                self.entrez[pmid] = edat
+                self._meta.pop(pmid, None)
+            self.corpus.sort(key=lambda r: (r[1], r[0]), reverse=True)
+
+    def metadata(self) -> dict[str, dict]:
+        """{pmid: {"title", "doi", "date"}} (parsed once per article, for term matching)."""
+        for pmid, date, xml in self.corpus:
+            if pmid not in self._meta:
+                art = ET.fromstring(xml)
+                doi = next((e.text for e in art.iter("ArticleId") if e.get("IdType") == "doi"),
+                           None)
+                self._meta[pmid] = {"title": "".join(art.find(".//ArticleTitle").itertext()),
+                                    "doi": (doi or "").lower() or None, "date": date}
+        return self._meta
 
     def take_fault(self, endpoint: str) -> str | None:
         with self.lock:
@@ -103,11 +233,18 @@ class FakeEutils:
         return None
 
     def search_ids(self, params: dict) -> list[str]:
-        if params.get("term") == "nothing[ti]":
+        term = params.get("term", "")
+        if term == "nothing[ti]":
             return []
         lo = _parse_date(params.get("mindate"), dt.date(1, 1, 1))
         hi = _parse_date(params.get("maxdate"), dt.date(9999, 12, 31), end=True)
-        return [p for p, d, _ in self.corpus if lo <= d <= hi]
+        edat = params.get("datetype") == "edat"
+        hits = None
+        if "[" in term:  # a field-tagged query: evaluate it (free text matches everything)
+            hits = match_term(term, self.metadata())
+        return [p for p, d, _ in self.corpus
+                if lo <= (self.entrez.get(p, d) if edat else d) <= hi
+                and (hits is None or p in hits)]
 
     def esearch(self, params: dict) -> bytes:
         ids = self.search_ids(params)
@@ -163,18 +300,7 @@ class FakeEutils:
                 params = self._params()
                 fake.log.append((time.monotonic(), endpoint, params))
                 fault = fake.take_fault(endpoint)
-                if fault in ("429", "500", "503"):
-                    self.send_response(int(fault))
-                    if fault == "429":
-                        self.send_header("Retry-After", "0.2")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                if fault == "hang":
-                    time.sleep(fake.hang_seconds)
-                    return
-                if fault == "reset":
-                    self.connection.close()
+                if misbehave(self, fault, fake.hang_seconds):
                     return
                 if endpoint == "efetch" and fake.efetch_delay:
                     time.sleep(fake.efetch_delay)
@@ -184,24 +310,13 @@ class FakeEutils:
                     self.send_response(400)
                     self.end_headers()
                     return
-                if fault == "truncate":
-                    body = body[: len(body) // 2]
-                self.send_response(200)
-                self.send_header("Content-Type", "text/xml")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send(self, 200, body, "text/xml", fault)
 
             do_GET = _serve
             do_POST = _serve
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        host, port = self.server.server_address
-        return f"http://{host}:{port}/entrez/eutils"
+        self.server, url = serve(Handler)
+        return f"{url}/entrez/eutils"
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        stop(self.server)

@@ -254,3 +254,20 @@ def test_diagram_keeps_counts_whole_and_dollars_literal(tmp_path):
     lines = re.findall(r">([^<>]*)</text>", text) or re.findall(r"<!-- (.*?) -->", text)
     assert any(line.rstrip().endswith("(n = 9)") for line in lines)  # never "(n =" / "9)"
     assert "cost in $ only (n = 6)" in text
+
+
+def test_updated_review_diagram_has_the_previous_studies_column(tmp_path):
+    """PRISMA 2020's flow for updated reviews: the previous version's studies in their own
+    column, joining the new ones in a total box (7 new + 12 previous = 19 studies)."""
+    counts = dict(COUNTS, previous_studies=12, previous_reports=14)
+    text = prisma.draw_svg(counts, tmp_path / "u.svg").read_text(encoding="utf-8")
+    for label in ("Previous studies", "(n = 12)", "(n = 14)",
+                  "Total studies included in review (n = 19)",
+                  "Reports of total included studies (n = 22)",
+                  "New studies included in review (n = 7)"):
+        assert label in text, label
+    plain = prisma.draw_svg(COUNTS, tmp_path / "p.svg").read_text(encoding="utf-8")
+    assert "Previous studies" not in plain and "Total studies" not in plain
+    data = prisma.to_json(counts)
+    assert (data["previous_studies"], data["total_studies"], data["total_reports"]) == (
+        12, 19, 22)

@@ -207,8 +207,8 @@ def test_stages_that_disagree_break_the_invariant(review_path, monkeypatch):
     decide_fulltext(review_path, screen_all(review_path))
     real = toolkit.fulltext.fulltext_counts
 
-    def one_report_too_many(review):
-        c = dict(real(review))
+    def one_report_too_many(review, *args, **kw):
+        c = dict(real(review, *args, **kw))
         c.update(reports_sought=c["reports_sought"] + 1,
                  reports_not_retrieved=c["reports_not_retrieved"] + 1)
         return c

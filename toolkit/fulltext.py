@@ -422,11 +422,13 @@ def link_report(review: Review, report, study: str, *, actor: str | None = None)
     return label
 
 
-def included_studies(review: Review) -> dict[str, list[int]]:
-    """{study label: [included report ids]} for every study with an included report."""
+def included_studies(review: Review, final: dict[int, dict] | None = None
+                     ) -> dict[str, list[int]]:
+    """{study label: [included report ids]} for every study with an included report
+    (``final``: :func:`final_fulltext` if the caller has it already)."""
     links = report_links(review)
     out: dict[str, list[int]] = {}
-    for rid, d in final_fulltext(review).items():
+    for rid, d in (final_fulltext(review) if final is None else final).items():
         if d["decision"] == "include":
             out.setdefault(study_of(review, rid, links), []).append(rid)
     return dict(sorted(out.items(), key=lambda kv: study_sort_key(kv[0])))
@@ -458,15 +460,18 @@ def resolve_study(review: Review, ref, studies: dict[str, list[int]] | None = No
 
 # -- counts for PRISMA ---------------------------------------------------------------------------
 
-def fulltext_counts(review: Review) -> dict:
-    """Full-text counts for PRISMA 2020.
+def fulltext_counts(review: Review, records: set[int] | None = None,
+                    final: dict[int, dict] | None = None) -> dict:
+    """Full-text counts for PRISMA 2020 (``records``: only the reports of these records;
+    ``final``: :func:`final_fulltext` if the caller has it already).
 
     ``reports_sought`` = reports at the full-text stage; ``reports_not_retrieved``;
     ``reports_assessed`` (including or excluding); ``reports_excluded`` with
     ``excluded_reasons`` {reason: n}; ``reports_included``; ``studies_included`` (distinct
-    studies of included reports); also ``reports_pending`` (sought, undecided) and
-    ``reports_conflict`` (reviewers disagree, unresolved)."""
-    final = final_fulltext(review)
+    studies of included reports, all of them); also ``reports_pending`` (sought, undecided)
+    and ``reports_conflict`` (reviewers disagree, unresolved)."""
+    every = final_fulltext(review) if final is None else final
+    final = every if records is None else {r: d for r, d in every.items() if r in records}
     status = Counter(d["status"] for d in final.values())
     reasons = Counter(d["reason"] for d in final.values() if d["decision"] == "exclude")
     included = sum(1 for d in final.values() if d["decision"] == "include")
@@ -478,7 +483,7 @@ def fulltext_counts(review: Review) -> dict:
         "reports_excluded": excluded,
         "excluded_reasons": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
         "reports_included": included,
-        "studies_included": len(included_studies(review)),
+        "studies_included": len(included_studies(review, every)),
         "reports_pending": status["sought"],
         "reports_conflict": status["conflict"],
     }

@@ -142,6 +142,12 @@ def normalise_counts(counts: Mapping) -> dict:
     return out
 
 
+def previous_used(counts: Mapping) -> bool:
+    """True for an updated review (studies of a previous version are given)."""
+    return (counts.get("previous_studies") is not None
+            or counts.get("previous_reports") is not None)
+
+
 def other_arm_used(counts: Mapping) -> bool:
     """True when records were identified via other methods (websites, organisations, citations)."""
     return any(counts.get(k) is not None for k in _OTHER_ID_KEYS)
@@ -231,7 +237,7 @@ def _values(c: dict) -> dict:
     """Template ``data`` key -> value (int, str, or None for an unused box)."""
     other = other_arm_used(c)
     dbs, regs = c["identified_by_database"], c["identified_registers"]
-    previous = c["previous_studies"] is not None or c["previous_reports"] is not None
+    previous = previous_used(c)
 
     def reasons(named):
         return format_named_counts(named) if named else 0
@@ -393,13 +399,6 @@ def _box_texts(c: dict) -> dict:
 
     included = [f"New studies included in review {_n(c['new_studies_included'])}",
                 f"Reports of new included studies {_n(c['new_reports_included'])}"]
-    if c["previous_studies"] is not None or c["previous_reports"] is not None:
-        included += [
-            f"Studies included in previous version {_n(c['previous_studies'] or 0)}",
-            f"Total studies included in review "
-            f"{_n(c['new_studies_included'] + (c['previous_studies'] or 0))}",
-            f"Reports of total included studies "
-            f"{_n(c['new_reports_included'] + (c['previous_reports'] or 0))}"]
     boxes = {
         "title": ("Identification of new studies via databases and registers", False),
         "identified": (_lines(*ident, indent_rest=True), True),
@@ -413,6 +412,22 @@ def _box_texts(c: dict) -> dict:
                              True),
         "included": (_lines(*included), False),
     }
+    if previous_used(c):
+        # the updated-review layout: a previous-studies column whose studies join the new
+        # ones in a total box below "included"
+        boxes.update({
+            "p_title": ("Previous studies", False),
+            "previous": (_lines(
+                f"Studies included in previous version of review "
+                f"{_n(c['previous_studies'] or 0)}",
+                f"Reports of studies included in previous version of review "
+                f"{_n(c['previous_reports'] or 0)}"), False),
+            "total": (_lines(
+                f"Total studies included in review "
+                f"{_n(c['new_studies_included'] + (c['previous_studies'] or 0))}",
+                f"Reports of total included studies "
+                f"{_n(c['new_reports_included'] + (c['previous_reports'] or 0))}"), False),
+        })
     if c["studies_in_meta_analysis"] is not None:
         ma = [f"Studies included in meta-analysis {_n(c['studies_in_meta_analysis'])}"]
         if c["reports_in_meta_analysis"] is not None:
@@ -451,9 +466,12 @@ def build_figure(counts: Mapping):
     c = normalise_counts(counts)
     boxes = _box_texts(c)
     other = other_arm_used(c)
+    previous = previous_used(c)
 
-    # Columns (x of the left edge): main, exclusions, other main, other exclusions.
-    x_main = _MARGIN + _LABEL_W + 0.2
+    # Columns (x of the left edge): previous studies (an updated review), main, exclusions,
+    # other main, other exclusions.
+    x_prev = _MARGIN + _LABEL_W + 0.2
+    x_main = x_prev + (_BOX_W + _ARM_GAP if previous else 0)
     x_excl = x_main + _BOX_W + _GAP
     x_omain = x_excl + _BOX_W + _ARM_GAP
     x_oexcl = x_omain + _BOX_W + _GAP
@@ -461,15 +479,17 @@ def build_figure(counts: Mapping):
 
     # Bands top to bottom; each band's height is its tallest box.
     bands = [
-        ("title", ["title", "o_title"]),
-        ("identification", ["identified", "removed", "o_identified"]),
+        ("title", ["p_title", "title", "o_title"]),
+        ("identification", ["previous", "identified", "removed", "o_identified"]),
         ("screened", ["screened", "records_excluded"]),
         ("sought", ["sought", "not_retrieved", "o_sought", "o_not_retrieved"]),
         ("assessed", ["assessed", "reports_excluded", "o_assessed", "o_excluded"]),
         ("included", ["included"]),
+        ("total", ["total"]),
         ("meta_analysis", ["meta_analysis"]),
     ]
-    column = {"title": x_main, "identified": x_main, "screened": x_main, "sought": x_main,
+    column = {"p_title": x_prev, "previous": x_prev, "total": x_main,
+              "title": x_main, "identified": x_main, "screened": x_main, "sought": x_main,
               "assessed": x_main, "included": x_main, "meta_analysis": x_main,
               "removed": x_excl, "records_excluded": x_excl, "not_retrieved": x_excl,
               "reports_excluded": x_excl, "o_title": x_omain, "o_identified": x_omain,
@@ -531,12 +551,14 @@ def build_figure(counts: Mapping):
     for name in boxes:
         if name == "title":
             draw_box(name, face=_YELLOW, rounded=True, bold=True)
-        elif name.startswith("o_"):
-            draw_box(name, face=_GREY, rounded=(name == "o_title"), bold=(name == "o_title"))
+        elif name.startswith(("o_", "p_")) or name == "previous":
+            title = name in ("o_title", "p_title")
+            draw_box(name, face=_GREY, rounded=title, bold=title)
         else:
             draw_box(name)
 
-    main_chain = ["identified", "screened", "sought", "assessed", "included", "meta_analysis"]
+    main_chain = ["identified", "screened", "sought", "assessed", "included", "total",
+                  "meta_analysis"]
     main_chain = [b for b in main_chain if b in geometry]
     for a, b in zip(main_chain, main_chain[1:]):
         arrow(bottom(a), top(b))
@@ -555,10 +577,18 @@ def build_figure(counts: Mapping):
         ax.plot([xo, xo], [yo, ymid], color="black", linewidth=0.9, solid_capstyle="butt")
         arrow((xo, ymid), (xi + wi, ymid))
 
+    if previous:
+        # elbow: down from the previous studies, then right into the total box
+        xp, yp = bottom("previous")
+        xt, yt, _, ht = geometry["total"]
+        ymid = yt + ht / 2
+        ax.plot([xp, xp], [yp, ymid], color="black", linewidth=0.9, solid_capstyle="butt")
+        arrow((xp, ymid), (xt, ymid))
+
     # Blue phase labels down the left side.
     phases = [("Identification", ["identification"]),
               ("Screening", ["screened", "sought", "assessed"]),
-              ("Included", ["included", "meta_analysis"])]
+              ("Included", ["included", "total", "meta_analysis"])]
     for label, spans in phases:
         spans = [band_span[s] for s in spans if s in band_span]
         y0, y1 = spans[0][0], spans[-1][1]

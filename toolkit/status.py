@@ -6,8 +6,9 @@ from .stages import load_all
 from .store import Review
 
 
-STATUS_HOOKS = ("toolkit.dedup.api:status", "toolkit.screening.queue:status",
-                "toolkit.fulltext:status", "toolkit.extraction.export:status")
+STATUS_HOOKS = ("toolkit.living.updates:status", "toolkit.dedup.api:status",
+                "toolkit.screening.queue:status", "toolkit.fulltext:status",
+                "toolkit.extraction.export:status")
 
 
 def review_status(review: Review) -> dict:
@@ -41,7 +42,7 @@ def format_status(s: dict) -> str:
     if s["searches"]:
         lines.append("searches and imports:")
         for q in s["searches"]:
-            what = q["query"] if q["kind"] == "search" else q["file_name"]
+            what = q["file_name"] if q["kind"] == "import" else q["query"]
             lines.append(f"  #{q['id']} {q['kind']:6} {q['database']:8} {q['status']:10} "
                          f"reported {q['count_reported']}, linked {q['linked']}: {what}")
     for stage, value in s.get("stages", {}).items():

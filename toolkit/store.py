@@ -35,6 +35,7 @@ STAGE_SCHEMAS = (
     "toolkit.screening.schema",
     "toolkit.extraction.schema",
     "toolkit.appraisal.schema",
+    "toolkit.living.schema",
 )
 
 

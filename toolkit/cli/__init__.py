@@ -1,9 +1,9 @@
 """The `review` command: a thin click skin over the Python API, one module per stage.
 
-Each stage module (records, search, dedup, screening, fulltext, overlaps, extraction, appraisal,
-pooling, grade, prisma) defines its commands and lists them in ``COMMANDS``; this module makes the root
-group, adds them in the order of a review, gives every subcommand a ``--db`` option, and turns
-errors into one line (:func:`main`). Shared helpers live in :mod:`toolkit.cli.common`.
+Each stage module (records, search, living, dedup, screening, fulltext, overlaps, extraction,
+appraisal, pooling, grade, prisma) defines its commands and lists them in ``COMMANDS``; this module
+makes the root group, adds them in the order of a review, gives every subcommand a ``--db`` option,
+and turns errors into one line (:func:`main`). Shared helpers live in :mod:`toolkit.cli.common`.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import click
 
 from .. import DEFAULT_DB, __version__
 from ..errors import ReviewError
-from . import (appraisal, dedup, extraction, fulltext, grade, overlaps, pooling, prisma, records,
-               screening, search)
+from . import (appraisal, dedup, extraction, fulltext, grade, living, overlaps, pooling, prisma,
+               records, screening, search)
 from .common import db_option
 
 # The stage modules, in the order a review runs through them (the order of `review --help`).
-STAGES = (records, search, dedup, screening, fulltext, overlaps, extraction, appraisal, pooling,
-          grade, prisma)
+STAGES = (records, search, living, dedup, screening, fulltext, overlaps, extraction, appraisal,
+          pooling, grade, prisma)
 
 
 class OrderedGroup(click.Group):

@@ -145,6 +145,49 @@ def _overlap_pairs(ctx, param, values):
     return pairs
 
 
+def model_options(f):
+    """The model options `review pool` and `review cumulative` share: --model, --method,
+    --knha, --level."""
+    for option in reversed(_MODEL_OPTIONS):
+        f = option(f)
+    return f
+
+
+def selection_options(f):
+    """How both choose the studies to pool: --unit-of-analysis, --overlap."""
+    for option in reversed(_SELECTION_OPTIONS):
+        f = option(f)
+    return f
+
+
+_SELECTION_OPTIONS = (
+    click.option("--unit-of-analysis", "use_unit", metavar="UNIT",
+                 help="Pool only the studies that count UNIT; the others are left out and "
+                      "listed."),
+    click.option("--overlap", "overlap_policy", default="largest", show_default=True,
+                 type=click.Choice(["largest", "all"]),
+                 help="Overlapping cohorts: keep the larger (then more recent) study of each "
+                      "overlapping set, or all of them (a sensitivity analysis)."),
+)
+
+
+_MODEL_OPTIONS = (
+    click.option("--model", default="rma", show_default=True,
+                 type=click.Choice(["rma", "glmm"], case_sensitive=False),
+                 callback=lambda c, p, v: v.lower(),
+                 help="rma = inverse-variance model of the effect sizes; glmm = random-"
+                      "intercept logistic model of the counts (PR/PLO; metafor rma.glmm, ML)."),
+    click.option("--method", default="REML", show_default=True,
+                 callback=lambda c, p, v: v.upper(),
+                 type=click.Choice(list(METHODS), case_sensitive=False),
+                 help="tau^2 estimator (FE = fixed effect); the GLMM is always ML."),
+    click.option("--knha", is_flag=True, help="Knapp-Hartung (t-based) inference; with "
+                                              "--model glmm the t-test (k - 1 df)."),
+    click.option("--level", default=95.0, show_default=True, type=float,
+                 help="Confidence level in percent."),
+)
+
+
 @click.command("pool")
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--outcome", help="Pool the review's own extracted outcome NAME (from the store; "
@@ -156,29 +199,12 @@ def _overlap_pairs(ctx, param, values):
 @click.option("--r", "r", metavar="VALUE|COL",
               help="MC: pre/post correlation, one assumed value or a column of per-study values.")
 @click.option("--study", metavar="COL", help="Column with study labels.")
-@click.option("--model", default="rma", show_default=True,
-              type=click.Choice(["rma", "glmm"], case_sensitive=False),
-              callback=lambda c, p, v: v.lower(),
-              help="rma = inverse-variance model of the effect sizes; glmm = random-intercept "
-                   "logistic model of the counts (PR/PLO; metafor rma.glmm, ML).")
-@click.option("--method", default="REML", show_default=True,
-              callback=lambda c, p, v: v.upper(),
-              type=click.Choice(list(METHODS), case_sensitive=False),
-              help="tau^2 estimator (FE = fixed effect); the GLMM is always ML.")
-@click.option("--knha", is_flag=True, help="Knapp-Hartung (t-based) inference; with --model "
-                                           "glmm the t-test (k - 1 df).")
-@click.option("--level", default=95.0, show_default=True, type=float,
-              help="Confidence level in percent.")
+@model_options
 @click.option("--unit", "unit_col", metavar="COL",
               help="Column with each study's unit of analysis (patients, tumours...); "
                    "--outcome has its own. Mixed units are refused unless --unit-of-analysis "
                    "chooses one.")
-@click.option("--unit-of-analysis", "use_unit", metavar="UNIT",
-              help="Pool only the studies that count UNIT; the others are left out and listed.")
-@click.option("--overlap", "overlap_policy", default="largest", show_default=True,
-              type=click.Choice(["largest", "all"]),
-              help="Overlapping cohorts: keep the larger (then more recent) study of each "
-                   "overlapping set, or all of them (a sensitivity analysis).")
+@selection_options
 @click.option("--overlapping", "overlapping", multiple=True, metavar="A,B",
               callback=_overlap_pairs,
               help="FILE: two studies whose cohorts overlap (repeatable). --outcome uses the "

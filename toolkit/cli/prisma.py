@@ -16,15 +16,20 @@ from .common import OutDir, OutFile, emit, json_option, open_store
               help="csv = the PRISMA2020 R package's data template; svg/png/pdf = the diagram.")
 @click.option("--out", "out_path", type=OutFile(),
               help="Write to this file (csv/json default: stdout; diagrams need --out).")
+@click.option("--update", "version", type=int, metavar="N",
+              help="The flow of an updated review for update N (studies of the previous "
+                   "versions, then what update N found); 0 = the original review alone. "
+                   "Default: the whole review as one.")
 @json_option
 @click.pass_context
-def prisma_cmd(ctx, fmt, out_path, as_json):
+def prisma_cmd(ctx, fmt, out_path, version, as_json):
     """PRISMA 2020 flow counts derived from the store, as the R package's CSV, JSON or diagram."""
     from .. import prisma
     from ..flow import prisma_counts, studies_in_meta_analysis
 
     with open_store(ctx, "prisma") as review:
-        counts = prisma_counts(review, studies_in_meta_analysis=studies_in_meta_analysis(review))
+        counts = prisma_counts(review, version=version, studies_in_meta_analysis=(
+            studies_in_meta_analysis(review, version=version)))
     prisma.check_invariants(counts)
     content = None  # what goes to stdout without --out (inside the JSON object with --json)
     if fmt in ("svg", "png", "pdf"):
@@ -48,7 +53,7 @@ def prisma_cmd(ctx, fmt, out_path, as_json):
             if not as_json:
                 click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     if as_json:
-        out = {"format": fmt, "out": out_path, "counts": counts}
+        out = {"format": fmt, "out": out_path, "update": version, "counts": counts}
         if content is not None:
             out["content"] = content
         emit(out, True)

@@ -48,16 +48,27 @@ def init_cmd(ctx, title, no_starter_files, as_json):
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMAT_NAMES)),
               help="Force a format instead of detecting it.")
 @click.option("--source", help="The database the export came from (PubMed, Embase, ...).")
+@click.option("--update", "update", is_flag=True,
+              help="A new export for a review update: it joins the latest update (or starts "
+                   "one), adds only records not stored yet, is deduplicated against everything "
+                   "and its new records are queued first for screening.")
 @json_option
 @click.pass_context
-def import_cmd(ctx, file, fmt, source, as_json):
+def import_cmd(ctx, file, fmt, source, update, as_json):
     """Import an export file (PubMed XML, MEDLINE/NBIB, RIS, Embase CSV, CSV) in one transaction."""
     from ..importing import import_file
     from ..progress import counter
 
     with open_store(ctx, "import") as review, \
             counter(f"importing {os.path.basename(file)}", quiet=as_json) as tick:
-        out = import_file(review, file, fmt=fmt, source=source, progress=tick)
+        if update:
+            from ..living.updates import describe, import_update
+
+            out = import_update(review, file, fmt=fmt, source=source, progress=tick)
+        else:
+            out = import_file(review, file, fmt=fmt, source=source, progress=tick)
+    if update:
+        return emit(out, as_json, describe)
     emit(out, as_json, lambda d: (
         f"{d['file']}: {d['format']}, source {d['source']}: read {d['records_read']}, "
         f"added {d['records_added']}, already present {d['already_present']}"

@@ -4,7 +4,8 @@ The pool is :func:`records_to_screen` (deduplicated records once deduplication e
 reviewer has an own queue: the pool minus the records that reviewer has decided and minus
 records excluded by automation or with an inherited decision. The model
 (:class:`~toolkit.screening.model.ActiveLearner`) is trained on the reviewer's own labels plus
-imported labels and resolutions, so dual screening stays independent.
+imported labels and resolutions, so dual screening stays independent. After a review update
+the records it found (:func:`queued_first`) come first, in the model's order, then the rest.
 
 Retraining: after every decision. While a fit takes at most ``sync_budget_s`` (default 0.1 s)
 it runs before the next record is chosen; once fits are slower (large reviews) they run in a
@@ -52,6 +53,20 @@ def records_to_screen(review: Review) -> list[int]:
     inherited = {r[0] for r in review.db.execute(
         "select record_id from ta_decisions where origin = 'inherited' and undone_at is null")}
     return [i for i in ids if i not in inherited]
+
+
+def queued_first(review: Review) -> set[int]:
+    """Records the latest review update found first (`review update`, `review import
+    --update`; see :mod:`toolkit.living.updates`): each reviewer's queue shows those not yet
+    decided before the other records left to screen, each group in the model's order."""
+    if "updates" not in review.db.table_names():
+        return set()
+    latest = review.db.execute("select max(id) from updates").fetchone()[0]
+    if latest is None:
+        return set()
+    from ..living.updates import new_records
+
+    return set(new_records(review, latest))
 
 
 class Ranker:
@@ -193,6 +208,7 @@ class ScreeningSession:
         except ValueError:  # no words at all (every record lacks title and abstract)
             self.has_features = False
         self.ranker = Ranker(self.learner, len(self.pool), sync_budget_s, background)
+        self.first = {self.pos[r] for r in queued_first(review) if r in self.pos}
         self.mine = reviewer_decisions(review, reviewer)
         self.blocked = blocked_records(review, reviewer)
         self.revisited: set[int] = set()
@@ -255,6 +271,8 @@ class ScreeningSession:
                         return self._shown(rid, "sample")
             else:
                 rem = self.remaining()
+                if rem and self.first:  # what the latest update found comes first
+                    rem = [i for i in rem if i in self.first] or rem
                 if rem:
                     if not self.has_features:
                         return Shown(self.pool[rem[0]], "ranked")

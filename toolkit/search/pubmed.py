@@ -13,6 +13,10 @@ How a search runs (and resumes):
    date parts' counts add up to it); otherwise it is ``incomplete`` and ``warnings`` says why.
 ``--resume`` continues the latest unfinished search from its saved state; since records are
 unique per (source, PMID), the result is exactly what a clean run gives.
+
+Date limits are publication dates (``datetype=pdat``) unless a search is started with
+``datetype="edat"`` (entrez dates: when PubMed added the record), which is how ``review update``
+re-runs a saved search over the records added since it last ran.
 """
 
 from __future__ import annotations
@@ -89,10 +93,10 @@ class PubMedSearch:
 
     # -- E-utilities calls ----------------------------------------------------------------
     def esearch(self, query: str, mindate: str | None, maxdate: str | None, *,
-                retmax: int = 0, history: bool = False) -> dict:
+                retmax: int = 0, history: bool = False, datetype: str = "pdat") -> dict:
         params = {"db": "pubmed", "term": query, "retmax": retmax, "retmode": "xml"}
         if mindate or maxdate:
-            params.update(datetype="pdat", mindate=mindate or OPEN_START,
+            params.update(datetype=datetype, mindate=mindate or OPEN_START,
                           maxdate=maxdate or OPEN_END)
         if history:
             params["usehistory"] = "y"
@@ -119,7 +123,7 @@ class PubMedSearch:
 
     # -- planning ---------------------------------------------------------------------------
     def plan_parts(self, query: str, mindate: str | None, maxdate: str | None,
-                   total: int) -> list[dict]:
+                   total: int, datetype: str = "pdat") -> list[dict]:
         """Date ranges covering [mindate, maxdate] with <= 10,000 records each.
 
         A partial ``maxdate`` ("2009", "2009/06") is the end of that year or month and a partial
@@ -132,14 +136,15 @@ class PubMedSearch:
         stack = [(lo, hi)]
         while stack:
             a, b = stack.pop()
-            n = self.esearch(query, _fmt(a), _fmt(b))["count"]
+            n = self.esearch(query, _fmt(a), _fmt(b), datetype=datetype)["count"]
             if n == 0:
                 continue
             if n <= ESEARCH_MAX:
                 parts.append({"mindate": _fmt(a), "maxdate": _fmt(b), "count": n})
                 continue
             if a >= b:
-                raise ReviewError(f"more than {ESEARCH_MAX} records on the single publication "
+                what = "entrez" if datetype == "edat" else "publication"
+                raise ReviewError(f"more than {ESEARCH_MAX} records on the single {what} "
                                   f"date {_fmt(a)}; narrow the query")
             mid = a + (b - a) // 2
             stack.append((mid + _dt.timedelta(days=1), b))  # popped second: keeps date order
@@ -147,20 +152,25 @@ class PubMedSearch:
         return parts
 
     # -- the run ----------------------------------------------------------------------------
-    def start(self, query: str, mindate=None, maxdate=None, batch_size: int = 500) -> int:
+    def start(self, query: str, mindate=None, maxdate=None, batch_size: int = 500, *,
+              datetype: str = "pdat", columns: dict | None = None) -> int:
+        """Record a new search (its first esearch gives the Count) and return its id.
+
+        ``query`` is the term sent to PubMed; ``columns`` overrides ``searches`` columns of the
+        new row (``review update`` stores the saved search's own query and its update)."""
         for limit in (mindate, maxdate):  # a bad date fails here, before anything is stored
             if limit:
                 _date(limit)
-        first = self.esearch(query, mindate, maxdate)
+        first = self.esearch(query, mindate, maxdate, datetype=datetype)
         state = {"query": query, "mindate": mindate, "maxdate": maxdate,
-                 "batch_size": batch_size, "parts": None}
+                 "batch_size": batch_size, "parts": None, "datetype": datetype}
         with self.review.atomic():
             search_id = self.review.db["searches"].insert({
                 "kind": "search", "database": "PubMed", "query": query,
                 "query_translation": first["translation"], "run_at": now_iso(),
                 "mindate": mindate, "maxdate": maxdate, "count_reported": first["count"],
                 "count_retrieved": 0, "file_name": None, "file_sha256": None, "format": None,
-                "status": "running", "state": json.dumps(state),
+                "status": "running", "state": json.dumps(state), **(columns or {}),
             }).last_pk
             self.review.log("search-start", {"search_id": search_id, "query": query,
                                              "count": first["count"], "mindate": mindate,
@@ -172,10 +182,11 @@ class PubMedSearch:
         row = db["searches"].get(search_id)
         state = json.loads(row["state"])
         query, batch = state["query"], int(state["batch_size"])
+        datetype = state.get("datetype", "pdat")
         added = present = 0
         if state["parts"] is None:
             parts = self.plan_parts(query, state["mindate"], state["maxdate"],
-                                    row["count_reported"])
+                                    row["count_reported"], datetype)
             for p in parts:
                 p.update(fetched=0, ids_saved=False)
             state["parts"] = parts
@@ -192,7 +203,7 @@ class PubMedSearch:
                 continue
             # A fresh history entry for this part (WebEnv expires; a resume needs a new one).
             hist = self.esearch(query, part["mindate"], part["maxdate"],
-                                retmax=ESEARCH_MAX, history=True)
+                                retmax=ESEARCH_MAX, history=True, datetype=datetype)
             with self.review.atomic():
                 if not part["ids_saved"]:
                     db.conn.executemany(
