@@ -238,16 +238,15 @@ def decide(a: Norm, b: Norm, title_sim: float | None = None,
 
     - a pair the rules call uncertain, or "not" by a rule that is not a contradiction
       (:data:`NEVER_RESCUED`), is a duplicate when the scorer's probability is at least
-      ``scorer.DUPLICATE_AT`` (rule "pair-score P: <the levels that weighed most>"), unless
+      ``model.duplicate_at`` (rule "pair-score P: <the levels that weighed most>"), unless
       the titles differ in a number (items of a series: "FOCUS 1" / "FOCUS 2") or are both
       there and unrelated (ratio and token-set ratio below :data:`UNRELATED_TITLES`);
-    - an uncertain pair the scorer puts below ``scorer.NOT_BELOW`` is not a duplicate.
+    - an uncertain pair the scorer puts below ``model.not_below`` is not a duplicate.
     Everything else is the rules' decision."""
     d = classify(a, b, title_sim, trust)
     if model is None or d.decision == DUPLICATE or d.rule in NEVER_RESCUED:
         return d
     from .features import levels
-    from .scorer import DUPLICATE_AT, NOT_BELOW
     ts = d.score
     # Two titles that are both there and share hardly a word are a data error, not a second
     # rendering of one title (which shares its drug names and key words): they are not
@@ -258,9 +257,9 @@ def decide(a: Norm, b: Norm, title_sim: float | None = None,
         return d  # nothing the scorer could change
     lv = levels(a, b, ts, trust.volume, trust.issue)
     p = model.probability(lv)
-    if p >= DUPLICATE_AT and not unrelated and not _title_numbers_differ(a.title, b.title):
+    if p >= model.duplicate_at and not unrelated and not _title_numbers_differ(a.title, b.title):
         return Decision(DUPLICATE, f"pair-score {p:.3f}: {model.explain(lv)}", ts)
-    if d.decision == UNCERTAIN and p < NOT_BELOW:
+    if d.decision == UNCERTAIN and p < model.not_below:
         return Decision(NOT, f"pair-score {p:.3f} ({d.rule}): {model.explain(lv)}", ts)
     return d
 
