@@ -5,10 +5,10 @@ For each labelled set s of the sets given, a scorer is fitted on the *other* giv
 deduplicated in memory (blocking, decisions, clusters with the chaining guard; no store) at every
 ``duplicate_at`` of DUPLICATE_GRID. Then:
 
-- ``duplicate_at``: the threshold whose merges cost the fewest sets more than 0.1 % precision
-  beyond the rules' own false pairs (the precision bar, 0.999: none, where one can), and among
-  those the one that finds the most true pairs over all these sets together; ties go to the
-  higher (safer) threshold;
+- ``duplicate_at``: among the thresholds whose merges cost the fewest sets more than 0.1 %
+  precision beyond the rules' own false pairs (the precision bar, 0.999: none, where one can),
+  the highest, unless a lower one finds at least 0.1 % more of the true pairs over all these
+  sets together (then the lower; step by step down the grid);
 - ``not_below``: the lowest value of NOT_BELOW_GRID (closing the fewest uncertain pairs) that
   keeps every set's manual queue within 0.5 % of its records; the highest if none does.
 
@@ -31,6 +31,7 @@ NOT_BELOW_GRID = (0.1, 0.3, 0.5)
 PRECISION_FLOOR = 0.999
 QUEUE_CEILING = 0.005
 MIN_RECORDS = 100
+MIN_GAIN = 1 - PRECISION_FLOOR  # 0.1 % of the true pairs
 
 
 class Counts(NamedTuple):
@@ -48,19 +49,28 @@ class Counts(NamedTuple):
         return sum(1 for p in self.open_scores if p >= not_below)
 
 
-def dedup_counts(norms, groups, model=None) -> Counts:
-    """Deduplicate a labelled collection in memory (``model`` None: the rules alone) and count
-    its pairs. With a model, pass ``not_below=0`` so that no uncertain pair is closed: the open
-    pairs' probabilities give the queue at any ``not_below`` (:meth:`Counts.queue`)."""
+def dedup_in_memory(norms, model=None):
+    """One deduplication without a store, as ``deduplicate`` makes it: (candidate pairs,
+    decisions, field trust, union-find of the clusters, links the chaining guard refused)."""
     from toolkit.dedup.blocking import candidate_pairs
     from toolkit.dedup.clusters import build_clusters
-    from toolkit.dedup.features import levels
-    from toolkit.dedup.match import UNCERTAIN, decide, score_pairs
+    from toolkit.dedup.match import decide, score_pairs
 
     pairs = candidate_pairs(norms)
     decisions, trust = score_pairs(norms, pairs, model=model)
     uf, refused = build_clusters(norms, decisions,
                                  classify_fn=partial(decide, trust=trust, model=model))
+    return pairs, decisions, trust, uf, refused
+
+
+def dedup_counts(norms, groups, model=None) -> Counts:
+    """Deduplicate a labelled collection in memory (``model`` None: the rules alone) and count
+    its pairs. With a model, pass ``not_below=0`` so that no uncertain pair is closed: the open
+    pairs' probabilities give the queue at any ``not_below`` (:meth:`Counts.queue`)."""
+    from toolkit.dedup.features import levels
+    from toolkit.dedup.match import UNCERTAIN
+
+    _, decisions, trust, uf, refused = dedup_in_memory(norms, model)
     truth = defaultdict(list)
     for k, g in enumerate(groups):
         truth[g].append(k)
@@ -109,9 +119,17 @@ def choose_thresholds(sets: dict, data: dict, log=None) -> tuple[float, float]:
                     + ", ".join(f"{nb}: {c.queue(nb)}" for nb in NOT_BELOW_GRID))
             counts[t][s] = c
             over_bar[t] += extra > (1 - PRECISION_FLOOR) * c.predicted
-    # the fewest sets over the bar, then the most true pairs found, then the higher threshold
-    duplicate_at = min(DUPLICATE_GRID, key=lambda t: (
-        over_bar[t], -sum(counts[t][s].found for s in measured), -t))
+    # the fewest sets over the bar; among those the highest threshold, unless a lower one
+    # finds at least MIN_GAIN more of the true pairs (a gain within the precision bar's
+    # tolerance is no reason to take the risk of a lower threshold)
+    fewest = min(over_bar.values())
+    candidates = sorted((t for t in DUPLICATE_GRID if over_bar[t] == fewest), reverse=True)
+    total = sum(counts[candidates[0]][s].true_pairs for s in measured)
+    duplicate_at = candidates[0]
+    for t in candidates[1:]:
+        gain = sum(counts[t][s].found - counts[duplicate_at][s].found for s in measured)
+        if gain >= MIN_GAIN * total:
+            duplicate_at = t
     if log:
         log(f"  duplicate_at {duplicate_at} (sets over the precision bar: "
             + ", ".join(f"{t}: {over_bar[t]}" for t in DUPLICATE_GRID) + ")")
