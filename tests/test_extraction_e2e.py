@@ -29,7 +29,7 @@ ANN = """study,field,value,quote,page
 StudyA,design,retrospective,"We retrospectively reviewed",2
 StudyA,patients,14,14 patients,1
 StudyA,age,53 (11.0),,
-StudyA,local_control,30/31,local control 30/31,4
+StudyA,local_control,30/31 tumours,local control 30/31,4
 StudyA,pain_n,14,,
 StudyA,pain_pre,6.2 (1.7),,
 StudyA,pain_post,1.9 (1.8),,
@@ -37,14 +37,14 @@ StudyA,female,9,,
 StudyB,design,prospective,,
 StudyB,patients,10,,
 StudyB,age,NR,,
-StudyB,local_control,6/10,,
+StudyB,local_control,6/10 tumours,,
 StudyB,pain_n,10,,
 StudyB,pain_pre,6.8 (SE 0.7),,
 StudyB,pain_post,2.4 (SE 0.8),,
 StudyB,female,NR,,
 9000004,design,retrospective,,
 9000004,patients,74,,
-9000004,local_control,23/28,,
+9000004,local_control,23/28 tumours,,
 9000004,female,35,,
 9000004,age,61.5 (95% CI 58.0 to 65.0),,
 """
@@ -118,13 +118,13 @@ def test_title_abstract_to_pooling_table(review_dir):
     cmp = json.loads(ok("extract", "compare", "--json"))
     assert [(d["study"], d["field"], d["values"]) for d in cmp["disagreements"]] == [
         ("StudyA", "female", {"ann": "9", "bob": None}),
-        ("StudyB", "local_control", {"ann": "6/10", "bob": "7/10"}),
+        ("StudyB", "local_control", {"ann": "6/10 tumours", "bob": "7/10 tumours"}),
     ]
     # Resolve one by the prompt (pick ann's value) and one by the command line.
     out = ok("extract", "resolve", "--extractor", "cat", "--json",
              input="#1\nann copied it from the text\nq\n")  # StudyA female -> 9; quit
     assert json.loads(out) == {"resolved": 1}
-    ok("extract", "resolve", "StudyB", "--field", "local_control", "--value", "6/10",
+    ok("extract", "resolve", "StudyB", "--field", "local_control", "--value", "6/10 tumours",
        "--extractor", "cat", "--note", "table 3 says 6 of 10")
     assert json.loads(ok("extract", "compare", "--json"))["unresolved"] == 0
 
@@ -185,13 +185,13 @@ def test_export_pools_with_review_pool(review_dir):
     lc_csv = review_dir / "local_control.csv"
     code, out, err = run_cli(review_dir / "review.db", "pool", lc_csv, "--measure", "PLO",
                              "--events", "events", "--total", "total", "--study", "study",
-                             "--method", "FE", "--json")
+                             "--unit", "unit", "--method", "FE", "--json")
     assert code == 0, err
     res = json.loads(out)
     x, n = np.array([23, 30, 6]), np.array([28, 31, 10])
     yi, vi = np.log(x / (n - x)), 1 / x + 1 / (n - x)
     est_lc = np.sum(yi / vi) / np.sum(1 / vi)
-    assert res["k"] == 3
+    assert res["k"] == 3 and res["unit"] == "tumours"   # the exported unit column
     assert res["estimate"] == pytest.approx(1 / (1 + np.exp(-est_lc)), rel=1e-6)
 
     # Pain: mean change with an assumed pre/post correlation of 0.5. StudyA reported SDs;

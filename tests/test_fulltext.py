@@ -323,8 +323,8 @@ def linked(review, tmp_path):
     _ok(run_cli(db, "link", "1", "--study", "Tomasian2016"))
     _ok(run_cli(db, "link", "3", "--study", "StudyB"))
     (tmp_path / "values.csv").write_text("study,field,value\nTomasian2016,patients,14\n"
-                                         "Tomasian2016,local_control,30/31\n"
-                                         "StudyB,patients,10\nStudyB,local_control,6/10\n")
+                                         "Tomasian2016,local_control,30/31 tumours\n"
+                                         "StudyB,patients,10\nStudyB,local_control,6/10 tumours\n")
     _ok(run_cli(db, "extract", "import", tmp_path / "values.csv", "--extractor", "ann"))
     return db
 
