@@ -14,7 +14,8 @@ the class of what kept it apart:
 - ``not: <rule>``: a "not" of the rules the scorer did not overrule (titles too different);
 - ``chaining guard``: both sides matched, but joining them would put a contradiction in one
   cluster;
-- ``not a candidate``: blocking never paired them, or their titles fell below the floor.
+- ``not a candidate``: blocking never paired them; ``below the title floor``: paired, but
+  their titles are too different (and no identifier or citation is shared) to be decided.
 
 Prints the counts per set, recall against the labels and recall without the ``reviewer``
 pairs (the same pairs left out of the true pairs and, were any merged, of the predicted ones),
@@ -35,8 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_dedup import all_sets, fit_without, labelled_sets, read_set, training_data  # noqa: E402
 from dedup_calibration import dedup_in_memory  # noqa: E402
+import numpy as np  # noqa: E402
+
 from toolkit.dedup import scorer  # noqa: E402
-from toolkit.dedup.match import DUPLICATE, HARD_NOT, NOT, UNCERTAIN, classify, decide  # noqa: E402
+from toolkit.dedup.match import (DUPLICATE, HARD_NOT, UNCERTAIN, classify, decide,  # noqa: E402
+                                 title_scored)
 
 SHOWN = ("title", "authors", "year", "journal", "volume", "issue", "pages", "doi")
 
@@ -52,9 +56,10 @@ def miss_class(a, b, key, candidates, decided, refused, trust, model) -> str:
     if d is None:
         if key not in candidates:
             return "not a candidate"
+        keep, _, _ = title_scored([a, b], np.array([[0, 1]]))
+        if not len(keep):
+            return "below the title floor"  # never decided
         d = decide(a, b, None, trust, model)
-        if d.decision == NOT and d.rule not in HARD_NOT:
-            return "not a candidate"  # below the title floor: never decided
     if d.rule in HARD_NOT:
         return f"contradiction: {d.rule}"
     if d.decision == UNCERTAIN:
