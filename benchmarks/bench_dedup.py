@@ -11,8 +11,10 @@ run's alone:
 
 - ``rules``: the hand rules alone (no pair scorer);
 - ``in-sample``: rules + the shipped pair scorer (fitted on every set, this one included);
-- ``held-out``: rules + a pair scorer refitted on every *other* set (leave-one-set-out): the
-  figure for a set the scorer has never seen.
+- ``held-out``: rules + a pair scorer refitted on every *other* set (leave-one-set-out), its
+  two thresholds chosen by leave-one-set-out among those other sets too
+  (``dedup_calibration.py``; "held thr" = duplicate_at/not_below): the figure for a set
+  neither the scorer nor its thresholds have seen.
 
 Pairwise metrics: predicted pairs = pairs of records in one cluster; true pairs = pairs sharing
 a ``group_id``; recall = |both| / |true|, precision = |both| / |predicted|. Also record-level
@@ -169,20 +171,28 @@ def labelled_norms(name: str) -> tuple[list, list[str]]:
     return [normalise_record(r) for r in recs], [group[r["source_id"]] for r in recs]
 
 
-def training_data(names) -> dict[str, tuple]:
-    """{set: (level matrix, labels)} of each set's candidate pairs (scorer.training_pairs)."""
+def labelled_sets(names) -> dict[str, tuple]:
+    """{set: (match keys, true groups)} (:func:`labelled_norms`)."""
+    return {set_name(n): labelled_norms(n) for n in names}
+
+
+def training_data(sets: dict[str, tuple]) -> dict[str, tuple]:
+    """{set: (level matrix, labels)} of each labelled set's candidate pairs
+    (scorer.training_pairs); ``sets`` as :func:`labelled_sets` gives them."""
     from toolkit.dedup.scorer import training_pairs
-    return {set_name(n): training_pairs(*labelled_norms(n)) for n in names}
+    return {n: training_pairs(*v) for n, v in sets.items()}
 
 
-def fit_without(data: dict[str, tuple], held_out: str | None):
-    """The pair scorer fitted on every set in ``data`` but ``held_out``."""
-    import numpy as np
-    from toolkit.dedup.scorer import fit
-    names = sorted(n for n in data if n != held_out)
-    x = np.vstack([data[n][0] for n in names])
-    y = np.concatenate([data[n][1] for n in names])
-    return fit(x, y, trained_on=names)
+def fit_without(data: dict[str, tuple], sets: dict[str, tuple], held_out: str | None,
+                log=None):
+    """The pair scorer fitted on every set in ``data`` but ``held_out``, with the thresholds
+    chosen by leave-one-set-out on those same sets (dedup_calibration.choose_thresholds)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from dedup_calibration import choose_thresholds, fit_on
+    names = [n for n in data if n != held_out]
+    duplicate_at, not_below = choose_thresholds({n: sets[n] for n in names},
+                                                {n: data[n] for n in names}, log=log)
+    return fit_on(data, names)._replace(duplicate_at=duplicate_at, not_below=not_below)
 
 
 def run_one(name: str, model: str = "shipped") -> dict:
@@ -251,13 +261,15 @@ def main(argv: list[str]) -> None:
     from toolkit.dedup import scorer
     shipped = scorer.shipped()
     print(f"shipped pair scorer trained on: {', '.join(shipped.trained_on)} "
-          f"({shipped.pairs} pairs)", flush=True)
+          f"({shipped.pairs} pairs); duplicate at p >= {shipped.duplicate_at}, uncertain "
+          f"closed below {shipped.not_below}", flush=True)
     # leave-one-set-out refits need every set's pairs, not only the ones reported
-    data = training_data(list(all_sets())) if labelled else {}
+    sets = labelled_sets(list(all_sets())) if labelled else {}
+    data = training_data(sets)
     head = f"{'recall':>7} {'precision':>9} {'uncrt':>5} {'%recs':>6}"
     print(f"{'set':18} {'role':7} {'records':>7} {'true pairs':>10} {'incompl':>7} | rules: "
           f"{head} | in-sample: {head} | held-out: {head} | {'import s':>8} {'dedup s':>7} "
-          f"{'peak MB':>7} {'rec sens':>8} {'rec prec':>8}", flush=True)
+          f"{'peak MB':>7} {'rec sens':>8} {'rec prec':>8} {'held thr':>8}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             if name == "synthetic-100k":
@@ -268,13 +280,14 @@ def main(argv: list[str]) -> None:
                       f"{h['rec_sensitivity']:8.4f} {h['rec_precision']:8.4f}", flush=True)
                 continue
             path = Path(tmp) / f"without-{set_name(name)}.json"
-            scorer.save(fit_without(data, set_name(name)), path)
+            held = fit_without(data, sets, set_name(name))
+            scorer.save(held, path)
             r, i, h = _run(name, "none"), _run(name, "shipped"), _run(name, str(path))
             print(f"{h['set']:18} {h['role']:7} {h['records']:7d} {h['true_pairs']:10d} "
                   f"{h['incomplete']:7d} | rules: {_cells(r)} | in-sample: {_cells(i)} | "
                   f"held-out: {_cells(h)} | {h['import_s']:8.1f} {h['dedup_s']:7.1f} "
-                  f"{h['peak_mb']:7.0f} {h['rec_sensitivity']:8.4f} {h['rec_precision']:8.4f}",
-                  flush=True)
+                  f"{h['peak_mb']:7.0f} {h['rec_sensitivity']:8.4f} {h['rec_precision']:8.4f} "
+                  f"{held.duplicate_at:4.2f}/{held.not_below:3.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ clusters.HARD_NOT = clusters.HARD_NOT | {SCORE_CONTRADICTION}
 
 class GBM:
     """A gradient-boosted scorer with the PairModel interface decide() uses."""
+    duplicate_at, not_below = scorer.DUPLICATE_AT, scorer.NOT_BELOW
 
     def __init__(self, x, y):
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -64,10 +65,10 @@ def scorer_alone(a, b, title_sim=None, trust=FieldTrust(), model=None) -> Decisi
     if d.rule in scorer.REVIEWER_RULES:
         return d
     p = model.probability(features.levels(a, b, d.score, trust.volume, trust.issue))
-    if p >= scorer.DUPLICATE_AT:
+    if p >= model.duplicate_at:
         return Decision(DUPLICATE, "score", d.score)
     # a "not" of the scorer is a contradiction for the chaining guard when it is very sure
-    if p < scorer.NOT_BELOW:
+    if p < model.not_below:
         return Decision(NOT, SCORE_CONTRADICTION if p < 0.01 else "score-not", d.score)
     return Decision(UNCERTAIN, "score", d.score)
 

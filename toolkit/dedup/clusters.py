@@ -18,7 +18,8 @@ from .normalise import Norm
 _RULE_ORDER = {"same-identifier": 0, "doi-differs-citation-agrees": 1,
                "title-citation-match": 1, "title-close-authors-pages-match": 2,
                "title-similar-citation-match": 2, "title-authors-match": 3,
-               "title-contained-citation-agrees": 3, "title-authors-year-match": 4,
+               "title-contained-citation-agrees": 3, "translated-title-citation-match": 3,
+               "title-authors-year-match": 4,
                "short-title-all-match": 5}
 
 

@@ -63,10 +63,13 @@ def _title_level(a: Norm, b: Norm, ts: float) -> str:
 
 
 def first_pages_agree(pa: str, pb: str) -> bool:
-    """First pages equal, or equal apart from a letter prefix ("e137960" ~ "137960"), or one is
-    the other with an abstract number appended ("A116" ~ "A116e1088")."""
+    """First pages equal, or equal apart from a letter prefix ("e137960" ~ "137960", "c37" ~
+    "37"), or one is the other with an abstract number appended ("A116" ~ "A116e1088"). (Used
+    for last pages too: "c42" ~ "42".)"""
     if pa == pb:
         return True
+    if not pa or not pb:
+        return False
     short, long_ = (pa, pb) if len(pa) < len(pb) else (pb, pa)
     if long_.startswith(short) and short[-1].isdigit() and not long_[len(short)].isdigit():
         return True
@@ -122,7 +125,7 @@ def levels(a: Norm, b: Norm, ts: float, trust_volume: bool = True, trust_issue: 
         year = "unknown"
     pages = pages_level(a, b)
     if pages == "same" and a.page_last and b.page_last:
-        last = "same" if a.page_last == b.page_last else (
+        last = "same" if first_pages_agree(a.page_last, b.page_last) else (
             "differ" if a.pages_ok and b.pages_ok else "unknown")
     else:
         last = "unknown"
@@ -209,3 +212,18 @@ def title_contained(ta: str, tb: str) -> bool:
         return False
     return (f" {short} " in f" {long_} "
             or fuzz.partial_ratio(short, long_, score_cutoff=97) >= 97)
+
+
+def _stems(title: str) -> set[str]:
+    """The first six letters of each word of five or more letters: the technical words two
+    renderings of one title share ("cefamandol" / "cefamandole", "multicentrico" /
+    "multicenter")."""
+    return {w[:6] for w in title.split() if len(w) >= 5 and not w.isdigit()}
+
+
+def titles_related(ta: str, tb: str) -> bool:
+    """Both titles are there and share at least two word stems (:func:`_stems`): a second
+    rendering or translation of one title shares its drug and disease names, an unrelated
+    title hardly any."""
+    return bool(ta and tb) and len(_stems(ta) & _stems(tb)) >= 2
+

@@ -14,7 +14,8 @@ from typing import NamedTuple, Sequence
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from .features import authors_level, pages_level, title_contained as _title_contained
+from .features import authors_level, first_pages_agree, pages_level, titles_related
+from .features import title_contained as _title_contained
 from .features import title_numbers_differ as _title_numbers_differ
 from .normalise import Norm, journals_compatible
 
@@ -94,12 +95,17 @@ def classify(a: Norm, b: Norm, title_sim: float | None = None,
         return Decision(NOT, "part-differs", ts)
     if a.pmid and b.pmid and not same_pmid:
         return Decision(NOT, "pmid-differs", ts)
-    if a.conference != b.conference and (pages == "differ" or year_gap >= 1) and not same_doi:
+    if (a.conference != b.conference and (pages == "differ" or year_gap >= 1) and not same_doi
+            and _is_paper(b if a.conference else a)):
         return Decision(NOT, "conference-vs-paper", ts)
     if year_gap > 1 and not (same_doi or same_pmid):
         return Decision(NOT, "years-apart", ts)
     if year_gap >= 1 and pages == "differ" and not (same_doi or same_pmid):
         return Decision(NOT, "pages-and-year-differ", ts)
+    # The same pagination: volume, first and last page all known and agreeing.
+    same_pages = (pages == "same" and bool(a.page_last and b.page_last)
+                  and first_pages_agree(a.page_last, b.page_last)
+                  and bool(a.volume) and a.volume == b.volume)
     if not (same_doi or same_pmid) and a.volume_plain and b.volume_plain:
         # Plain volume numbers (not "17 (1) (no pagination)" or a truncated "1)") are facts
         # where the collection's fields are trustworthy: the same column or editorial in
@@ -107,8 +113,12 @@ def classify(a: Norm, b: Norm, title_sim: float | None = None,
         if (trust.issue and a.volume == b.volume and a.issue_plain and b.issue_plain
                 and a.issue != b.issue
                 and not (a.issue == b.page_first and not a.page_first)
-                and not (b.issue == a.page_first and not b.page_first)):
-            # (an article number in the issue field, no pages: the other's page "791" / "3")
+                and not (b.issue == a.page_first and not b.page_first)
+                and not (same_pages and a.pages_ok and b.pages_ok and ts >= 95
+                         and min(len(a.title), len(b.title)) >= 40)):
+            # (an article number in the issue field, no pages: the other's page "791" / "3";
+            # a long title on the same trusted pages of the same volume: the issue is a typo,
+            # while a column in another issue of a journal paged by issue has a short title)
             return Decision(NOT, "issue-differs", ts)
         if trust.volume and a.volume != b.volume and year_gap >= 1:
             return Decision(NOT, "volume-and-year-differ", ts)
@@ -120,10 +130,10 @@ def classify(a: Norm, b: Norm, title_sim: float | None = None,
     # The same citation: volume and first page both known and equal, journal compatible.
     citation = (pages == "same" and bool(a.volume) and a.volume == b.volume and journal_ok
                 and year_gap == 0)
-    last_ok = not (a.page_last and b.page_last and a.page_last != b.page_last)
-    # The same pagination: year, volume, first and last page all known and equal.
-    pagination = (pages == "same" and bool(a.page_last) and a.page_last == b.page_last
-                  and bool(a.volume) and a.volume == b.volume and year_gap == 0)
+    last_ok = not (a.page_last and b.page_last
+                   and not first_pages_agree(a.page_last, b.page_last))
+    # The same pagination: year, volume, first and last page all known and agreeing.
+    pagination = same_pages and year_gap == 0
 
     # 2. Shared identifiers (which sources sometimes attach to the wrong record).
     if same_doi or same_pmid:
@@ -173,11 +183,24 @@ def classify(a: Norm, b: Norm, title_sim: float | None = None,
         # data error, not evidence. Abstract supplements are left out: a database may give
         # every abstract the supplement's page range.
         return Decision(DUPLICATE, "citation-authors-match", ts)
+    if (pagination and journal_ok and authors != "differ" and (a.translated or b.translated)
+            and ts < 95 and titles_related(a.title, b.title)
+            and not (a.conference or b.conference)):
+        # MEDLINE gives a title published in another language as an English translation in
+        # brackets; another database gives the original or its own translation ("[Comparison
+        # of amoxicillin and cefamandole ...]" / "Antibiotic prophylaxis in pulmonary surgery
+        # ... amoxicillin versus cefamandol"). Title similarity is no evidence there; the
+        # whole pagination is, with related titles (two shared word stems).
+        return Decision(DUPLICATE, "translated-title-citation-match", ts)
     if ts >= 85 and citation and authors == "same" and not short:
         return Decision(DUPLICATE, "title-similar-citation-match", ts)
+    same_issue = bool(a.issue) and a.issue == b.issue
     if (short and ts >= 95 and authors != "differ" and pages != "differ" and year_gap == 0
-            and journal_ok and a.volume and a.volume == b.volume
-            and (authors == "same" or pages == "same" or a.issue == b.issue)):
+            and journal_ok and not (a.volume and b.volume and a.volume != b.volume)
+            and (bool(a.volume) and a.volume == b.volume or same_issue)
+            and (authors == "same" or pages == "same" or same_issue)):
+        # (volumes equal, or missing in both with the same issue: a Cochrane review's record
+        # with and without its CD number)
         return Decision(DUPLICATE, "short-title-all-match", ts)
     if ((citation and (authors == "same" or pagination)
          or pagination and authors != "differ")
@@ -200,6 +223,14 @@ def classify(a: Norm, b: Norm, title_sim: float | None = None,
     return Decision(NOT, "title-differs", ts)
 
 
+def _is_paper(n: Norm) -> bool:
+    """A record that looks like a journal paper (it has a volume or pages): only against such
+    a record does a conference abstract stand apart. A record with neither may be the same
+    proceedings paper under a name that does not say "conference" ("ICIS : Transforming
+    Society with Digital Innovation")."""
+    return bool(n.volume or n.page_first)
+
+
 def decide(a: Norm, b: Norm, title_sim: float | None = None,
            trust: FieldTrust = FieldTrust(), model=None) -> Decision:
     """The hand rules' decision (:func:`classify`), settled further by the pair scorer
@@ -207,16 +238,15 @@ def decide(a: Norm, b: Norm, title_sim: float | None = None,
 
     - a pair the rules call uncertain, or "not" by a rule that is not a contradiction
       (:data:`NEVER_RESCUED`), is a duplicate when the scorer's probability is at least
-      ``scorer.DUPLICATE_AT`` (rule "pair-score P: <the levels that weighed most>"), unless
+      ``model.duplicate_at`` (rule "pair-score P: <the levels that weighed most>"), unless
       the titles differ in a number (items of a series: "FOCUS 1" / "FOCUS 2") or are both
       there and unrelated (ratio and token-set ratio below :data:`UNRELATED_TITLES`);
-    - an uncertain pair the scorer puts below ``scorer.NOT_BELOW`` is not a duplicate.
+    - an uncertain pair the scorer puts below ``model.not_below`` is not a duplicate.
     Everything else is the rules' decision."""
     d = classify(a, b, title_sim, trust)
     if model is None or d.decision == DUPLICATE or d.rule in NEVER_RESCUED:
         return d
     from .features import levels
-    from .scorer import DUPLICATE_AT, NOT_BELOW
     ts = d.score
     # Two titles that are both there and share hardly a word are a data error, not a second
     # rendering of one title (which shares its drug names and key words): they are not
@@ -227,9 +257,9 @@ def decide(a: Norm, b: Norm, title_sim: float | None = None,
         return d  # nothing the scorer could change
     lv = levels(a, b, ts, trust.volume, trust.issue)
     p = model.probability(lv)
-    if p >= DUPLICATE_AT and not unrelated and not _title_numbers_differ(a.title, b.title):
+    if p >= model.duplicate_at and not unrelated and not _title_numbers_differ(a.title, b.title):
         return Decision(DUPLICATE, f"pair-score {p:.3f}: {model.explain(lv)}", ts)
-    if d.decision == UNCERTAIN and p < NOT_BELOW:
+    if d.decision == UNCERTAIN and p < model.not_below:
         return Decision(NOT, f"pair-score {p:.3f} ({d.rule}): {model.explain(lv)}", ts)
     return d
 
@@ -315,6 +345,10 @@ def title_scored(norms: Sequence[Norm], pairs: np.ndarray, *, workers: int = -1,
     cite = _codes([f"{n.year}|{n.volume}|{n.page_first}" if n.year and n.volume and n.page_first
                    else "" for n in norms])
     same_cite = (cite[ia] == cite[ib]) & (cite[ia] >= 0)
+    # ... or the same year, first and last page (proceedings papers have no volume)
+    span = _codes([f"{n.year}|{n.page_first}|{n.page_last}" if n.year and n.page_last else ""
+                   for n in norms])
+    same_cite |= (span[ia] == span[ib]) & (span[ia] >= 0)
     keep = np.flatnonzero((sims >= KEEP_FLOOR) | shared | same_cite)
     trust = field_trust(norms, pairs, np.where(sims >= TITLE_FLOOR, sims, 0), prior_trust)
     return keep, sims, trust

@@ -367,6 +367,8 @@ def page_range(raw: str | None) -> tuple[str, str]:
 # What a page field holds when it is not a page: a month ("July", "Septemper"), "var.pagings",
 # "No Pagination Specified", "[Epub ahead of print]", "Abstract".
 _PAGE_SHAPE = re.compile(r"^[a-z]{0,3}\d+[a-z]?\d*$|^[ivxlcdm]+$")
+# The number of pages of a thesis or book ("215 p", "xii, 215 pp.", "215 pages"): not a page.
+_PAGE_COUNT = re.compile(r"^(?:[ivxlcdm]+\s*,\s*)?\d+\s*(?:p|pp|pages?|s|leaves)\.?$", re.I)
 
 
 def pages_trustworthy(raw: str | None, parsed: tuple[str, str] | None = None) -> bool:
@@ -377,7 +379,7 @@ def pages_trustworthy(raw: str | None, parsed: tuple[str, str] | None = None) ->
     text is not trustworthy (an agreement still counts). A day and month ("06-Oct") can only
     be a page range a spreadsheet turned into a date (a date would have a year): it is."""
     s = (raw or "").strip()
-    if not s or _EXCEL_MON_YY.match(s):
+    if not s or _EXCEL_MON_YY.match(s) or _PAGE_COUNT.match(s):
         return False
     m = _EXCEL_DAY_MON.match(s)
     if m:
@@ -436,6 +438,10 @@ class Norm(NamedTuple):
     # lists whose surnames are cut differently ("Van Dyke T. E." / "Van Dyke Thomas E.")
     name_words: frozenset = frozenset()
     abstract: str = ""       # folded start of the abstract
+    # MEDLINE's translated title: an English title in square brackets ("[Comparison of ...]")
+    # stands for a title published in another language, which another database may give in
+    # that language or translate differently
+    translated: bool = False
 
 
 ABSTRACT_CHARS = 300
@@ -503,12 +509,29 @@ def normalise_record(row: dict) -> Norm:
         notice=notice_kind(tkey, row.get("title") or ""), part=part_number(tkey),
         conference=is_conference(journal, volume, issue, pages),
         filled=filled,
-        volume_plain=bool(_PLAIN_NUMBER.match(str(volume or ""))),
+        volume_plain=(bool(_PLAIN_NUMBER.match(str(volume or "")))
+                      and not _is_year_volume(volume, year)),
         issue_plain=bool(_PLAIN_NUMBER.match(str(issue or ""))),
         pages_ok=pages_trustworthy(pages, (first, last)),
         name_words=author_name_words(authors_raw or ""),
         abstract=ascii_fold((row.get("abstract") or "")[:ABSTRACT_CHARS]),
+        translated=is_translated_title(row.get("title")),
     )
+
+
+def _is_year_volume(volume, year: int) -> bool:
+    """The volume field holds the publication year ("2016" in a magazine's record), not a
+    volume number: a difference from another record's volume says nothing."""
+    v = str(volume or "").strip()
+    return len(v) == 4 and v.isdigit() and 1800 <= int(v) <= 2099 and (not year or
+                                                                        abs(int(v) - year) <= 1)
+
+
+def is_translated_title(raw: str | None) -> bool:
+    """The title is MEDLINE's English translation of a title in another language: the whole
+    title (notes such as "[Review]" aside) in square brackets, "[Comparison of ...]."."""
+    t = _TITLE_NOTES.sub(" ", raw or "").strip().rstrip(".").strip()
+    return len(t) > 2 and t[0] == "[" and t[-1] == "]" and "[" not in t[1:-1]
 
 
 def _json_list(value) -> list[str]:

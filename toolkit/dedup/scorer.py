@@ -23,10 +23,11 @@ from . import features
 
 MODEL_PATH = Path(__file__).resolve().parent.parent / "data" / "dedup_pair_model.json"
 SEED = 20261205
-# Where the scorer may settle a pair the rules leave open: at or above DUPLICATE_AT it is a
-# duplicate; below NOT_BELOW (more likely not than duplicate) an uncertain pair is closed as
-# not a duplicate. DUPLICATE_AT was fixed before measuring; NOT_BELOW was chosen between 0.1,
-# 0.3 and 0.5 by leave-one-set-out over every labelled set (docs/dedup.md).
+# Where the scorer may settle a pair the rules leave open: at or above ``duplicate_at`` it is a
+# duplicate; below ``not_below`` an uncertain pair is closed as not a duplicate. Each fitted
+# model carries its own pair, chosen by leave-one-set-out on the sets it was fitted on
+# (benchmarks/dedup_calibration.py, docs/dedup.md); these are the defaults of a model file
+# without them and the values of the first fitted model.
 DUPLICATE_AT = 0.9
 NOT_BELOW = 0.5
 # Regularisation of the fit (scikit-learn's default C), not tuned.
@@ -38,6 +39,8 @@ class PairModel(NamedTuple):
     intercept: float
     trained_on: tuple = ()   # names of the labelled sets it was fitted on
     pairs: int = 0           # training pairs
+    duplicate_at: float = DUPLICATE_AT   # a duplicate at or above this probability
+    not_below: float = NOT_BELOW         # an uncertain pair is closed below this one
 
     def log_odds(self, lv: dict[str, str]) -> float:
         w = self.weights
@@ -97,7 +100,8 @@ def save(model: PairModel, path: Path) -> None:
     doc = {"kind": "logistic-regression over comparison levels",
            "features": list(features.FEATURES), "weights": model.weights,
            "intercept": model.intercept, "trained_on": list(model.trained_on),
-           "pairs": model.pairs, "duplicate_at": DUPLICATE_AT, "not_below": NOT_BELOW}
+           "pairs": model.pairs, "duplicate_at": model.duplicate_at,
+           "not_below": model.not_below}
     Path(path).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
@@ -108,7 +112,9 @@ def load(path: Path | str) -> PairModel:
         raise ValueError(f"{path}: model has levels this version does not know: "
                          f"{sorted(unknown)}; retrain it (benchmarks/train_dedup_model.py)")
     return PairModel(weights=doc["weights"], intercept=doc["intercept"],
-                     trained_on=tuple(doc.get("trained_on", ())), pairs=doc.get("pairs", 0))
+                     trained_on=tuple(doc.get("trained_on", ())), pairs=doc.get("pairs", 0),
+                     duplicate_at=float(doc.get("duplicate_at", DUPLICATE_AT)),
+                     not_below=float(doc.get("not_below", NOT_BELOW)))
 
 
 def shipped() -> PairModel | None:
