@@ -35,15 +35,25 @@ highlight:
 """
 
 
+_TEMPLATES: dict[int, Path] = {}
+
+
 def make_review(tmp_path: Path, n: int = 30):
     """A review of ``n`` records (every 5th about cryoablation), accounts ann and bob
-    (screeners) and rita (resolver), and a criteria file. Returns (db path, criteria path)."""
+    (screeners) and rita (resolver), and a criteria file. Returns (db path, criteria path).
+    The store is made once per size and copied (hashing the passwords takes a while)."""
+    import tempfile
+
+    if n not in _TEMPLATES:
+        template = Path(tempfile.mkdtemp(prefix="review-web-")) / "review.db"
+        review = build_review(template, n=n)
+        accounts.add_reviewer(review, "ann", PASSWORDS["ann"])
+        accounts.add_reviewer(review, "bob", PASSWORDS["bob"])
+        accounts.add_reviewer(review, "rita", PASSWORDS["rita"], role="resolver")
+        review.close()
+        _TEMPLATES[n] = template
     db = tmp_path / "review.db"
-    review = build_review(db, n=n)
-    accounts.add_reviewer(review, "ann", PASSWORDS["ann"])
-    accounts.add_reviewer(review, "bob", PASSWORDS["bob"])
-    accounts.add_reviewer(review, "rita", PASSWORDS["rita"], role="resolver")
-    review.close()
+    shutil.copyfile(_TEMPLATES[n], db)
     criteria = tmp_path / "criteria.yaml"
     criteria.write_text(CRITERIA, encoding="utf-8")
     return db, criteria
@@ -90,7 +100,7 @@ def launch_browser(pw, user_data_dir: Path):
     context = pw.chromium.launch_persistent_context(
         str(user_data_dir), executable_path=pw.chromium_path, headless=True,
         args=CHROMIUM_FLAGS, viewport={"width": 1100, "height": 820})
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(20_000)
     return context
 
 
@@ -100,6 +110,20 @@ def browser(playwright_driver, tmp_path_factory):
     context = launch_browser(playwright_driver, tmp_path_factory.mktemp("chromium-profile"))
     yield context
     context.close()
+
+
+@pytest.fixture(scope="session")
+def second_browser_session(playwright_driver, tmp_path_factory):
+    context = launch_browser(playwright_driver, tmp_path_factory.mktemp("chromium-profile"))
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def second_browser(second_browser_session):
+    """Another browser (own profile, own cookies) for a second reviewer."""
+    second_browser_session.clear_cookies()
+    return second_browser_session
 
 
 @pytest.fixture

@@ -18,10 +18,11 @@ import json
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 
-from flask import (Flask, Response, abort, flash, g, redirect, render_template, request,
-                   session, url_for)
+from flask import (Flask, Response, abort, g, redirect, render_template, request, session,
+                   url_for)
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from ..errors import ReviewError
@@ -54,6 +55,7 @@ class ServerState:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._failures: dict[str, list[float]] = {}
+        self._messages: OrderedDict[str, tuple[str, str, str]] = OrderedDict()
 
     def store(self):
         """This thread's connection to the store (SQLite connections stay in their thread)."""
@@ -75,6 +77,23 @@ class ServerState:
             desks, self._desks = list(self._desks.values()), {}
         for d in desks:
             d.close()
+
+    # -- messages after a form ---------------------------------------------------------------
+    # What a form did ("saved: include", "already decided in another window") is shown by the
+    # page it redirects to, in the tab that sent it: the redirect carries a one-time key
+    # (Flask's flashed messages live in the session, which all tabs share).
+    def tell(self, reviewer: str, category: str, message: str) -> str:
+        key = secrets.token_urlsafe(9)
+        with self._lock:
+            self._messages[key] = (reviewer, category, message)
+            while len(self._messages) > 1000:
+                self._messages.popitem(last=False)
+        return key
+
+    def told(self, reviewer: str, key: str | None) -> list[tuple[str, str]]:
+        with self._lock:
+            item = self._messages.pop(key, None) if key else None
+        return [item[1:]] if item and item[0] == reviewer else []
 
     # -- sign-in throttling -------------------------------------------------------------------
     def locked_out(self, name: str) -> bool:
@@ -118,7 +137,8 @@ def create_app(db_path, *, criteria_path=None, screening: dict | None = None,
 
     @app.context_processor
     def _globals():
-        return {"me": g.get("me"), "blinded": g.get("blinded", True), "hl": state.criteria.highlighter,
+        me = g.get("me")
+        return {"me": me, "messages": state.told(me["name"], request.args.get("m")) if me else [], "blinded": g.get("blinded", True), "hl": state.criteria.highlighter,
                 "ta_reasons": state.criteria.ta_reasons, "format_recall": format_recall}
 
     @app.after_request
@@ -145,6 +165,11 @@ def create_app(db_path, *, criteria_path=None, screening: dict | None = None,
             return
         g.me = accounts.public(row)
         g.blinded = blinding.blinding_state(state.store())["blinded"]
+
+    def back(endpoint: str, category: str, message: str, anchor: str = ""):
+        """Redirect (303) to ``endpoint``, which then shows the message in this tab."""
+        key = state.tell(g.me["name"], category, message)
+        return redirect(url_for(endpoint, m=key) + anchor, code=303)
 
     def signed_in(role: str | None = None) -> dict:
         if g.me is None:
@@ -221,16 +246,13 @@ def create_app(db_path, *, criteria_path=None, screening: dict | None = None,
             reason = state.criteria.reason(number or request.form.get("reason")) \
                 if decision == "exclude" else None
         except ReviewError as exc:
-            flash(str(exc), "error")
-            return redirect(url_for("screen"), code=303)
+            return back("screen", "error", str(exc))
         try:
             state.desk(me["name"]).run(Desk.decide, record_id, token, decision, reason, note)
         except Refused as exc:
-            flash(str(exc), "warning")
-        else:
-            flash(f"saved: {decision}" + (f" ({reason})" if reason else "")
-                  + f" · record {record_id}", "saved")
-        return redirect(url_for("screen"), code=303)
+            return back("screen", "warning", str(exc))
+        return back("screen", "saved", f"saved: {decision}" + (f" ({reason})" if reason else "")
+                    + f" · record {record_id}")
 
     @app.post("/undo")
     def undo():
@@ -242,11 +264,10 @@ def create_app(db_path, *, criteria_path=None, screening: dict | None = None,
         try:
             row = state.desk(me["name"]).run(Desk.undo, expect)
         except Refused as exc:
-            flash(str(exc), "warning")
-        else:
-            flash(f"undone: {row['decision']} · record {row['record_id']}" if row
-                  else "nothing to undo", "saved" if row else "warning")
-        return redirect(url_for("screen"), code=303)
+            return back("screen", "warning", str(exc))
+        if row is None:
+            return back("screen", "warning", "nothing to undo")
+        return back("screen", "saved", f"undone: {row['decision']} · record {row['record_id']}")
 
     # -- progress --------------------------------------------------------------------------
     @app.get("/progress")
@@ -292,15 +313,15 @@ def create_app(db_path, *, criteria_path=None, screening: dict | None = None,
     def conflicts_open():
         me = signed_in("resolver")
         blinding.open_conflicts(state.store(), me["name"])
-        flash("conflicts opened: reviewers can now see each other's decisions", "saved")
-        return redirect(url_for("conflicts_page"), code=303)
+        return back("conflicts_page", "saved",
+                    "conflicts opened: reviewers can now see each other's decisions")
 
     @app.post("/conflicts/close")
     def conflicts_close():
         me = signed_in("resolver")
         blinding.close_conflicts(state.store(), me["name"])
-        flash("blinded again: reviewers see only their own decisions", "saved")
-        return redirect(url_for("conflicts_page"), code=303)
+        return back("conflicts_page", "saved",
+                    "blinded again: reviewers see only their own decisions")
 
     @app.post("/conflicts/resolve")
     def conflicts_resolve():
@@ -316,31 +337,35 @@ def create_app(db_path, *, criteria_path=None, screening: dict | None = None,
         try:
             resolve(state.store(), record_id, decision, me["name"], note)
         except ReviewError as exc:
-            flash(str(exc), "error")
-        else:
-            flash(f"record {record_id} resolved: {decision}", "saved")
-        return redirect(url_for("conflicts_page") + f"#r{record_id}", code=303)
+            return back("conflicts_page", "error", str(exc), f"#r{record_id}")
+        return back("conflicts_page", "saved", f"record {record_id} resolved: {decision}",
+                    f"#r{record_id}")
 
     # -- errors ----------------------------------------------------------------------------
+    def error_page(code: int, message: str):
+        try:
+            return render_template("error.html", code=code, message=message), code
+        except Exception:  # no URL adapter (e.g. an untrusted Host header): plain text
+            return Response(f"{code}: {message}\n", status=code, mimetype="text/plain")
+
     @app.errorhandler(CSRFError)
     def _csrf(exc):
-        return render_template("error.html", code=400, message=(
-            f"The form was refused: {exc.description} Reload the page and try again.")), 400
+        return error_page(400, f"The form was refused: {exc.description} Reload the page and "
+                               "try again.")
 
     @app.errorhandler(403)
     def _forbidden(exc):
-        return render_template("error.html", code=403, message=(
-            "Not for your account: conflicts are for resolvers, and hidden from everyone "
-            "else until a resolver opens them.")), 403
+        return error_page(403, "Not for your account: conflicts are for resolvers, and hidden "
+                               "from everyone else until a resolver opens them.")
 
     @app.errorhandler(404)
     def _missing(exc):
-        return render_template("error.html", code=404, message="No such page."), 404
+        return error_page(404, "No such page.")
 
     @app.errorhandler(400)
     def _bad(exc):
-        return render_template("error.html", code=400, message="The request was not "
-                               "understood (a form field is missing or malformed)."), 400
+        return error_page(400, "The request was not understood (a form field is missing or "
+                               "malformed, or the Host header is not this server's).")
 
     return app
 
