@@ -51,6 +51,48 @@ def make_server(app, host: str = "127.0.0.1", port: int = 0, threads: int = 8):
                          clear_untrusted_proxy_headers=True)
 
 
+def serve(db_path, *, host: str = "127.0.0.1", port: int = 8765, criteria_path=None,
+          screening: dict | None = None, threads: int = 8, say=None) -> None:
+    """Serve the review at ``db_path`` until interrupted (`review serve`). ``say(text)`` prints
+    a line for the person who started it (default: stderr)."""
+    import sys
+
+    from ..errors import ReviewError
+    from ..screening.accounts import list_reviewers
+    from ..store import open_review
+    from .app import create_app
+
+    say = say or (lambda text: print(text, file=sys.stderr, flush=True))
+    warning = exposure_warning(host)
+    if warning:
+        say("!" * 78 + "\n" + warning + "\n" + "!" * 78)
+    with open_review(db_path, command="serve") as review:
+        names = [a["name"] for a in list_reviewers(review)]
+        n_records = review.db["records"].count
+    app = create_app(db_path, criteria_path=criteria_path, screening=screening,
+                     trusted_hosts=trusted_hosts(host, port))
+    try:
+        server = make_server(app, host, port, threads)
+    except OSError as exc:
+        raise ReviewError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
+                          "choose another --port") from None
+    state = app.extensions["review"]
+    for name in names:  # prepare every reviewer's queue now (the features are built once)
+        state.desk(name)
+    shown_host = f"[{host}]" if ":" in host else host
+    say(f"review serve: http://{shown_host}:{server.effective_port}/ ({n_records} records; "
+        + (f"reviewers: {', '.join(names)}" if names else
+           "no reviewer accounts yet: add one with `review reviewer add NAME`")
+        + "); Ctrl+C stops")
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        state.close()
+
+
 class BackgroundServer:
     """The app served from a daemon thread (tests and benchmarks): ``url``, ``stop()``."""
 
