@@ -205,7 +205,7 @@ def import_file(review: Review, path, fmt: str | None = None, source: str | None
         }).last_pk
         seen: dict[str, str] = {}
         pending: list[dict] = []
-        read = added = present = 0
+        read = added = present = incomplete = 0
 
         def flush():
             nonlocal added, present, pending
@@ -223,6 +223,7 @@ def import_file(review: Review, path, fmt: str | None = None, source: str | None
                 raise ReviewError(f"duplicate id {sid!r} inside the file (also {seen[sid]})",
                                   file=path, record=rec.where)
             seen[sid] = rec.where
+            incomplete += row["incomplete"]
             pending.append(row)
             read += 1
             if len(pending) >= BATCH:
@@ -233,7 +234,9 @@ def import_file(review: Review, path, fmt: str | None = None, source: str | None
                                                  "count_retrieved": read, "status": "complete"})
         out = {"file": str(path), "format": fmt, "source": src, "records_read": read,
                "records_added": added, "already_present": present, "already_imported": False,
-               "search_id": search_id}
+               "search_id": search_id,
+               # rows with no title, abstract, DOI or PMID: imported, marked `incomplete`
+               "incomplete": incomplete}
         review.log("import", {**out, "sha256": digest})
     out["wall_s"] = round(time.perf_counter() - t0, 3)
     return out

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import textwrap
 from pathlib import Path
 
 import click
 import yaml
 
+from ..terminal import Terminal
 from .criteria import ScreeningCriteria, load_screening_criteria
+from .decisions import reviewer_note
 from .highlight import Highlighter
 from .queue import ScreeningSession
 from .stopping import format_recall
@@ -40,41 +41,6 @@ def reasons_help(reasons: list[str]) -> str:
     else:
         lines.append("  r  choose a reason by number or name")
     return "\n".join(lines)
-
-
-class Terminal:
-    """Where prompts go (stdout, or stderr when stdout carries --json) and how keys are read."""
-
-    def __init__(self, err: bool = False):
-        self.err = err
-        self.tty = sys.stdin.isatty()
-
-    def echo(self, text: str = "", **kw) -> None:
-        click.echo(text, err=self.err, **kw)
-
-    def key(self, prompt: str) -> str:
-        """One key, lower case; 'q' at end of input."""
-        if self.tty:
-            self.echo(prompt, nl=False)
-            try:
-                ch = click.getchar()
-            except (EOFError, KeyboardInterrupt):
-                return "q"
-            self.echo(ch)
-            return ch.lower()
-        self.echo(prompt, nl=False)
-        line = sys.stdin.readline()
-        if not line:
-            self.echo("")
-            return "q"
-        line = line.strip()
-        return line[:1].lower() if line else ""
-
-    def line(self, prompt: str) -> str:
-        """One line of text ('' at end of input)."""
-        self.echo(prompt, nl=False)
-        line = sys.stdin.readline()
-        return line.rstrip("\r\n").strip()
 
 
 def load_criteria(path: str | Path | None, width: int = 78) -> str | None:
@@ -171,16 +137,39 @@ def status_line(session: ScreeningSession) -> str:
             f"{format_recall(session.recall_estimate())}]")
 
 
+def stop_reason(session: ScreeningSession, rule: str, details: dict) -> str:
+    """Why a stopping rule fired, in words."""
+    if rule == "heuristic":
+        return f"{session.stop_after} consecutive excludes"
+    return (f"BUSCAR: recall >= {session.target:.0%} at {session.confidence:.0%} confidence "
+            f"(p = {details['p_value']:.4f}, {details['k_sample']} includes in a random sample "
+            f"of {details['n_sample']})")
+
+
 def run(session: ScreeningSession, *, criteria_path=None, err: bool = False,
-        criteria: ScreeningCriteria | None = None) -> dict:
+        yes: bool = False, criteria: ScreeningCriteria | None = None) -> dict:
     """Run the prompt loop until the queue is done or the reviewer quits; returns counts.
 
-    ``criteria`` (default: read from ``criteria_path``) gives the exclusion reasons (keys 1-9
-    and r) and the highlight terms."""
+    Before a stopping rule excludes records by automation the reviewer is asked (``yes``:
+    not asked). ``criteria`` (default: read from ``criteria_path``) gives the exclusion
+    reasons (keys 1-9 and r) and the highlight terms."""
     if criteria is None:
         criteria = load_screening_criteria(criteria_path)
     reasons = criteria.ta_reasons
     term = Terminal(err=err)
+
+    def confirm_stop(rule: str, n: int, details: dict) -> bool:
+        term.echo(f"stopping rule met ({stop_reason(session, rule, details)}): the {n} "
+                  "unscreened records would be recorded as excluded by automation")
+        answer = term.key("exclude them and stop? [y]es / [n]o, keep screening > ")
+        if answer == "y":
+            return True
+        term.echo(f"not stopped: screening goes on (asked again after {session.stop_after} "
+                  "more decisions)")
+        return False
+
+    if not yes:
+        session.confirm_stop = confirm_stop
     width = max(40, min(100, shutil.get_terminal_size((80, 24)).columns) - 2)
     quit_ = False
     decided = 0
@@ -208,6 +197,9 @@ def run(session: ScreeningSession, *, criteria_path=None, err: bool = False,
                  "maybe": "  (revisiting a maybe)"}[shown.phase]
         term.echo(format_header(shown.record_id, row, label))
         term.echo(format_record(row, width, criteria.highlighter))
+        if shown.phase == "maybe":  # why it was a maybe: the note saved with it
+            earlier = reviewer_note(session.review, shown.record_id, session.reviewer)
+            term.echo(f"your note: {earlier}" if earlier else "(no note with this maybe)")
         term.echo(status_line(session))
         while True:
             k = term.key(prompt)
@@ -293,9 +285,6 @@ def _ask_reason(term: Terminal, criteria: ScreeningCriteria) -> str | None:
 def _announce_stop(term: Terminal, session: ScreeningSession) -> None:
     s = session.stopped
     s["_announced"] = True
-    why = (f"{session.stop_after} consecutive excludes" if s["rule"] == "heuristic" else
-           f"BUSCAR: recall >= {session.target:.0%} at {session.confidence:.0%} confidence "
-           f"(p = {s['p_value']:.4f}, {s['k_sample']} includes in a random sample of "
-           f"{s['n_sample']})")
+    why = stop_reason(session, s["rule"], s)
     term.echo(f"stopping rule met ({why}); {s['n_automation']} unscreened records recorded "
               "as excluded by automation")

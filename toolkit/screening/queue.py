@@ -44,16 +44,11 @@ from .model import ActiveLearner, record_text
 
 def records_to_screen(review: Review) -> list[int]:
     """Ids of the records to screen, ascending: the primary record of each duplicate cluster
-    when deduplication exists (``toolkit.dedup.api.primary_record_ids``), else every record;
-    records that already carry an inherited decision are left out."""
-    from ..stages import optional_module
+    (``toolkit.dedup.api.primary_record_ids``; every record before deduplication); records
+    that already carry an inherited decision are left out."""
+    from ..dedup.api import primary_record_ids
 
-    # only the stage's absence means "no deduplication"; a missing dependency of it re-raises
-    dedup = optional_module("toolkit.dedup.api")
-    if dedup is not None:
-        ids = sorted(int(i) for i in dedup.primary_record_ids(review))
-    else:
-        ids = [r[0] for r in review.db.execute("select id from records order by id")]
+    ids = sorted(int(i) for i in primary_record_ids(review))
     inherited = {r[0] for r in review.db.execute(
         "select record_id from ta_decisions where origin = 'inherited' and undone_at is null")}
     return [i for i in ids if i not in inherited]
@@ -177,7 +172,7 @@ class ScreeningSession:
                  target_recall: float = stopping.DEFAULT_TARGET,
                  confidence: float = stopping.DEFAULT_CONFIDENCE, seed: int = 0,
                  learner: ActiveLearner | None = None, sync_budget_s: float = 0.1,
-                 background: bool = True):
+                 background: bool = True, confirm_stop=None):
         if stop not in (None, "none", "heuristic", "buscar"):
             raise ValueError(f"unknown stopping rule {stop!r}")
         self.review, self.reviewer = review, reviewer
@@ -205,6 +200,11 @@ class ScreeningSession:
         self._remaining_cache = None
         self.forced: int | None = None
         self.stopped: dict | None = None
+        # confirm_stop(rule, n_records, details) -> bool is asked before a stopping rule
+        # excludes records by automation; None excludes without asking (the Python API's use)
+        self.confirm_stop = confirm_stop
+        self._n_decided = 0  # decisions of this session
+        self._quiet_until = 0  # after a declined stop, ask again only stop_after decisions on
         self.notices: list[str] = []  # said to the reviewer when the session starts
         self.sampling: dict | None = None
         self._dormant: dict | None = None  # an open sample this session does not follow
@@ -296,6 +296,7 @@ class ScreeningSession:
         self.mine.pop(shown.record_id, None)
         self.mine[shown.record_id] = decision
         self._changes += 1
+        self._n_decided += 1
         if shown.phase == "maybe":
             self.revisited.add(shown.record_id)
         if decision != "maybe":
@@ -511,7 +512,7 @@ class ScreeningSession:
         return n, k
 
     def _apply_stopping(self) -> None:
-        if self.stop is None or self.stopped is not None:
+        if self.stop is None or self.stopped is not None or self._n_decided < self._quiet_until:
             return
         if self.stop == "heuristic":
             if stopping.heuristic_should_stop(self._recent_human(self.stop_after),
@@ -568,6 +569,15 @@ class ScreeningSession:
             urn = self._sample_urn()   # during a session; this only guards that)
             rest = [rid for rid in rest if rid in urn]
         estimate = self.recall_estimate() if self.sampling is not None else None
+        if rest and self.confirm_stop is not None \
+                and not self.confirm_stop(rule, len(rest), dict(details)):
+            # declined: screening goes on, and the rule is not asked again for a while
+            self._quiet_until = self._n_decided + self.stop_after
+            with self.review.atomic():
+                self.review.log("screen.stop_declined", {
+                    "rule": rule, "n_records": len(rest), **details, **self._params()},
+                    actor=self.reviewer)
+            return
         with self.review.atomic():
             if self.sampling is not None:
                 sid = self.sampling["id"]
@@ -588,6 +598,28 @@ class ScreeningSession:
         self._changes += 1
         self.sampling = None
         self.stopped = dict(details, rule=rule, n_automation=len(rest), recall=estimate)
+
+
+def screening_readiness(review: Review) -> list[str]:
+    """What a reviewer should know before screening starts: an error when there is nothing to
+    screen, and warnings (returned) when records were never deduplicated, so duplicates would
+    be shown as records of their own."""
+    from ..errors import ReviewError
+
+    n = review.db["records"].count
+    if n == 0:
+        raise ReviewError("no records to screen yet: add some with `review import FILE` or "
+                          "`review search pubmed QUERY`, then `review dedup`")
+    unseen = review.db.execute(
+        "select count(*) from records where id not in (select record_id from dedup_seen)"
+    ).fetchone()[0]
+    if unseen == n:
+        return [f"the {n} records were never deduplicated, so duplicates will be shown as "
+                "records of their own; run `review dedup` first (quit with q)"]
+    if unseen:
+        return [f"{unseen} of {n} records were added after the last `review dedup`; run it "
+                "again first so their duplicates are not shown (quit with q)"]
+    return []
 
 
 def status(review: Review) -> dict:
@@ -619,7 +651,8 @@ def screening_counts(review: Review) -> dict:
         "excluded_by_automation": n_auto,
         "maybe": values.count("maybe"),
         "conflict": values.count("conflict"),
+        # everyone whose decisions count (kappa reads screened and imported decisions)
         "reviewers": sorted({r[0] for r in review.db.execute(
-            "select distinct reviewer from ta_decisions where origin = 'human' "
+            "select distinct reviewer from ta_decisions where origin in ('human', 'import') "
             "and undone_at is null")}),
     }
