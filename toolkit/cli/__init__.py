@@ -15,11 +15,11 @@ import click
 from .. import DEFAULT_DB, __version__
 from ..errors import ReviewError
 from . import (dedup, extraction, fulltext, overlaps, pooling, prisma, records, screening,
-               search)
+               search, team)
 from .common import db_option
 
 # The stage modules, in the order a review runs through them (the order of `review --help`).
-STAGES = (records, search, dedup, screening, fulltext, overlaps, extraction, pooling, prisma)
+STAGES = (records, search, dedup, screening, team, fulltext, overlaps, extraction, pooling, prisma)
 
 
 class OrderedGroup(click.Group):

@@ -65,8 +65,11 @@ class Refused(Exception):
 class Desk:
     """A reviewer's screening session on its own worker thread (see the module docstring)."""
 
-    def __init__(self, db_path, reviewer: str, options: dict, features: FeatureCache):
+    def __init__(self, db_path, reviewer: str, options: dict, features: FeatureCache,
+                 write_lock: threading.Lock | None = None):
         self.reviewer = reviewer
+        # the server's writers take turns (see ServerState.write_lock)
+        self._write_lock = write_lock or threading.Lock()
         self._options = options
         self._features = features
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"desk-{reviewer}")
@@ -140,7 +143,8 @@ class Desk:
         if c is None or c.shown.record_id != record_id:
             raise Refused(f"this window was showing record {record_id}, which is no longer the "
                           "record to screen; nothing was saved")
-        row_id = self.session.decide(c.shown, decision, note, reason=reason)
+        with self._write_lock:
+            row_id = self.session.decide(c.shown, decision, note, reason=reason)
         self.card = None
         return row_id
 
@@ -152,6 +156,7 @@ class Desk:
             raise Refused("your last decision changed in another window; nothing was undone")
         if not last:
             return None
-        row = self.session.undo()
+        with self._write_lock:
+            row = self.session.undo()
         self.card = None
         return row

@@ -52,9 +52,10 @@ def make_server(app, host: str = "127.0.0.1", port: int = 0, threads: int = 8):
 
 
 def serve(db_path, *, host: str = "127.0.0.1", port: int = 8765, criteria_path=None,
-          screening: dict | None = None, threads: int = 8, say=None) -> None:
-    """Serve the review at ``db_path`` until interrupted (`review serve`). ``say(text)`` prints
-    a line for the person who started it (default: stderr)."""
+          screening: dict | None = None, threads: int = 8, say=None, ready=None) -> None:
+    """Serve the review at ``db_path`` until interrupted (`review serve`). ``say(text)`` tells
+    the person who started it (default: stderr); ``ready(info)`` is called once listening, with
+    {"url", "host", "port", "records", "reviewers"}."""
     import sys
 
     from ..errors import ReviewError
@@ -80,10 +81,14 @@ def serve(db_path, *, host: str = "127.0.0.1", port: int = 8765, criteria_path=N
     for name in names:  # prepare every reviewer's queue now (the features are built once)
         state.desk(name)
     shown_host = f"[{host}]" if ":" in host else host
-    say(f"review serve: http://{shown_host}:{server.effective_port}/ ({n_records} records; "
+    url = f"http://{shown_host}:{server.effective_port}/"
+    say(f"review serve: {url} ({n_records} records; "
         + (f"reviewers: {', '.join(names)}" if names else
            "no reviewer accounts yet: add one with `review reviewer add NAME`")
         + "); Ctrl+C stops")
+    if ready is not None:
+        ready({"url": url, "host": host, "port": server.effective_port, "records": n_records,
+               "reviewers": names})
     try:
         server.run()
     except KeyboardInterrupt:
