@@ -80,7 +80,10 @@ class Desk:
 
     def _open(self, db_path) -> None:
         self.review = open_review(db_path, command="serve")
-        opts = dict(self._options)
+        # Retraining after the first fit runs in the background: in a server several reviewers'
+        # fits would otherwise hold up each other's next card. The next card comes from the
+        # latest finished ranking (a decision or two old while reviewers are quick).
+        opts = dict({"sync_budget_s": 0.0}, **self._options)
         seed = opts.get("seed", 0)
         self.session = ScreeningSession(
             self.review, self.reviewer,
