@@ -183,3 +183,17 @@ def test_recall_curve_counts_includes_in_decision_order_without_undone(tmp_path)
     png = recall_curve_png(recall_curve(review, "ann"),
                            {"recall": 0.75, "low": 0.5, "high": 0.9, "method": "model"}, 6)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+def test_export_names_each_reviewers_exclusion_reason(tmp_path):
+    from toolkit.screening.export import columns
+
+    review = build_review(tmp_path / "r.db", n=4)
+    save_decision(review, 1, "exclude", "bob", reason="not a trial")
+    save_decision(review, 1, "exclude", "ann", reason="wrong population")
+    save_decision(review, 2, "exclude", "ann", reason="not a trial")
+    save_decision(review, 2, "include", "ann")  # a later decision replaces the reasoned one
+    cols, values = columns(review)
+    assert "ta_reasons" in cols
+    assert values[1]["ta_reasons"] == "ann: wrong population; bob: not a trial"
+    assert values[2]["ta_reasons"] is None
