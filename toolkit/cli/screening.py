@@ -11,6 +11,30 @@ from .common import OutFile, db_path, deprecated, emit, json_option, open_store,
 REVIEWER_HELP = "Who screens (default: env REVIEW_REVIEWER, else the OS user)."
 
 
+def queue_options(f):
+    """The options of a screening queue (`review screen`, `review serve`): stopping rule and
+    seed."""
+    for option in reversed([
+        click.option("--stop", type=click.Choice(["none", "heuristic", "buscar"]),
+                     default="none", show_default=True,
+                     help="Stopping rule; when it is met the remaining records are recorded as "
+                          "excluded by automation."),
+        click.option("--stop-after", type=click.IntRange(min=1), default=50, show_default=True,
+                     help="Consecutive excludes that stop (heuristic) or start the random "
+                          "sample (buscar)."),
+        click.option("--target-recall", default=0.95, show_default=True,
+                     type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                     help="BUSCAR recall target."),
+        click.option("--confidence", default=0.95, show_default=True,
+                     type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                     help="BUSCAR confidence level."),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Random state of the model and of the BUSCAR sample."),
+    ]):
+        f = option(f)
+    return f
+
+
 @click.group("screen", cls=DefaultGroup, default="run", default_if_no_args=True)
 def screen_group():
     """Title/abstract screening: `review screen` (run) screens in the model's order;
@@ -23,18 +47,7 @@ def screen_group():
               help="Inclusion/exclusion criteria YAML shown on `c` "
                    "[default: screening/criteria.yaml next to the db, else in the cwd].")
 @click.option("--import", "import_path", type=click.Path(dir_okay=False), hidden=True)
-@click.option("--stop", type=click.Choice(["none", "heuristic", "buscar"]), default="none",
-              show_default=True, help="Stopping rule; when it is met the remaining records are "
-                                      "recorded as excluded by automation.")
-@click.option("--stop-after", type=click.IntRange(min=1), default=50, show_default=True,
-              help="Consecutive excludes that stop (heuristic) or start the random sample "
-                   "(buscar).")
-@click.option("--target-recall", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              default=0.95, show_default=True, help="BUSCAR recall target.")
-@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              default=0.95, show_default=True, help="BUSCAR confidence level.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Random state of the model and of the BUSCAR sample.")
+@queue_options
 @click.option("--yes", "-y", is_flag=True,
               help="When the stopping rule is met, exclude the rest by automation without "
                    "asking first.")

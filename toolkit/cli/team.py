@@ -9,6 +9,7 @@ import click
 
 from ..errors import ReviewError
 from .common import db_path, emit, json_option, open_store
+from .screening import queue_options
 
 ROLE = click.Choice(["screener", "resolver"])
 
@@ -119,17 +120,7 @@ def reviewer_remove_cmd(ctx, name, as_json):
 @click.option("--criteria", "criteria_path", type=click.Path(dir_okay=False),
               help="Criteria YAML (ta_reasons, highlight, and the criteria page) "
                    "[default: screening/criteria.yaml next to the db, else in the cwd].")
-@click.option("--stop", type=click.Choice(["none", "heuristic", "buscar"]), default="none",
-              show_default=True, help="Stopping rule of every reviewer's queue (as in "
-                                      "`review screen`).")
-@click.option("--stop-after", type=click.IntRange(min=1), default=50, show_default=True,
-              help="Consecutive excludes that stop (heuristic) or start the random sample.")
-@click.option("--target-recall", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              default=0.95, show_default=True, help="BUSCAR recall target.")
-@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              default=0.95, show_default=True, help="BUSCAR confidence level.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Random state of the model and of the BUSCAR sample.")
+@queue_options  # the same stopping rule and seed for every reviewer's queue
 @json_option
 @click.pass_context
 def serve_cmd(ctx, host, port, criteria_path, stop, stop_after, target_recall, confidence,
