@@ -247,3 +247,23 @@ def test_loopback_and_the_warning_for_other_addresses():
     assert exposure_warning("127.0.0.1") is None
     assert not is_loopback("0.0.0.0") and "WARNING" in exposure_warning("0.0.0.0")
     assert trusted_hosts("0.0.0.0", 80) is None
+
+
+def test_a_save_the_store_refuses_is_shown_not_a_crash(app, monkeypatch):
+    """A refusal raised by the screening API itself (e.g. the store's compare-and-set, or a
+    store busy for too long) reaches the page as a message; nothing is saved."""
+    from toolkit.errors import ReviewError
+    from toolkit.screening.queue import ScreeningSession
+
+    def refuse(self, shown, decision, note=None, reason=None):
+        raise ReviewError(f"record {shown.record_id} was already decided by you in another "
+                          "session: include; not saved")
+
+    c = app.test_client()
+    sign_in(c, "ann")
+    rid, f = card(c)
+    monkeypatch.setattr(ScreeningSession, "decide", refuse)
+    res = decide(c, f, "exclude")
+    assert res.status_code == 200
+    assert f"record {rid} was already decided by you in another session" in res.text
+    assert live(app.db, "ann") == []

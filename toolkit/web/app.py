@@ -254,7 +254,9 @@ def create_app(db_path, *, criteria_path=None, screening: dict | None = None,
             return back("screen", "error", str(exc))
         try:
             state.desk(me["name"]).run(Desk.decide, record_id, token, decision, reason, note)
-        except Refused as exc:
+        except (Refused, ReviewError) as exc:
+            # refused by this page's check or by the store's (a save that found the record
+            # changed, a store busy for too long): nothing was saved, and the tab says so
             return back("screen", "warning", str(exc))
         return back("screen", "saved", f"saved: {decision}" + (f" ({reason})" if reason else "")
                     + f" · record {record_id}")
@@ -268,7 +270,7 @@ def create_app(db_path, *, criteria_path=None, screening: dict | None = None,
             abort(400)
         try:
             row = state.desk(me["name"]).run(Desk.undo, expect)
-        except Refused as exc:
+        except (Refused, ReviewError) as exc:
             return back("screen", "warning", str(exc))
         if row is None:
             return back("screen", "warning", "nothing to undo")
