@@ -50,6 +50,10 @@ def test_sign_in_screen_with_keys_reason_note_and_undo(served, page):
         seen.append(card_record(page))
         press(page, key)
         assert flash(page).startswith("saved:")
+    # the answer to a decision is the next card, at /screen: reloading sends nothing again
+    assert page.url == served.url + "/screen"
+    page.reload()
+    assert len(live(served.db, "ann")) == 4 and card_record(page) not in seen
     # a note, typed after n, goes with the next decision
     page.keyboard.press("n")
     page.keyboard.type("not randomised")

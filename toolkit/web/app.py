@@ -224,7 +224,15 @@ def create_app(db_path, *, criteria_path=None, screening: dict | None = None,
     # -- screening -------------------------------------------------------------------------
     @app.get("/screen")
     def screen():
-        me = signed_in()
+        return render_screen(signed_in())
+
+    def render_screen(me: dict, told: tuple[str, str] | None = None):
+        """The screening page; ``told``: (category, message) of the form just handled.
+
+        A decision or undo answers with the next card itself rather than a redirect to it:
+        one round trip instead of two between the key press and the next card. The page then
+        sets its address to /screen (app.js), so reloading it asks for the card again and
+        never sends the form twice (which the form's token would refuse anyway)."""
         view = state.desk(me["name"]).run(_card_view)
         row = None
         if view["card"] is not None:
@@ -233,7 +241,8 @@ def create_app(db_path, *, criteria_path=None, screening: dict | None = None,
             row = dict(row, authors=json.loads(row["authors"] or "[]"),
                        keywords=json.loads(row["keywords"] or "[]"),
                        identifiers=record_identifiers(row))
-        return render_template("screen.html", view=view, row=row)
+        return render_template("screen.html", view=view, row=row,
+                               told=[told] if told else [])
 
     @app.post("/decide")
     def decide():
@@ -251,15 +260,16 @@ def create_app(db_path, *, criteria_path=None, screening: dict | None = None,
             reason = state.criteria.reason(number or request.form.get("reason")) \
                 if decision == "exclude" else None
         except ReviewError as exc:
-            return back("screen", "error", str(exc))
+            return render_screen(me, ("error", str(exc)))
         try:
             state.desk(me["name"]).run(Desk.decide, record_id, token, decision, reason, note)
         except (Refused, ReviewError) as exc:
             # refused by this page's check or by the store's (a save that found the record
             # changed, a store busy for too long): nothing was saved, and the tab says so
-            return back("screen", "warning", str(exc))
-        return back("screen", "saved", f"saved: {decision}" + (f" ({reason})" if reason else "")
-                    + f" · record {record_id}")
+            return render_screen(me, ("warning", str(exc)))
+        return render_screen(me, ("saved", f"saved: {decision}" + (f" ({reason})" if reason
+                                                                else "")
+                                  + f" · record {record_id}"))
 
     @app.post("/undo")
     def undo():
@@ -271,10 +281,11 @@ def create_app(db_path, *, criteria_path=None, screening: dict | None = None,
         try:
             row = state.desk(me["name"]).run(Desk.undo, expect)
         except (Refused, ReviewError) as exc:
-            return back("screen", "warning", str(exc))
+            return render_screen(me, ("warning", str(exc)))
         if row is None:
-            return back("screen", "warning", "nothing to undo")
-        return back("screen", "saved", f"undone: {row['decision']} · record {row['record_id']}")
+            return render_screen(me, ("warning", "nothing to undo"))
+        return render_screen(me, ("saved", f"undone: {row['decision']} · record "
+                                           f"{row['record_id']}"))
 
     # -- progress --------------------------------------------------------------------------
     @app.get("/progress")

@@ -36,6 +36,11 @@
     sent = true;
     button.click();
   });
+  // a decision or undo is answered with the next card itself: give the page the address of
+  // the card, so a reload asks for the card and does not send the form again
+  if (document.getElementById("decide") || document.getElementById("done")) {
+    if (window.location.pathname !== "/screen") history.replaceState(null, "", "/screen");
+  }
   // back/forward cache: a page shown again may be submitted again
   window.addEventListener("pageshow", function () { sent = false; });
 })();
