@@ -7,8 +7,8 @@ process, as `review serve` runs it. Then ``--reviewers`` clients (threads; 3 by 
 and screen at the same time, each deciding by the records' ``label_included``.
 
 For every decision the time is measured from sending the form (POST /decide) until the next
-card's page has arrived (the 303 redirect followed: GET /screen rendered with the next record,
-the highlighted title and abstract, the counts and the recall estimate). Clients send the next
+card's page has arrived (the answer to the POST is the next card, rendered with the highlighted
+title and abstract and the counts). Clients send the next
 decision as soon as the card arrives (no think time), which is harsher than people are.
 
 Usage: python benchmarks/bench_serve_latency.py [--records 20000] [--reviewers 3]
