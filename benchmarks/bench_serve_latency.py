@@ -80,7 +80,6 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=20000)
     ap.add_argument("--reviewers", type=int, default=3)
     ap.add_argument("--decisions", type=int, default=200)
-    ap.add_argument("--server-script", help=argparse.SUPPRESS)  # an instrumented server
     args = ap.parse_args()
     names = [f"r{i + 1}" for i in range(args.reviewers)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,10 +90,9 @@ def main() -> None:
                 accounts.add_reviewer(review, name, "bench-password")
         port = free_port()
         t0 = time.perf_counter()
-        cmd = ([sys.executable, args.server_script, str(db), str(port)] if args.server_script
-               else [sys.executable, "-c", "import sys; from toolkit.web.server import serve; "
-                     f"serve({str(db)!r}, port={port}, screening={{'seed': 1}})"])
-        server = subprocess.Popen(cmd, cwd=ROOT)
+        server = subprocess.Popen([sys.executable, "-c", (
+            "from toolkit.web.server import serve; "
+            f"serve({str(db)!r}, port={port}, screening={{'seed': 1}})")], cwd=ROOT)
         url = f"http://127.0.0.1:{port}"
         try:
             while True:
