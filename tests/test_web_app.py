@@ -267,3 +267,17 @@ def test_a_save_the_store_refuses_is_shown_not_a_crash(app, monkeypatch):
     assert res.status_code == 200
     assert f"record {rid} was already decided by you in another session" in res.text
     assert live(app.db, "ann") == []
+
+
+def test_an_error_of_the_api_on_a_page_is_a_message_not_a_traceback(app, monkeypatch):
+    from toolkit.errors import ReviewError
+    from toolkit.screening.queue import ScreeningSession
+
+    def busy(self):
+        raise ReviewError("the store review.db stayed busy for 60 s; nothing was written")
+
+    c = app.test_client()
+    sign_in(c, "ann")
+    monkeypatch.setattr(ScreeningSession, "counts", busy)
+    res = c.get("/screen")
+    assert res.status_code == 503 and "stayed busy for 60 s" in res.text

@@ -383,6 +383,10 @@ def create_app(db_path, *, criteria_path=None, screening: dict | None = None,
     def _missing(exc):
         return error_page(404, "No such page.")
 
+    @app.errorhandler(ReviewError)
+    def _review_error(exc):  # e.g. the store stayed busy: the message says what happened
+        return error_page(503 if "busy" in str(exc) else 400, str(exc))
+
     @app.errorhandler(400)
     def _bad(exc):
         return error_page(400, "The request was not understood (a form field is missing or "
