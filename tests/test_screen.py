@@ -192,7 +192,8 @@ def test_export_and_status_columns(db):
     assert cols[0] == "ta_decision"
     assert values[first]["ta_decision"] == "include"
     assert values[second] == {"ta_decision": "exclude", "ta_origin": "human",
-                              "ta_reviewers": "alice:exclude", "ta_notes": "alice: why"}
+                              "ta_reviewers": "alice:exclude", "ta_notes": "alice: why",
+                              "ta_reasons": None}
     assert (st["to_screen"], st["decided"], st["include"], st["exclude"]) == (30, 2, 1, 1)
     out = json.loads(CliRunner().invoke(cli, ["--db", str(db), "status", "--json"]).stdout)
     assert out["stages"]["screening"].startswith("2 of 30 records decided: 1 include, 1 exclude")

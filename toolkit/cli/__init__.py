@@ -1,6 +1,6 @@
 """The `review` command: a thin click skin over the Python API, one module per stage.
 
-Each stage module (records, search, living, dedup, screening, fulltext, overlaps, extraction,
+Each stage module (records, search, living, dedup, screening, team, fulltext, overlaps, extraction,
 appraisal, pooling, grade, prisma) defines its commands and lists them in ``COMMANDS``; this module
 makes the root group, adds them in the order of a review, gives every subcommand a ``--db`` option,
 and turns errors into one line (:func:`main`). Shared helpers live in :mod:`toolkit.cli.common`.
@@ -15,12 +15,12 @@ import click
 from .. import DEFAULT_DB, __version__
 from ..errors import ReviewError
 from . import (appraisal, dedup, extraction, fulltext, grade, living, overlaps, pooling, prisma,
-               records, screening, search)
+               records, screening, search, team)
 from .common import db_option
 
 # The stage modules, in the order a review runs through them (the order of `review --help`).
-STAGES = (records, search, living, dedup, screening, fulltext, overlaps, extraction, appraisal,
-          pooling, grade, prisma)
+STAGES = (records, search, living, dedup, screening, team, fulltext, overlaps, extraction,
+          appraisal, pooling, grade, prisma)
 
 
 class OrderedGroup(click.Group):

@@ -11,6 +11,30 @@ from .common import OutFile, db_path, deprecated, emit, json_option, open_store,
 REVIEWER_HELP = "Who screens (default: env REVIEW_REVIEWER, else the OS user)."
 
 
+def queue_options(f):
+    """The options of a screening queue (`review screen`, `review serve`): stopping rule and
+    seed."""
+    for option in reversed([
+        click.option("--stop", type=click.Choice(["none", "heuristic", "buscar"]),
+                     default="none", show_default=True,
+                     help="Stopping rule; when it is met the remaining records are recorded as "
+                          "excluded by automation."),
+        click.option("--stop-after", type=click.IntRange(min=1), default=50, show_default=True,
+                     help="Consecutive excludes that stop (heuristic) or start the random "
+                          "sample (buscar)."),
+        click.option("--target-recall", default=0.95, show_default=True,
+                     type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                     help="BUSCAR recall target."),
+        click.option("--confidence", default=0.95, show_default=True,
+                     type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                     help="BUSCAR confidence level."),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Random state of the model and of the BUSCAR sample."),
+    ]):
+        f = option(f)
+    return f
+
+
 @click.group("screen", cls=DefaultGroup, default="run", default_if_no_args=True)
 def screen_group():
     """Title/abstract screening: `review screen` (run) screens in the model's order;
@@ -23,18 +47,7 @@ def screen_group():
               help="Inclusion/exclusion criteria YAML shown on `c` "
                    "[default: screening/criteria.yaml next to the db, else in the cwd].")
 @click.option("--import", "import_path", type=click.Path(dir_okay=False), hidden=True)
-@click.option("--stop", type=click.Choice(["none", "heuristic", "buscar"]), default="none",
-              show_default=True, help="Stopping rule; when it is met the remaining records are "
-                                      "recorded as excluded by automation.")
-@click.option("--stop-after", type=click.IntRange(min=1), default=50, show_default=True,
-              help="Consecutive excludes that stop (heuristic) or start the random sample "
-                   "(buscar).")
-@click.option("--target-recall", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              default=0.95, show_default=True, help="BUSCAR recall target.")
-@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              default=0.95, show_default=True, help="BUSCAR confidence level.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Random state of the model and of the BUSCAR sample.")
+@queue_options
 @click.option("--yes", "-y", is_flag=True,
               help="When the stopping rule is met, exclude the rest by automation without "
                    "asking first.")
@@ -44,7 +57,8 @@ def screen_run_cmd(ctx, reviewer, criteria_path, import_path, stop, stop_after, 
                    confidence, seed, yes, as_json):
     """Screen one record at a time, in the order the model ranks them.
 
-    Keys: i include, e exclude, m maybe, u undo, n note, c criteria, ? help, q quit. Every
+    Keys: i include, e exclude (1-9: with that reason of the criteria file's ta_reasons,
+    r: choose one), m maybe, u undo, n note, c criteria, ? help, q quit. Every
     decision is saved before the next record is shown; run again to resume. When a stopping
     rule is met you are asked before the rest is excluded by automation (--yes: not asked).
     With --json the prompts go to stderr and one JSON object of counts is printed at the end.
@@ -58,9 +72,12 @@ def screen_run_cmd(ctx, reviewer, criteria_path, import_path, stop, stop_after, 
         deprecated("review screen --import FILE", "review screen import FILE")
         return ctx.invoke(screen_import_cmd, file=import_path, reviewer=reviewer,
                           as_json=as_json)
+    from ..screening.criteria import load_screening_criteria
     from ..screening.queue import screening_readiness
 
     reviewer = reviewer or default_actor()
+    criteria_path = criteria_path or str(criteria_path_for(db_path(ctx)))
+    criteria = load_screening_criteria(criteria_path)  # a malformed file stops here, first
     with open_store(ctx, "screen") as review:
         for text in screening_readiness(review):  # an empty store is an error, raised here
             warn(text)
@@ -70,8 +87,8 @@ def screen_run_cmd(ctx, reviewer, criteria_path, import_path, stop, stop_after, 
         session = ScreeningSession(review, reviewer, stop=stop, stop_after=stop_after,
                                    target_recall=target_recall, confidence=confidence,
                                    seed=seed)
-        out = run(session, criteria_path=criteria_path or str(criteria_path_for(db_path(ctx))),
-                  err=as_json, yes=yes)
+        out = run(session, criteria_path=criteria_path, criteria=criteria, err=as_json,
+                  yes=yes)
     if as_json:
         emit(out, True)
 

@@ -12,14 +12,17 @@ from ..store import Review, now_iso
 
 def record_decision(review: Review, record_id: int, decision: str, reviewer: str, *,
                     origin: str = "human", score=None, rank=None, model_version=None,
-                    note=None) -> int:
-    """Save one decision (caller holds the transaction); returns its row id."""
+                    note=None, reason=None) -> int:
+    """Save one decision (caller holds the transaction); returns its row id. ``reason`` (one
+    of the criteria file's ``ta_reasons``, checked by the caller) goes with an exclusion only."""
     if decision not in ("include", "exclude", "maybe"):
         raise ValueError(f"unknown decision {decision!r}")
+    if reason is not None and decision != "exclude":
+        raise ValueError(f"a reason goes with an exclusion, not with {decision!r}")
     return review.db["ta_decisions"].insert({
         "record_id": record_id, "reviewer": reviewer, "decision": decision, "origin": origin,
         "decided_at": now_iso(), "score": score, "rank": rank, "model_version": model_version,
-        "note": note, "undone_at": None,
+        "note": note, "undone_at": None, "reason": reason,
     }).last_pk
 
 
@@ -51,18 +54,21 @@ HUMAN_ORIGINS = ("human", "import")
 
 def save_decision(review: Review, record_id: int, decision: str, reviewer: str, *,
                   score=None, rank=None, model_version=None, note=None,
-                  phase: str = "ranked") -> int:
+                  phase: str = "ranked", reason=None) -> int:
     """Commit one human decision and its audit event in one transaction; returns the row id.
 
     When this returns, the decision is durable (the transaction is committed)."""
     with review.atomic():
         row_id = record_decision(review, record_id, decision, reviewer, score=score, rank=rank,
-                                 model_version=model_version, note=note)
-        review.log("screen.decision", {
+                                 model_version=model_version, note=note, reason=reason)
+        details = {
             "decision_id": row_id, "record_id": record_id, "decision": decision,
             "score": score, "rank": rank, "model_version": model_version, "note": note,
             "phase": phase,
-        }, actor=reviewer)
+        }
+        if reason is not None:
+            details["reason"] = reason
+        review.log("screen.decision", details, actor=reviewer)
     return row_id
 
 

@@ -17,7 +17,9 @@ import click
 import yaml
 
 from ..terminal import Terminal
+from .criteria import ScreeningCriteria, load_screening_criteria
 from .decisions import reviewer_note
+from .highlight import Highlighter
 from .queue import ScreeningSession
 from .stopping import format_recall
 
@@ -27,6 +29,18 @@ HELP = """keys:
   u  undo the last decision               n  add a note to this record's decision
   c  show the inclusion/exclusion criteria
   ?  this help        q  quit (everything saved so far is kept; run again to resume)"""
+
+
+def reasons_help(reasons: list[str]) -> str:
+    """The keys of the title/abstract exclusion reasons (``ta_reasons``), one per line."""
+    lines = ["exclude with a reason:"]
+    lines += [f"  {n}  {r}" for n, r in enumerate(reasons[:9], start=1)]
+    if len(reasons) > 9:
+        lines.append("  r  choose any reason by number or name: "
+                     + "; ".join(f"{n} {r}" for n, r in enumerate(reasons, start=1)))
+    else:
+        lines.append("  r  choose a reason by number or name")
+    return "\n".join(lines)
 
 
 def load_criteria(path: str | Path | None, width: int = 78) -> str | None:
@@ -94,20 +108,25 @@ def format_header(record_id: int, row: dict, label: str = "") -> str:
     return f"record {record_id}" + (f" · {ids}" if ids else "") + label
 
 
-def format_record(row: dict, width: int) -> str:
-    """Title, authors/journal/year and the abstract wrapped to ``width``."""
+def format_record(row: dict, width: int, highlighter: Highlighter | None = None) -> str:
+    """Title, authors/journal/year, keywords and the abstract wrapped to ``width``, with the
+    review's highlight terms marked (see :mod:`toolkit.screening.highlight`)."""
+    hl = highlighter or Highlighter()
     authors = json.loads(row["authors"]) if row.get("authors") else []
     if len(authors) > 6:
         authors = authors[:6] + ["et al."]
     meta = " · ".join(str(x) for x in (
         "; ".join(authors) if authors else None, row.get("journal"), row.get("year")) if x)
+    keywords = json.loads(row["keywords"]) if row.get("keywords") else []
     title = row.get("title") or "(no title)"
     abstract = row.get("abstract") or "(no abstract)"
-    parts = [click.style(textwrap.fill(title, width), bold=True)]
+    parts = [hl.ansi(textwrap.fill(title, width), bold=True)]
     if meta:
         parts.append(textwrap.fill(meta, width))
+    if keywords:
+        parts.append(hl.ansi(textwrap.fill("keywords: " + "; ".join(keywords), width)))
     parts.append("")
-    parts.append(textwrap.fill(abstract, width))
+    parts.append(hl.ansi(textwrap.fill(abstract, width)))
     return "\n".join(parts)
 
 
@@ -128,11 +147,15 @@ def stop_reason(session: ScreeningSession, rule: str, details: dict) -> str:
 
 
 def run(session: ScreeningSession, *, criteria_path=None, err: bool = False,
-        yes: bool = False) -> dict:
+        yes: bool = False, criteria: ScreeningCriteria | None = None) -> dict:
     """Run the prompt loop until the queue is done or the reviewer quits; returns counts.
 
     Before a stopping rule excludes records by automation the reviewer is asked (``yes``:
-    not asked)."""
+    not asked). ``criteria`` (default: read from ``criteria_path``) gives the exclusion
+    reasons (keys 1-9 and r) and the highlight terms."""
+    if criteria is None:
+        criteria = load_screening_criteria(criteria_path)
+    reasons = criteria.ta_reasons
     term = Terminal(err=err)
 
     def confirm_stop(rule: str, n: int, details: dict) -> bool:
@@ -150,6 +173,9 @@ def run(session: ScreeningSession, *, criteria_path=None, err: bool = False,
     width = max(40, min(100, shutil.get_terminal_size((80, 24)).columns) - 2)
     quit_ = False
     decided = 0
+    prompt = ("[i]nclude [e]xclude " + (f"[1-{min(9, len(reasons))}/r] exclude+reason "
+                                        if reasons else "")
+              + "[m]aybe [u]ndo [n]ote [c]riteria [?] [q]uit > ")
     for notice in session.notices:
         term.echo(notice)
     while True:
@@ -170,19 +196,26 @@ def run(session: ScreeningSession, *, criteria_path=None, err: bool = False,
         label = {"ranked": "", "sample": "  (random sample for the stopping rule)",
                  "maybe": "  (revisiting a maybe)"}[shown.phase]
         term.echo(format_header(shown.record_id, row, label))
-        term.echo(format_record(row, width))
+        term.echo(format_record(row, width, criteria.highlighter))
         if shown.phase == "maybe":  # why it was a maybe: the note saved with it
             earlier = reviewer_note(session.review, shown.record_id, session.reviewer)
             term.echo(f"your note: {earlier}" if earlier else "(no note with this maybe)")
         term.echo(status_line(session))
         while True:
-            k = term.key("[i]nclude [e]xclude [m]aybe [u]ndo [n]ote [c]riteria [?] [q]uit > ")
+            k = term.key(prompt)
+            reason = None
+            if reasons and (k == "r" or (k.isdigit() and 1 <= int(k) <= min(9, len(reasons)))):
+                reason = _ask_reason(term, criteria) if k == "r" else reasons[int(k) - 1]
+                if reason is None:
+                    continue
+                k = "e"
             if k in KEYS:
                 decision = KEYS[k]
                 was_sampling = session.sampling is not None
-                session.decide(shown, decision, note)
+                session.decide(shown, decision, note, reason=reason)
                 decided += 1
-                term.echo(f"saved: {decision} (record {shown.record_id})")
+                term.echo(f"saved: {decision}" + (f" ({reason})" if reason else "")
+                          + f" (record {shown.record_id})")
                 if session.stopped is not None and session.stopped.get("_announced") is None:
                     _announce_stop(term, session)
                 elif session.sampling is not None and not was_sampling:
@@ -210,6 +243,8 @@ def run(session: ScreeningSession, *, criteria_path=None, err: bool = False,
                 continue
             if k == "?":
                 term.echo(HELP)
+                if reasons:
+                    term.echo(reasons_help(reasons))
                 continue
             if k == "q":
                 quit_ = True
@@ -230,6 +265,21 @@ def run(session: ScreeningSession, *, criteria_path=None, err: bool = False,
         counts["finished"] = True
     term.echo(status_line(session))
     return counts
+
+
+def _ask_reason(term: Terminal, criteria: ScreeningCriteria) -> str | None:
+    """A reason typed by number or name; None (nothing decided) for an empty or unknown one."""
+    from ..errors import ReviewError
+
+    term.echo("; ".join(f"{n} {r}" for n, r in enumerate(criteria.ta_reasons, start=1)))
+    given = term.line("reason (number or name, empty to go back): ")
+    if not given:
+        return None
+    try:
+        return criteria.reason(given)
+    except ReviewError as exc:
+        term.echo(str(exc))
+        return None
 
 
 def _announce_stop(term: Terminal, session: ScreeningSession) -> None:

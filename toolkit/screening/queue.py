@@ -296,14 +296,16 @@ class ScreeningSession:
         return f"{self.ranker.version}@{self.ranker.n_labels}"
 
     # -- deciding --------------------------------------------------------------------------
-    def decide(self, shown: Shown, decision: str, note: str | None = None) -> int:
+    def decide(self, shown: Shown, decision: str, note: str | None = None,
+               reason: str | None = None) -> int:
         """Commit ``decision`` on the shown record (durable on return), then retrain and apply
-        the stopping rule. Returns the decision's row id."""
+        the stopping rule. ``reason``: an exclusion's title/abstract reason (see
+        :mod:`toolkit.screening.reasons`). Returns the decision's row id."""
         with self.review.atomic():
             row_id = save_decision(self.review, shown.record_id, decision, self.reviewer,
                                    score=shown.score, rank=shown.rank,
                                    model_version=shown.model_version, note=note,
-                                   phase=shown.phase)
+                                   phase=shown.phase, reason=reason)
             if self._dormant is not None and shown.phase == "ranked":
                 # a ranked pick from the urn: the sample would no longer be random
                 self._abandon(self._dormant, "a ranked decision in a session without "
@@ -399,6 +401,27 @@ class ScreeningSession:
         return stopping.recall_from_model(
             found, [v[0] for v in calib.values()], [v[1] for v in calib.values()],
             self.ranker.scores[unseen], self.confidence)
+
+    def stopping_status(self) -> dict:
+        """Where this session's stopping rule stands.
+
+        ``{"rule": None | "heuristic" | "buscar", "stop_after", "run": consecutive excludes so
+        far (toward ``stop_after``), "phase": "ranked" | "sample" | "stopped", "stopped": the
+        stop's details or None, "sample": {"n", "k", "urn_size", "p_value"} while a BUSCAR
+        sample is being screened, "target_recall", "confidence"}``."""
+        stopped = ({k: v for k, v in self.stopped.items() if not k.startswith("_")}
+                   if self.stopped else None)
+        out = {"rule": self.stop, "stop_after": self.stop_after, "target_recall": self.target,
+               "confidence": self.confidence, "stopped": stopped, "sample": None,
+               "run": stopping.consecutive_excludes(self._recent_human(self.stop_after)),
+               "phase": "stopped" if stopped else ("sample" if self.sampling else "ranked")}
+        if self.sampling:
+            n, k = self._sample_counts()
+            s = self.sampling
+            p = (stopping.buscar_p_value(s["urn_size"], s["r_before"], n, k, self.target)
+                 if n else None)
+            out["sample"] = {"n": n, "k": k, "urn_size": s["urn_size"], "p_value": p}
+        return out
 
     # -- stopping rules --------------------------------------------------------------------
     def _recent_human(self, n: int) -> list[str]:

@@ -92,3 +92,32 @@ def backfill_automation_owner(db) -> None:
 
 
 MIGRATIONS.append(("screening_003_automation_owner", _screening_003))
+
+
+def _screening_team_001(db) -> None:
+    # A title/abstract exclusion may carry one reason from ``ta_reasons`` in the criteria file.
+    db.execute("alter table ta_decisions add column reason text")
+
+
+MIGRATIONS.append(("screening_team_001_ta_reason", _screening_team_001))
+
+
+def _screening_team_002(db) -> None:
+    # Per-review reviewer accounts of `review serve` (`review reviewer add`). Passwords are kept
+    # only as salted scrypt hashes; session_epoch is bumped whenever the password or role
+    # changes, which signs out every browser session signed in before.
+    db.execute(
+        """
+        create table reviewer_accounts (
+            name text primary key,
+            role text not null check (role in ('screener', 'resolver')),
+            password_hash text not null,
+            created_at text not null,
+            updated_at text not null,
+            session_epoch integer not null default 0
+        )
+        """
+    )
+
+
+MIGRATIONS.append(("screening_team_002_reviewer_accounts", _screening_team_002))

@@ -1,0 +1,1 @@
+"""`review serve`: team screening in a local web app (see :mod:`toolkit.web.app`)."""
