@@ -17,6 +17,8 @@ from pathlib import Path
 import click
 import yaml
 
+from ..store import StoreBusy
+from .decisions import DecisionRefused
 from .queue import ScreeningSession
 from .stopping import format_recall
 
@@ -153,22 +155,38 @@ def status_line(session: ScreeningSession) -> str:
 
 
 def run(session: ScreeningSession, *, criteria_path=None, err: bool = False) -> dict:
-    """Run the prompt loop until the queue is done or the reviewer quits; returns counts."""
+    """Run the prompt loop until the queue is done or the reviewer quits; returns counts.
+
+    The records this session had on screen are released for the reviewer's other sessions
+    when it ends, however it ends."""
+    try:
+        return _loop(session, criteria_path=criteria_path, err=err)
+    finally:
+        session.release_claims()
+
+
+def _say_notices(term: Terminal, session: ScreeningSession) -> None:
+    while session.notices:
+        term.echo(session.notices.pop(0))
+
+
+def _loop(session: ScreeningSession, *, criteria_path=None, err: bool = False) -> dict:
     term = Terminal(err=err)
     width = max(40, min(100, shutil.get_terminal_size((80, 24)).columns) - 2)
     quit_ = False
     decided = 0
-    for notice in session.notices:
-        term.echo(notice)
     while True:
+        _say_notices(term, session)
         shown = session.next()
+        _say_notices(term, session)
         if shown is None and session.can_undo():
             # the queue is empty (often because a stopping rule just fired): a last chance to
             # take back the final decision, which also takes back the stop it fired
             term.echo("nothing left to screen for " + session.reviewer)
             if term.key("[u]ndo the last decision, any other key to finish > ") == "u":
-                undone = session.undo()
-                term.echo(f"undone: {undone['decision']} (record {undone['record_id']})")
+                undone = _undo(term, session)
+                if undone:
+                    term.echo(f"undone: {undone['decision']} (record {undone['record_id']})")
                 continue
         if shown is None:
             break
@@ -177,6 +195,8 @@ def run(session: ScreeningSession, *, criteria_path=None, err: bool = False) -> 
         term.echo("=" * width)
         label = {"ranked": "", "sample": "  (random sample for the stopping rule)",
                  "maybe": "  (revisiting a maybe)"}[shown.phase]
+        if shown.elsewhere:
+            label += "  (also on screen in another session of yours)"
         term.echo(format_header(shown.record_id, row, label))
         term.echo(format_record(row, width))
         term.echo(status_line(session))
@@ -185,7 +205,18 @@ def run(session: ScreeningSession, *, criteria_path=None, err: bool = False) -> 
             if k in KEYS:
                 decision = KEYS[k]
                 was_sampling = session.sampling is not None
-                session.decide(shown, decision, note)
+                try:
+                    session.decide(shown, decision, note)
+                except DecisionRefused as exc:
+                    # another session of this reviewer got there first: say so, move on
+                    term.echo(str(exc))
+                    break
+                except StoreBusy as exc:
+                    # nothing saved, the session goes on: the same key tries again
+                    term.echo(f"not saved: {exc.bare_message}")
+                    term.echo(f"record {shown.record_id} is still on screen: press the key "
+                              "again to save it, or q to quit")
+                    continue
                 decided += 1
                 term.echo(f"saved: {decision} (record {shown.record_id})")
                 if session.stopped is not None and session.stopped.get("_announced") is None:
@@ -196,9 +227,11 @@ def run(session: ScreeningSession, *, criteria_path=None, err: bool = False) -> 
                               "until the BUSCAR test says the recall target is reached")
                 break
             if k == "u":
-                undone = session.undo()
-                if undone is None:
+                if not session.can_undo():
                     term.echo("nothing to undo")
+                    continue
+                undone = _undo(term, session)
+                if undone is None:
                     continue
                 term.echo(f"undone: {undone['decision']} (record {undone['record_id']})")
                 break
@@ -235,6 +268,17 @@ def run(session: ScreeningSession, *, criteria_path=None, err: bool = False) -> 
         counts["finished"] = True
     term.echo(status_line(session))
     return counts
+
+
+def _undo(term: Terminal, session: ScreeningSession) -> dict | None:
+    """``session.undo()``, saying why when it is refused or the store is busy."""
+    try:
+        return session.undo()
+    except DecisionRefused as exc:
+        term.echo(str(exc))
+    except StoreBusy as exc:
+        term.echo(f"not undone: {exc.bare_message}")
+    return None
 
 
 def _announce_stop(term: Terminal, session: ScreeningSession) -> None:
