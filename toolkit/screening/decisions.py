@@ -189,9 +189,9 @@ def undo_last(review: Review, reviewer: str, *, seen: int | None) -> dict | None
             if row is None:
                 message = "not undone: your last decision was already undone in another session"
             else:
-                message = (f"not undone: your latest decision is now record {row['record_id']}: "
-                           f"{row['decision']}, made in another session; undo again to take "
-                           "that one back")
+                message = (f"not undone: your decisions changed in another session; your "
+                           f"latest decision is now record {row['record_id']}: "
+                           f"{row['decision']}; undo again to take that one back")
             raise DecisionRefused(message, record_id=row["record_id"] if row else 0,
                                   current=row)
         if row is None:

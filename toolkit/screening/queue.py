@@ -512,10 +512,10 @@ class ScreeningSession:
         """Before a decision is saved (in its transaction): if it decides a record of the
         reviewer's open BUSCAR sample's urn that is not the sample's next record, the sample
         is no longer random and is abandoned, whichever session the sample was started in."""
-        if shown.seen is not None:  # re-deciding (a maybe): the decided set does not change
-            return
         s = self._open_sample()
-        if s is None:
+        if self.sampling and (s is None or s["id"] != self.sampling["id"]):
+            self._sync_sampling(check=False)  # it ended in another session: say so, go on
+        if s is None or shown.seen is not None:  # re-deciding a maybe changes no decided set
             return
         order = json.loads(s["sample_order"])
         if shown.record_id not in set(order):
