@@ -52,15 +52,24 @@ def claimed_elsewhere(review: Review, reviewer: str, session: str) -> set[int]:
         "expires_at > ?", [reviewer, session, time.time()]) if not _dead(other)}
 
 
-def claim(review: Review, reviewer: str, record_id: int, session: str, *,
+def claim(review: Review, reviewer: str, record_id: int, session: str, *, seen: int | None,
           ttl_s: float = CLAIM_TTL_S, force: bool = False) -> bool | None:
-    """Claim ``record_id`` for ``session`` (dropping the session's earlier claim).
+    """Claim ``record_id`` for ``session`` (dropping the session's earlier claim), if the
+    reviewer's live decision on it is still ``seen`` (the row id the session knows, None for
+    undecided): a record another session decided a moment ago is not claimed.
 
     Returns True when claimed, False when another live session of the reviewer holds it (with
-    ``force`` the claim is taken over), None when the store stayed busy (nothing claimed)."""
+    ``force`` the claim is taken over) or decided it, None when the store stayed busy (nothing
+    claimed)."""
     now = time.time()
     try:
         with review.atomic(wait=CLAIM_WAIT_S, quiet=True):
+            current = review.db.execute(
+                "select max(id) from ta_decisions where reviewer = ? and record_id = ? and "
+                "undone_at is null and origin in ('human', 'import')",
+                [reviewer, record_id]).fetchone()[0]
+            if current != seen:
+                return False
             row = review.db.execute(
                 "select session, expires_at from ta_claims where reviewer = ? and record_id = ?",
                 [reviewer, record_id]).fetchone()

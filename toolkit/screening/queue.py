@@ -394,11 +394,22 @@ class ScreeningSession:
         session; records on screen in the reviewer's other sessions are skipped while there
         are others to show."""
         self.sync()
+        for _ in range(5):  # a record another session decided a moment ago: catch up, again
+            shown = self._next_once()
+            if shown is not False:
+                return shown
+            self.sync(force=True)
+        return self._next_once() or None
+
+    def _next_once(self) -> Shown | None | bool:
+        """The next record, None when done, False when the record chosen could not be
+        claimed because another session of the reviewer decided it since the last sync."""
         if self.forced is not None:
             rid, self.forced = self.forced, None
             phase = "maybe" if self.mine.get(rid) == "maybe" else (
                 "sample" if self.sampling and rid in self._sample_urn() else "ranked")
-            return self._take(self._shown(rid, phase), force=True)
+            shown = self._take(self._shown(rid, phase), force=True)
+            return False if shown is None else shown
         elsewhere = claims.claimed_elsewhere(self.review, self.reviewer, self.session_id)
         if self.stopped is None:
             if self.sampling:
@@ -406,7 +417,8 @@ class ScreeningSession:
                 # elsewhere: the compare-and-set lets only one session decide it
                 for rid in json.loads(self.sampling["sample_order"]):
                     if rid not in self.mine and rid not in self.blocked and rid not in self.left:
-                        return self._take(self._shown(rid, "sample"), elsewhere=elsewhere)
+                        shown = self._take(self._shown(rid, "sample"), elsewhere=elsewhere)
+                        return False if shown is None else shown
             else:
                 shown = self._next_ranked(elsewhere)
                 if shown is not None:
@@ -418,7 +430,7 @@ class ScreeningSession:
             shown = self._take(self._shown(rid, "maybe"), elsewhere=elsewhere)
             if shown is not None:
                 return shown
-        return None
+        return False if maybes else None
 
     def _next_ranked(self, elsewhere: set[int]) -> Shown | None:
         rem = self.remaining()
@@ -442,14 +454,14 @@ class ScreeningSession:
     def _take(self, shown: Shown, *, elsewhere: set[int] = frozenset(),
               force: bool = False) -> Shown | None:
         """Claim the shown record for this session. None if another session of the reviewer
-        claimed it first (the caller picks another); a record that is on screen elsewhere
-        and is shown anyway is not claimed and is marked ``elsewhere``."""
+        claimed or decided it first (the caller picks another); a record that is on screen
+        elsewhere and is shown anyway is not claimed and is marked ``elsewhere``."""
         shown.seen = self.seen_ids.get(shown.record_id)
         if shown.record_id in elsewhere and not force:
             shown.elsewhere = True
             return shown
         if claims.claim(self.review, self.reviewer, shown.record_id, self.session_id,
-                        ttl_s=self.claim_ttl_s, force=force) is False:
+                        seen=shown.seen, ttl_s=self.claim_ttl_s, force=force) is False:
             return None
         return shown
 
