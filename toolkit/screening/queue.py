@@ -27,6 +27,7 @@ marked undone and the records return to the queue.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -59,6 +60,24 @@ def records_to_screen(review: Review) -> list[int]:
     return [i for i in ids if i not in inherited]
 
 
+def _lower_priority() -> None:
+    """Run the calling thread at a lower CPU priority (Linux: per thread), so a background fit
+    yields the processor to the foreground (the next record on screen), of this session and of
+    other reviewers' sessions on the same machine. Elsewhere, nothing changes."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+    except (AttributeError, OSError):
+        pass
+
+
+# How much lower: enough that the foreground wins a contended core (CFS gives nice 10 about a
+# tenth of nice 0's share), not so low that a fit starves on a busy machine.
+BACKGROUND_NICE = 10
+# A background fit starts this long after the decision: the next record is on screen by then
+# (tens of milliseconds), while the reviewer reads it for seconds.
+BACKGROUND_DELAY_S = 0.2
+
+
 class Ranker:
     """Keeps the learner's latest ranking; retrains in the foreground while fits are fast and in
     one background thread once they are not (see the module docstring)."""
@@ -75,6 +94,7 @@ class Ranker:
         self._cv = threading.Condition()
         self._running = False
         self._pending = None
+        self.start_delay_s = BACKGROUND_DELAY_S
 
     def update(self, idx: list[int], labels: list[int]) -> None:
         """Retrain on ``labels`` of pool positions ``idx`` (now, or in the background)."""
@@ -89,6 +109,10 @@ class Ranker:
         self._fit(idx, labels)
 
     def _worker(self) -> None:
+        _lower_priority()
+        # let the next record reach the screen first: a fit started at once would compete with
+        # it for the processor and the interpreter lock (a later decision replaces the job)
+        time.sleep(self.start_delay_s)
         while True:
             with self._cv:
                 job, self._pending = self._pending, None
