@@ -8,7 +8,6 @@ learner's ``retrain_due`` policy says so, then ``query`` for the next record. Pr
 feature time and p50 / p95 / max of the per-decision step (target: p95 <= 150 ms).
 
 Usage: python benchmarks/bench_screen_latency.py [--records 20000] [--decisions 3000]
-       [--features words+chars|words]
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=20000)
     ap.add_argument("--decisions", type=int, default=3000)
     ap.add_argument("--classifier", default="svm")
-    ap.add_argument("--features", default="words+chars", choices=["words+chars", "words"])
     a = ap.parse_args()
     texts, labels = [], []
     for path in sorted(DATA.glob("*.csv")):
@@ -43,7 +41,7 @@ def main() -> None:
     reps = -(-a.records // len(texts))
     texts, y = (texts * reps)[: a.records], np.array((labels * reps)[: a.records])
 
-    learner = ActiveLearner(classifier=a.classifier, features=a.features, random_state=1)
+    learner = ActiveLearner(classifier=a.classifier, random_state=1)
     t0 = time.perf_counter()
     learner.fit_features(texts)
     t_feat = time.perf_counter() - t0

@@ -56,7 +56,7 @@ def test_conflicts_lists_disagreements_maybes_and_kappa(db):
 def test_resolve_records_a_resolution(db):
     with open_review(db) as r:
         assert final_decisions(r)[8] == "conflict"
-    res = CliRunner().invoke(cli, ["--db", str(db), "conflicts", "--resolve", "8", "--decision",
+    res = CliRunner().invoke(cli, ["--db", str(db), "conflicts", "resolve", "8", "--decision",
                                    "include", "--note", "meets criteria", "--reviewer", "carol"])
     assert res.exit_code == 0 and "resolved as include by carol" in res.output
     with open_review(db) as r:
@@ -73,10 +73,10 @@ def test_resolve_records_a_resolution(db):
 
 
 def test_resolve_errors(db):
-    code, _, err = run_main(["--db", str(db), "conflicts", "--resolve", "99", "--decision",
+    code, _, err = run_main(["--db", str(db), "conflicts", "resolve", "99", "--decision",
                              "exclude"])
     assert code == 1 and "record 99" in err
-    code, _, err = run_main(["--db", str(db), "conflicts", "--resolve", "8"])
+    code, _, err = run_main(["--db", str(db), "conflicts", "resolve", "8"])
     assert code == 1 and "--decision" in err
 
 
@@ -94,3 +94,21 @@ def test_automation_exclusion_against_a_human_include_is_a_conflict(db):
     assert listed[12] == {"automation": "exclude", "bob": "include"}
     assert listed[11] == {"alice": "maybe", "automation": "exclude"}
     assert out["kappa"][0]["reviewers"] == ["alice", "bob"] and len(out["kappa"]) == 1
+
+
+def test_status_names_every_reviewer_whose_decisions_count_in_kappa(tmp_path):
+    """ann screens, bob's decisions come from a CSV: both are in kappa, so both are listed."""
+    db = tmp_path / "r.db"
+    build_review(db, n=6).close()
+    (tmp_path / "bob.csv").write_text("record_id,decision\n1,include\n2,exclude\n3,exclude\n")
+    runner = CliRunner()
+    res = runner.invoke(cli, ["--db", str(db), "screen", "import", str(tmp_path / "bob.csv"),
+                              "--reviewer", "bob"])
+    assert res.exit_code == 0, res.output
+    with open_review(db) as r, r.atomic():
+        for rid, d in ((1, "include"), (2, "include"), (3, "exclude")):
+            record_decision(r, rid, d, "ann")
+    out = json.loads(runner.invoke(cli, ["--db", str(db), "conflicts", "--json"]).stdout)
+    assert out["kappa"][0]["reviewers"] == ["ann", "bob"]
+    status = json.loads(runner.invoke(cli, ["--db", str(db), "status", "--json"]).stdout)
+    assert status["stages"]["screening"].endswith("(reviewers: ann, bob)")

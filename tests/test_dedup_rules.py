@@ -224,7 +224,8 @@ def test_whole_citation_but_the_first_page_agrees_is_duplicate():
     b = dict(a, title="Cervical squamous and glandular intraepithelial neoplasia: "
                       "identification and current management approaches. [Review] [87 refs]",
              pages="Suppl-29")
-    assert decide(a, b) == (DUPLICATE, "citation-agrees-pages-differ", 100.0)
+    # "Suppl-29" is not a page range, so the first pages are not a difference at all
+    assert decide(a, b) == (DUPLICATE, "title-authors-match", 100.0)
 
 
 def test_unrelated_abstracts_sharing_a_supplement_doi_are_not_duplicates():
@@ -454,3 +455,31 @@ def test_series_papers_in_one_volume_differing_in_a_number_are_not_merged():
              year="2016", journal="Lancet Diabetes Endocrinol", volume="4", pages="33-41")
     b = dict(a, title=a["title"].replace("cohort 1", "cohort 2"), pages="42-50")
     assert decide(a, b).decision == UNCERTAIN
+
+
+def test_medline_published_erratum_note_is_not_an_erratum():
+    # MEDLINE marks the corrected article itself: "[corrected][published erratum appears in
+    # ...]" (stroke set); it is the article, not the erratum notice
+    plain = dict(title="Ecologically-oriented neurorehabilitation of memory: robustness of "
+                       "outcome across diagnosis and severity",
+                 authors="Stringer, A. Y.", year="2011", journal="Brain Injury", volume="25",
+                 issue="2", pages="169-178")
+    noted = dict(plain, title=plain["title"] + "... [corrected][published erratum appears in "
+                                               "Brain Inj. 2013 Mar;27(3):377]")
+    assert title_key(noted["title"]) == title_key(plain["title"])
+    assert decide(plain, noted).decision == DUPLICATE
+    notice = dict(plain, title="Erratum: " + plain["title"], pages="377")
+    assert decide(plain, notice)[:2] == (NOT, "notice-differs")
+
+
+def test_erratum_note_cut_off_by_the_export_is_not_an_erratum():
+    # SRA-DM/EndNote exports truncate long titles inside MEDLINE's note (cytology set)
+    plain = dict(title="Cervical cancer risk for women undergoing concurrent testing for human "
+                       "papillomavirus and cervical cytology: a population-based study in "
+                       "routine clinical practice",
+                 authors="Katki, H A and Kinney, W K and Fetterman, B", year="2011",
+                 journal="The Lancet Oncology", volume="12", pages="663-672")
+    cut = dict(plain, title=plain["title"] + ".[Erratum appears in Lancet Oncol. 201",
+               journal="Lancet Oncology")
+    assert title_key(cut["title"]) == title_key(plain["title"])
+    assert decide(plain, cut).decision == DUPLICATE

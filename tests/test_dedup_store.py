@@ -27,6 +27,14 @@ PAPER = dict(title="Intestinal lipoprotein overproduction in insulin-resistant s
              volume="19", issue="3", pages="221-8")
 
 
+@pytest.fixture(autouse=True)
+def rules_alone(monkeypatch):
+    """These tests are about the store (clusters, the manual queue, screening decisions), built
+    on pairs the hand rules leave uncertain; the pair scorer would settle most of them. Its
+    own behaviour is tested in test_dedup_scorer.py."""
+    monkeypatch.setenv("REVIEW_DEDUP_MODEL", "none")
+
+
 @pytest.fixture
 def review(tmp_path):
     r = create_review(tmp_path / "r.db")
@@ -162,7 +170,7 @@ def test_manual_queue_saves_each_decision(review, tmp_path):
     review.close()
     runner = CliRunner()
     db = str(tmp_path / "r.db")
-    res = runner.invoke(cli, ["--db", db, "dedup", "--review"], input="d\nn\ns\nq\n")
+    res = runner.invoke(cli, ["--db", db, "dedup", "review"], input="d\nn\ns\nq\n")
     assert res.exit_code == 0, res.output
     assert "≠ pages" in res.output and "d(uplicate) / n(ot) / s(kip) / q(uit)" in res.output
     assert "duplicate 1, not 1, skipped 1; 4 still open" in res.output
@@ -183,7 +191,7 @@ def test_manual_queue_json_prints_one_object_on_stdout(review, tmp_path):
     api.deduplicate(review)
     assert len(api.open_pairs(review)) == 3
     review.close()
-    res = CliRunner().invoke(cli, ["--db", str(tmp_path / "r.db"), "dedup", "--review",
+    res = CliRunner().invoke(cli, ["--db", str(tmp_path / "r.db"), "dedup", "review",
                                    "--json"], input="n\nq\n")
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)  # the pairs and prompts went to stderr
@@ -198,7 +206,7 @@ def test_manual_queue_end_of_input_is_quit(review, tmp_path):
         add(review, "PubMed", str(k), **dict(PAPER, volume="", pages=pages))
     api.deduplicate(review)
     review.close()
-    res = CliRunner().invoke(cli, ["--db", str(tmp_path / "r.db"), "dedup", "--review",
+    res = CliRunner().invoke(cli, ["--db", str(tmp_path / "r.db"), "dedup", "review",
                                    "--json"], input="n\n")
     assert res.exit_code == 0, (res.output, res.exception)
     out = json.loads(res.stdout)
@@ -240,7 +248,7 @@ def test_cli_import_dedup_json_export(tmp_path):
     res = runner.invoke(cli, ["--db", db, "export", "--format", "csv"])
     rows = list(csv.DictReader(io.StringIO(res.output)))
     assert sum(int(r["is_duplicate"]) for r in rows) == out["duplicates_removed"]
-    res = runner.invoke(cli, ["--db", db, "dedup", "--undo", "9999"])
+    res = runner.invoke(cli, ["--db", db, "dedup", "undo", "9999"])
     assert res.exit_code != 0 and "no cluster 9999" in str(res.exception or res.output)
 
 
@@ -332,7 +340,7 @@ def _inherit_scenario(tmp_path):
     runner = CliRunner()
     db = str(tmp_path / "i.db")
     for args in (["init"], ["import", str(tmp_path / "a.csv")], ["dedup"],
-                 ["screen", "--import", str(tmp_path / "dec.csv")],
+                 ["screen", "import", str(tmp_path / "dec.csv")],
                  ["import", str(tmp_path / "b.csv")]):
         res = runner.invoke(cli, ["--db", db, *args])
         assert res.exit_code == 0, (args, res.output, res.exception)
@@ -350,7 +358,7 @@ def test_undo_withdraws_the_inherited_decision_cli(tmp_path):
     r = open_review(db)
     assert 3 not in records_to_screen(r) and final_decisions(r)[3] == "exclude"
     r.close()
-    res = runner.invoke(cli, ["--db", db, "dedup", "--undo", "1"])
+    res = runner.invoke(cli, ["--db", db, "dedup", "undo", "1"])
     assert res.exit_code == 0, res.output
     assert "record 3: the 'exclude' inherited from record 1 is withdrawn" in res.output
     r = open_review(db)
@@ -480,7 +488,7 @@ def test_manual_duplicate_closes_the_pairs_it_settles_and_they_are_not_shown(rev
     r1, r2, r3 = _two_plus_one(review)
     first, second = api.open_pairs(review)
     review.close()
-    res = CliRunner().invoke(cli, ["--db", str(tmp_path / "r.db"), "dedup", "--review",
+    res = CliRunner().invoke(cli, ["--db", str(tmp_path / "r.db"), "dedup", "review",
                                    "--json"], input="d\nn\nq\n")
     assert res.exit_code == 0, (res.output, res.exception)
     out = json.loads(res.stdout)
@@ -524,7 +532,7 @@ def test_not_duplicate_for_records_in_one_cluster_is_refused(review):
             "record_a": r1, "record_b": r2, "decision": "uncertain", "rule": "test",
             "score": 100, "origin": "auto", "run_id": None, "decided_at": now_iso(),
             "decided_by": "dedup", "status": "open"}).last_pk
-    with pytest.raises(ReviewError, match=rf"already in one cluster \({cid}\).*--undo {cid}"):
+    with pytest.raises(ReviewError, match=rf"already in one cluster \({cid}\).*dedup undo {cid}"):
         api.decide_pair(review, pid, "not")
     assert review.db.execute("select status from pair_decisions where id = ?",
                              [pid]).fetchone()[0] == "open"
@@ -571,7 +579,7 @@ def test_migration_settles_open_pairs_already_in_one_cluster(tmp_path):
 def test_skipped_pairs_are_not_shown_again_in_the_session(review, tmp_path):
     _two_plus_one(review)
     review.close()
-    res = CliRunner().invoke(cli, ["--db", str(tmp_path / "r.db"), "dedup", "--review",
+    res = CliRunner().invoke(cli, ["--db", str(tmp_path / "r.db"), "dedup", "review",
                                    "--json"], input="s\ns\ns\n")
     assert res.exit_code == 0, (res.output, res.exception)
     out = json.loads(res.stdout)
@@ -622,7 +630,7 @@ def test_dedup_event_names_every_cluster_and_its_members(review):
 def _screen_import(runner, db, tmp_path, rows, name="dec.csv"):
     (tmp_path / name).write_text("record_id,decision,reviewer\n" + "".join(
         f"{rid},{dec},{who}\n" for rid, dec, who in rows))
-    res = runner.invoke(cli, ["--db", db, "screen", "--import", str(tmp_path / name)])
+    res = runner.invoke(cli, ["--db", db, "screen", "import", str(tmp_path / name)])
     assert res.exit_code == 0, (res.output, res.exception)
 
 
@@ -634,14 +642,14 @@ def test_manual_duplicate_against_a_human_not_is_refused_cli(review, tmp_path):
     cid = api.cluster_of(review, r1)
     review.close()
     db = str(tmp_path / "r.db")
-    res = CliRunner().invoke(cli, ["--db", db, "dedup", "--review", "--json"],
+    res = CliRunner().invoke(cli, ["--db", db, "dedup", "review", "--json"],
                              input="n\nd\nq\n")
     assert res.exit_code == 0, (res.output, res.exception)
     out = json.loads(res.stdout)
     assert (out["not"], out["duplicate"], out["remaining"]) == (1, 0, 1)
     assert (f"not saved: records {r1} and {r3} were declared not duplicates (pair "
             f"{first['id']}" in res.stderr)
-    assert f"`review dedup --undo {cid}`" in res.stderr
+    assert f"`review dedup undo {cid}`" in res.stderr
     from toolkit.store import open_review
     r = open_review(db)
     assert api.cluster_of(r, r3) is None and api.duplicates_removed(r) == 1
@@ -758,7 +766,7 @@ def test_manual_merge_inherits_and_makes_the_screened_record_primary_cli(review,
     review.close()
     runner, db = CliRunner(), str(tmp_path / "r.db")
     _screen_import(runner, db, tmp_path, [(r3, "include", "alice")])
-    res = runner.invoke(cli, ["--db", db, "dedup", "--review"], input="d\nq\n")
+    res = runner.invoke(cli, ["--db", db, "dedup", "review"], input="d\nq\n")
     assert res.exit_code == 0, (res.output, res.exception)
     assert f"record {r1} duplicates screened record {r3}: inherits 'include'" in res.output
     assert f"record {r3} (screened) is now the primary of cluster {cid}" in res.output
@@ -773,7 +781,7 @@ def test_manual_merge_inherits_and_makes_the_screened_record_primary_cli(review,
     assert ev["primary_changed"] == [cid, r1, r3]
     assert [h["record_id"] for h in ev["inherited_decisions"]] == [r1, r2]
     r.close()
-    res = runner.invoke(cli, ["--db", db, "dedup", "--undo", str(cid)])
+    res = runner.invoke(cli, ["--db", db, "dedup", "undo", str(cid)])
     assert res.exit_code == 0, res.output
     r = open_review(db)
     assert final_decisions(r) == {r3: "include"}
@@ -814,7 +822,7 @@ def test_two_screened_primaries_merged_keep_both_decisions_and_show_a_conflict(r
         record_decision(review, r3, "exclude", "alice")
     review.close()
     runner, db = CliRunner(), str(tmp_path / "r.db")
-    res = runner.invoke(cli, ["--db", db, "dedup", "--review"], input="d\nq\n")
+    res = runner.invoke(cli, ["--db", db, "dedup", "review"], input="d\nq\n")
     assert res.exit_code == 0, (res.output, res.exception)
     assert (f"cluster {cid}: record {r3} was screened 'exclude', its primary record {primary} "
             f"'include'") in res.output
@@ -831,11 +839,21 @@ def test_two_screened_primaries_merged_keep_both_decisions_and_show_a_conflict(r
     assert other not in final_decisions(r)  # it was with the primary already: nothing new
     r.close()
     res = runner.invoke(cli, ["--db", db, "dedup"])
-    assert "resolve with `review conflicts --resolve" in res.output
+    assert "resolve with `review conflicts resolve" in res.output
+    # `review conflicts` lists the same conflict the dedup message names, until resolved
+    listing = json.loads(runner.invoke(cli, ["--db", db, "conflicts", "--json"]).stdout)
+    assert listing["n_unresolved"] == 1 and listing["conflicts"] == []
+    assert [(c["record_id"], c["duplicate_id"], c["decisions"])
+            for c in listing["duplicate_conflicts"]] == [
+        (primary, r3, {f"record {primary}": "include", f"record {r3}": "exclude"})]
+    text = runner.invoke(cli, ["--db", db, "conflicts"]).output
+    assert "screened duplicates with different decisions: 1" in text
     r = open_review(db)
     resolve(r, primary, "include", "carol")
     assert api.decision_conflicts(r) == []
     r.close()
+    listing = json.loads(runner.invoke(cli, ["--db", db, "conflicts", "--json"]).stdout)
+    assert listing["n_unresolved"] == 0 and listing["duplicate_conflicts"] == []
 
 
 def test_a_persons_decision_outranks_an_automation_exclusion_for_the_primary(review):

@@ -95,7 +95,7 @@ def test_bad_value_names_study_and_field_and_writes_nothing(review):
 
 def test_compare_lists_every_disagreement_and_resolve_keeps_the_audit(review):
     form = find_form(review, None)
-    for who, lc, age in (("ann", "30/31", "53"), ("bob", "29/31", "53")):
+    for who, lc, age in (("ann", "30/31 tumours", "53"), ("bob", "29/31 tumours", "53")):
         put(review, form, "1", "local_control", lc, who)
         put(review, form, "1", "age", age, who)
     put(review, form, "1", "pain_scale", "nrs", "ann")
@@ -107,20 +107,20 @@ def test_compare_lists_every_disagreement_and_resolve_keeps_the_audit(review):
         {"study": "1", "field": "country", "instance": "",
          "values": {"ann": "USA", "bob": None}, "resolved": None},
         {"study": "1", "field": "local_control", "instance": "",
-         "values": {"ann": "30/31", "bob": "29/31"}, "resolved": None},
+         "values": {"ann": "30/31 tumours", "bob": "29/31 tumours"}, "resolved": None},
     ]
     final = final_values(review, form)
     assert final[("1", "local_control", "")]["state"] == "conflict"
     assert final[("1", "age", "")]["state"] == "agreed"
     assert final[("3", "patients", "")]["state"] == "single"
     with review.atomic():
-        resolve(review, form, "1", "local_control", "30/31", "cat", note="table 2")
+        resolve(review, form, "1", "local_control", "30/31 tumours", "cat", note="table 2")
         resolve(review, form, "pmid:1002", "country", "USA", "cat")  # a report of study 1
     assert disagreements(review, form) == []
     assert [d["resolved"] for d in disagreements(review, form, include_resolved=True)] == [
-        "USA", "30/31"]
+        "USA", "30/31 tumours"]
     assert final_values(review, form)[("1", "local_control", "")] == {
-        "state": "resolved", "value": {"n": 30, "N": 31}, "by": ["cat"]}
+        "state": "resolved", "value": {"n": 30, "N": 31, "unit": "tumours"}, "by": ["cat"]}
     # The extractors' values are still there.
     assert review.db.execute("select count(*) from extraction_values where field = "
                              "'local_control' and superseded_at is null").fetchone()[0] == 3
@@ -135,13 +135,13 @@ def test_import_long_csv(review, tmp_path):
     path.write_text("study,field,value,extractor,quote,page\n"
                     "1,patients,14,ann,Thirty-one tumors were ablated in 14 patients,189\n"
                     "pmid:1003,patients,41,ann,,\n"
-                    "doi:10.1000/cryo.4,local_control,23/28,ann,,\n"
+                    "doi:10.1000/cryo.4,local_control,23/28 tumours,ann,,\n"
                     "1,pain_pre,6.8 ± 2.2,ann,,\n")
     out = import_values_csv(review, path, form)
     assert out == {"imported": 4, "studies": 3, "file": str(path)}
     final = final_values(review, form)
     assert final[("3", "patients", "")]["value"] == 41
-    assert final[("4", "local_control", "")]["value"] == {"n": 23, "N": 28}
+    assert final[("4", "local_control", "")]["value"] == {"n": 23, "N": 28, "unit": "tumours"}
     assert final[("1", "pain_pre", "")]["value"] == {"mean": 6.8, "sd": 2.2}
 
 
@@ -154,8 +154,11 @@ def test_import_keeps_source_and_derivation(review, tmp_path):
     import_values_csv(review, path, form, extractor="ann")
     row = next(review.db.query("select source, quote, note, extractor from extraction_values"))
     assert row == {"source": "https://example.org/a", "quote": "There were no complications.",
-                   "note": "abstract; derived: 0 from 'no complications'; unit: patients",
-                   "extractor": "ann"}  # the field has no unit in the form: the note keeps it
+                   "note": "abstract; derived: 0 from 'no complications'",
+                   "extractor": "ann"}
+    # the unit column names what was counted: it is part of the value (the field lists units)
+    value = next(review.db.query("select value, raw from extraction_values"))
+    assert value == {"value": '{"N": 14, "n": 0, "unit": "patients"}', "raw": "0/14 patients"}
 
 
 def test_import_reports_every_invalid_cell_and_writes_nothing(review, tmp_path):
@@ -240,10 +243,10 @@ def test_prompts_refuse_an_unknown_study(review):
 def fill_three_studies(review, form):
     """Study 1 (reports 1+2), 3 and 4 with the numbers used by the export tests."""
     data = {
-        "1": {"patients": "14", "age": "53", "local_control": "30/31", "female": "9",
+        "1": {"patients": "14", "age": "53", "local_control": "30/31 tumours", "female": "9",
               "pain_n": "14", "pain_pre": "6.2 (SE 0.4)", "pain_post": "1.9 (95% CI 1.0 to 2.8)",
               "pain_scale": "NRS", "design": "retrospective"},
-        "3": {"patients": "41", "age": "59.7 (4.4)", "local_control": "6/10", "female": "NR",
+        "3": {"patients": "41", "age": "59.7 (4.4)", "local_control": "6/10 tumours", "female": "NR",
               "pain_n": "41", "pain_pre": "6.2 (1.7)", "pain_post": "1.9 (1.8)",
               "pain_timepoint": "last follow-up", "design": "prospective"},
         "4": {"patients": "74", "age": "NR", "local_control": "NR", "female": "35",
@@ -260,8 +263,9 @@ def test_outcome_tables_have_the_columns_review_pool_takes(review):
     form = find_form(review, None)
     fill_three_studies(review, form)
     lc = outcome_table(review, "local_control")
-    assert list(lc.columns) == ["study", "events", "total", "percent", "age", "design",
-                                "followup_mean"]
+    assert list(lc.columns) == ["study", "events", "total", "percent", "unit", "age", "design",
+                                "followup_ltc_mean"]
+    assert lc["unit"].tolist() == ["tumours", "tumours"]
     assert lc[["study", "events", "total"]].values.tolist() == [["1", 30, 31], ["3", 6, 10]]
     assert lc["percent"].tolist() == pytest.approx([100 * 30 / 31, 60.0])
     assert lc["age"].tolist() == pytest.approx([53, 59.7])
@@ -296,8 +300,8 @@ def test_outcome_tables_have_the_columns_review_pool_takes(review):
 
 def test_unresolved_disagreement_is_left_out_of_pooling(review):
     form = find_form(review, None)
-    put(review, form, "1", "local_control", "30/31", "ann")
-    put(review, form, "1", "local_control", "29/31", "bob")
+    put(review, form, "1", "local_control", "30/31 tumours", "ann")
+    put(review, form, "1", "local_control", "29/31 tumours", "bob")
     lc = outcome_table(review, "local_control")
     assert lc.empty
     assert "study 1: left out: local_control unresolved disagreement" in lc.attrs["notes"]
@@ -316,7 +320,7 @@ def test_full_export_one_row_per_study_and_reproducible(review, tmp_path):
     assert pd.isna(table.loc[0, "country"])  # not extracted: empty, not NR
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     for p in (a, b):
-        run_cli(review.path, "extract", "--export", p)
+        run_cli(review.path, "extract", "export", p)
     assert a.read_bytes() == b.read_bytes()
     assert a.read_text().splitlines()[1].startswith("1,1;2,retrospective,,,,14,")
 
@@ -399,7 +403,7 @@ def test_interactive_resolve_takes_a_typed_value(review):
     db = review.path
     review.close()
     # #3 names no extractor; 0 is a typed value refused by the range; 45 is taken.
-    code, out, err = run_cli(db, "extract", "--resolve", "--extractor", "cat",
+    code, out, err = run_cli(db, "extract", "resolve", "--extractor", "cat",
                              input="#3\n0\n45\nrecounted from table 1\n")
     assert code == 0, err
     assert "#1 ann: 46" in out and "#2 bob: 41" in out

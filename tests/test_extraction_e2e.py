@@ -29,7 +29,7 @@ ANN = """study,field,value,quote,page
 StudyA,design,retrospective,"We retrospectively reviewed",2
 StudyA,patients,14,14 patients,1
 StudyA,age,53 (11.0),,
-StudyA,local_control,30/31,local control 30/31,4
+StudyA,local_control,30/31 tumours,local control 30/31,4
 StudyA,pain_n,14,,
 StudyA,pain_pre,6.2 (1.7),,
 StudyA,pain_post,1.9 (1.8),,
@@ -37,14 +37,14 @@ StudyA,female,9,,
 StudyB,design,prospective,,
 StudyB,patients,10,,
 StudyB,age,NR,,
-StudyB,local_control,6/10,,
+StudyB,local_control,6/10 tumours,,
 StudyB,pain_n,10,,
 StudyB,pain_pre,6.8 (SE 0.7),,
 StudyB,pain_post,2.4 (SE 0.8),,
 StudyB,female,NR,,
 9000004,design,retrospective,,
 9000004,patients,74,,
-9000004,local_control,23/28,,
+9000004,local_control,23/28 tumours,,
 9000004,female,35,,
 9000004,age,61.5 (95% CI 58.0 to 65.0),,
 """
@@ -96,14 +96,14 @@ def test_title_abstract_to_pooling_table(review_dir):
                       "9000004,assessed,include,,ann,\n"
                       "9000005,assessed,exclude,review or case report,ann,\n"
                       "9000007,not_retrieved,,,ann,library could not obtain it\n")
-    ok("fulltext", "--import", ft_csv)
+    ok("fulltext", "import", ft_csv)
     out = ok("fulltext", "--reviewer", "ann", "--json", input="e\n1\n")  # record 6: RFA
     counts = json.loads(out)["counts"]
     assert counts["reports_excluded"] == 2
     ok("link", "2", "--study", "1")
     ok("link", "1", "--study", "StudyA")
     ok("link", "3", "--study", "StudyB")
-    counts = json.loads(ok("fulltext", "--summary", "--json"))
+    counts = json.loads(ok("fulltext", "summary", "--json"))
     assert counts == {"reports_sought": 7, "reports_not_retrieved": 1, "reports_assessed": 6,
                       "reports_excluded": 2,
                       "excluded_reasons": {"review or case report": 1, "wrong intervention": 1},
@@ -113,36 +113,36 @@ def test_title_abstract_to_pooling_table(review_dir):
     # Extraction by two extractors.
     (review_dir / "ann.csv").write_text(_ann_csv())
     (review_dir / "bob.csv").write_text(_bob_csv())
-    ok("extract", "--import", review_dir / "ann.csv", "--extractor", "ann")
-    ok("extract", "--import", review_dir / "bob.csv", "--extractor", "bob")
-    cmp = json.loads(ok("extract", "--compare", "--json"))
+    ok("extract", "import", review_dir / "ann.csv", "--extractor", "ann")
+    ok("extract", "import", review_dir / "bob.csv", "--extractor", "bob")
+    cmp = json.loads(ok("extract", "compare", "--json"))
     assert [(d["study"], d["field"], d["values"]) for d in cmp["disagreements"]] == [
         ("StudyA", "female", {"ann": "9", "bob": None}),
-        ("StudyB", "local_control", {"ann": "6/10", "bob": "7/10"}),
+        ("StudyB", "local_control", {"ann": "6/10 tumours", "bob": "7/10 tumours"}),
     ]
     # Resolve one by the prompt (pick ann's value) and one by the command line.
-    out = ok("extract", "--resolve", "--extractor", "cat", "--json",
+    out = ok("extract", "resolve", "--extractor", "cat", "--json",
              input="#1\nann copied it from the text\nq\n")  # StudyA female -> 9; quit
     assert json.loads(out) == {"resolved": 1}
-    ok("extract", "--resolve", "StudyB", "--field", "local_control", "--value", "6/10",
+    ok("extract", "resolve", "StudyB", "--field", "local_control", "--value", "6/10 tumours",
        "--extractor", "cat", "--note", "table 3 says 6 of 10")
-    assert json.loads(ok("extract", "--compare", "--json"))["unresolved"] == 0
+    assert json.loads(ok("extract", "compare", "--json"))["unresolved"] == 0
 
     # Export for pooling.
     lc_csv = review_dir / "local_control.csv"
-    out = json.loads(ok("extract", "--export", lc_csv, "--outcome", "local_control", "--json"))
+    out = json.loads(ok("extract", "export", lc_csv, "--outcome", "local_control", "--json"))
     assert out["pool"].startswith(f"review pool {lc_csv} --measure PLO --events events "
                                   "--total total")
     lc = pd.read_csv(lc_csv)
     assert lc.astype({"study": str})[["study", "events", "total"]].values.tolist() == [
         ["4", 23, 28], ["StudyA", 30, 31], ["StudyB", 6, 10]]
     pain_csv = review_dir / "pain.csv"
-    out = json.loads(ok("extract", "--export", pain_csv, "--outcome", "pain", "--json"))
+    out = json.loads(ok("extract", "export", pain_csv, "--outcome", "pain", "--json"))
     pain = pd.read_csv(pain_csv)
     assert {"study", "mean_pre", "sd_pre", "mean_post", "sd_post", "n"} <= set(pain.columns)
     b = pain.set_index("study").loc["StudyB"]
     assert (b["sd_pre"], b["sd_post"]) == pytest.approx((0.7 * np.sqrt(10), 0.8 * np.sqrt(10)))
-    out = json.loads(ok("extract", "--export", review_dir / "age.csv", "--outcome", "age",
+    out = json.loads(ok("extract", "export", review_dir / "age.csv", "--outcome", "age",
                         "--json"))
     assert out["left_out"] == ["study StudyB: left out: age not reported"]
 
@@ -181,21 +181,17 @@ def _ok(result):
 def test_export_pools_with_review_pool(review_dir):
     """The exported local-control table goes through `review pool` unchanged; the fixed-effect
     logit estimate is checked against the inverse-variance formula computed here."""
-    from toolkit.cli import cli
-
     test_title_abstract_to_pooling_table(review_dir)
     lc_csv = review_dir / "local_control.csv"
-    if "pool" not in cli.commands:
-        pytest.skip("`review pool` (issue 7) is not merged into this tree yet")
     code, out, err = run_cli(review_dir / "review.db", "pool", lc_csv, "--measure", "PLO",
                              "--events", "events", "--total", "total", "--study", "study",
-                             "--method", "FE", "--json")
+                             "--unit", "unit", "--method", "FE", "--json")
     assert code == 0, err
     res = json.loads(out)
     x, n = np.array([23, 30, 6]), np.array([28, 31, 10])
     yi, vi = np.log(x / (n - x)), 1 / x + 1 / (n - x)
     est_lc = np.sum(yi / vi) / np.sum(1 / vi)
-    assert res["k"] == 3
+    assert res["k"] == 3 and res["unit"] == "tumours"   # the exported unit column
     assert res["estimate"] == pytest.approx(1 / (1 + np.exp(-est_lc)), rel=1e-6)
 
     # Pain: mean change with an assumed pre/post correlation of 0.5. StudyA reported SDs;
@@ -236,24 +232,29 @@ def test_real_entry_point_and_errors_change_nothing(review_dir):
     before = snapshot(db)
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run([sys.executable, "-m", "toolkit.cli", "--db", str(db), "extract",
-                           "--import", str(bad)], capture_output=True, text=True, env=env,
+                           "import", str(bad)], capture_output=True, text=True, env=env,
                           cwd=review_dir)
     assert proc.returncode == 1
     assert proc.stderr.startswith("review: error: 2 invalid cells, nothing was written")
     assert f"{bad}: row 2: column 'value': 'fourteen' is not a whole number" in proc.stderr
     assert f"{bad}: row 3: column 'study': 'StudyZ' is not an included study" in proc.stderr
     assert snapshot(db) == before
-    for args, where in [(["extract", "--export", "x.csv", "--outcome", "survival"],
+    for args, where in [(["extract", "export", "x.csv", "--outcome", "survival"],
                          "outcome 'survival'"),
+                        (["extract", "compare", "--import", "x.csv"],
+                         "No such option '--import'"),
                         (["extract", "--compare", "--import", "x.csv"], "choose one of"),
-                        (["extract", "--resolve", "StudyA", "--field", "age"],
-                         "needs STUDY --field F --value V"),
-                        (["extract", "--resolve", "StudyA", "--field", "age", "--value", "old"],
+                        (["extract", "resolve", "StudyA", "--field", "age"],
+                         "a resolved value needs STUDY --field F --value V"),
+                        (["extract", "resolve", "StudyA", "--field", "age", "--value", "old"],
                          "column 'age'"),
                         (["extract", "--form", "nope", "StudyA"], "no form 'nope'"),
                         (["extract", "StudyA", "--compare"], "STUDY goes with"),
-                        (["extract", "--compare", "--value", "3"], "go with --resolve"),
-                        (["extract", "--outcome", "age"], "--outcome goes with --export"),
+                        (["extract", "compare", "--value", "3"], "No such option '--value'"),
+                        (["extract", "--compare", "--value", "3"],
+                         "go with `review extract resolve`"),
+                        (["extract", "--outcome", "age"],
+                         "--outcome goes with `review extract export FILE.csv`"),
                         (["link", "1", "--study", "StudyB"], "has extracted values")]:
         code, out, err = run_cli(db, *args)
         assert code == 1 and where in err, (args, err)

@@ -29,7 +29,15 @@ def test_cryoablation_form_has_the_issue_fields():
         assert t[f"guidance_{g}"] == "n_of_N"
     assert t["thermal_protection"] == "text"
     assert t["local_control"] == "n_of_N"
-    assert t["followup_mean"] == "mean_sd" and t["followup_median"] == "median_iqr"
+    # follow-up by what is followed: local control (imaging) apart from the clinical outcomes
+    for what in ("ltc", "clinical"):
+        assert t[f"followup_{what}_mean"] == "mean_sd"
+        assert t[f"followup_{what}_median"] == "median_iqr"
+    assert form.outcomes["followup"]["value"] == "followup_ltc_mean"
+    # every count names what it counts
+    for name, kind in t.items():
+        if kind == "n_of_N":
+            assert form.by_name[name]["units"] == ["patients", "tumours", "sessions"], name
     assert form.by_name["pain_scale"]["choices"] == ["VAS", "NRS"]
     assert t["pain_pre"] == t["pain_post"] == "mean_sd" and t["pain_timepoint"] == "text"
     assert t["major_complications"] == t["minor_complications"] == "n_of_N"

@@ -105,20 +105,20 @@ def test_a_changed_form_is_refused_by_the_commands_too(review):
     before = snapshot(db)
     values = db.parent / "more.csv"
     values.write_text("study,field,value\n3,patients,41\n")
-    code, out, err = run_cli(db, "extract", "--import", values, "--extractor", "ann")
+    code, out, err = run_cli(db, "extract", "import", values, "--extractor", "ann")
     assert code == 1 and "study 1, field female, value '9' (by ann)" in err, err
     # --export with --form reads the edited file: the same check, not a TypeError
-    code, out, err = run_cli(db, "extract", "--export", db.parent / "f.csv", "--outcome",
+    code, out, err = run_cli(db, "extract", "export", db.parent / "f.csv", "--outcome",
                              "female", "--form", "cryoablation")
     assert code == 1 and "study 1, field female, value '9' (by ann)" in err, err
     # the prompts and the adjudication loop say so before the first question
-    for args in (["extract", "3", "--extractor", "ann"], ["extract", "--resolve"]):
+    for args in (["extract", "3", "--extractor", "ann"], ["extract", "resolve"]):
         code, out, err = run_cli(db, *args, input="14\n\nq\n")
         assert code == 1 and "study 1, field female, value '9' (by ann)" in err, (args, err)
         assert "Study design" not in out + err
     assert snapshot(db) == before
     # without --form the stored form is used
-    code, out, err = run_cli(db, "extract", "--export", db.parent / "f.csv", "--outcome",
+    code, out, err = run_cli(db, "extract", "export", db.parent / "f.csv", "--outcome",
                              "female")
     assert code == 0, err
     code, out, err = run_cli(db, "prisma", "--format", "json")
@@ -333,7 +333,7 @@ def test_n_of_1_with_a_ci_leaves_the_study_out_with_a_note(review):
 
 def test_a_value_no_derivation_takes_names_study_and_field(review):
     form = find_form(review, None)
-    row_id = put(review, form, "3", "local_control", "6/10")
+    row_id = put(review, form, "3", "local_control", "6/10 tumours")
     # A stored value the parser would refuse (N = 0), as a damaged store might hold.
     review.db.execute("update extraction_values set value = ? where id = ?",
                       ['{"N": 0, "n": 0}', row_id])
@@ -352,25 +352,28 @@ def test_import_unit_must_be_the_fields_unit(review, tmp_path):
                     "1,patients,14, Patients ,ann\n"           # the form's unit, other case
                     "1,age,53,months,ann\n"                    # 3: years in the form
                     "1,tumours,thirty,patients,ann\n"          # 4: both cells invalid
-                    "3,local_control,6/10,tumours,ann\n")      # no unit in the form
+                    "3,local_control,6/10,lesions,ann\n")      # 5: not one of the units
     before = snapshot(review.path)
     with pytest.raises(ReviewError) as err:
         import_values_csv(review, path, form)
     msg = str(err.value)
-    assert msg.startswith("3 invalid cells, nothing was written")
+    assert msg.startswith("4 invalid cells, nothing was written")
     assert f"{path}: row 3: column 'unit': 'months' is not the unit of field age (years)" in msg
     assert (f"{path}: row 4: column 'unit': 'patients' is not the unit of field tumours "
             "(tumours)") in msg
     assert f"{path}: row 4: column 'value': 'thirty' is not a whole number" in msg
+    assert (f"{path}: row 5: column 'unit': 'lesions': unit 'lesions' is not one of patients, "
+            "tumours, sessions") in msg
     assert snapshot(review.path) == before
     path.write_text("study,field,value,unit,extractor\n"
                     "1,patients,14,PATIENTS,ann\n"
                     "1,age,53,,ann\n"
-                    "3,local_control,6/10,tumours,ann\n")
+                    "3,local_control,6/10,Tumour,ann\n")         # singular, other case
     assert import_values_csv(review, path, form)["imported"] == 3
-    notes = {r["field"]: r["note"] for r in review.db.query(
-        "select field, note from extraction_values")}
-    assert notes == {"patients": None, "age": None, "local_control": "unit: tumours"}
+    rows = {r["field"]: (r["note"], r["raw"]) for r in review.db.query(
+        "select field, note, raw from extraction_values")}
+    assert rows == {"patients": (None, "14"), "age": (None, "53"),
+                    "local_control": (None, "6/10 tumours")}   # the unit is in the value
 
 
 # -- 6. form validation and arm names ---------------------------------------------------------

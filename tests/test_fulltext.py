@@ -265,13 +265,13 @@ def test_prompts_decide_report_by_report(review):
 def test_cli_single_decision_link_and_summary(review):
     db = review.path
     review.close()
-    assert run_cli(db, "fulltext", "--record", "1", "--decision", "include")[0] == 0
-    assert run_cli(db, "fulltext", "--record", "pmid:1002", "--decision", "include")[0] == 0
-    assert run_cli(db, "fulltext", "--record", "3", "--decision", "exclude",
+    assert run_cli(db, "fulltext", "decide", "1", "--decision", "include")[0] == 0
+    assert run_cli(db, "fulltext", "decide", "pmid:1002", "--decision", "include")[0] == 0
+    assert run_cli(db, "fulltext", "decide", "3", "--decision", "exclude",
                    "--reason", "1")[0] == 0
     code, out, err = run_cli(db, "link", "2", "--study", "1", "--json")
     assert code == 0 and json.loads(out) == {"report": 2, "study": "1", "reports": [1, 2]}
-    code, out, _ = run_cli(db, "fulltext", "--summary", "--json")
+    code, out, _ = run_cli(db, "fulltext", "summary", "--json")
     counts = json.loads(out)
     assert counts["reports_included"] == 2 and counts["studies_included"] == 1
     assert counts["excluded_reasons"] == {"wrong intervention": 1}
@@ -284,10 +284,10 @@ def test_cli_errors_name_the_place_and_change_nothing(review, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("record_id,decision,reason\n1,exclude,aliens\n")
     cases = [
-        (["fulltext", "--record", "8", "--decision", "include"], "record 8"),
-        (["fulltext", "--record", "1", "--decision", "exclude", "--reason", "aliens"],
+        (["fulltext", "decide", "8", "--decision", "include"], "record 8"),
+        (["fulltext", "decide", "1", "--decision", "exclude", "--reason", "aliens"],
          "reason 'aliens' is not in"),
-        (["fulltext", "--import", str(bad)], f"{bad}: row 2: column 'reason'"),
+        (["fulltext", "import", str(bad)], f"{bad}: row 2: column 'reason'"),
         (["fulltext", "--criteria", str(tmp_path / "none.yaml")], "criteria file not found"),
         (["link", "8", "--study", "X"], "report 8"),
     ]
@@ -318,14 +318,14 @@ def linked(review, tmp_path):
     db = review.path
     review.close()
     (tmp_path / "ft.csv").write_text(FT_CSV)
-    _ok(run_cli(db, "fulltext", "--import", tmp_path / "ft.csv"))
+    _ok(run_cli(db, "fulltext", "import", tmp_path / "ft.csv"))
     _ok(run_cli(db, "link", "2", "--study", "1"))
     _ok(run_cli(db, "link", "1", "--study", "Tomasian2016"))
     _ok(run_cli(db, "link", "3", "--study", "StudyB"))
     (tmp_path / "values.csv").write_text("study,field,value\nTomasian2016,patients,14\n"
-                                         "Tomasian2016,local_control,30/31\n"
-                                         "StudyB,patients,10\nStudyB,local_control,6/10\n")
-    _ok(run_cli(db, "extract", "--import", tmp_path / "values.csv", "--extractor", "ann"))
+                                         "Tomasian2016,local_control,30/31 tumours\n"
+                                         "StudyB,patients,10\nStudyB,local_control,6/10 tumours\n")
+    _ok(run_cli(db, "extract", "import", tmp_path / "values.csv", "--extractor", "ann"))
     return db
 
 
@@ -340,10 +340,10 @@ def test_link_guard_counts_only_included_reports(linked, tmp_path, other):
     assert code == 1
     assert "study 'Tomasian2016' has extracted values" in err and "no included report" in err
     assert snapshot(db) == before
-    out = _ok(run_cli(db, "extract", "--export", tmp_path / "lc.csv", "--outcome",
+    out = _ok(run_cli(db, "extract", "export", tmp_path / "lc.csv", "--outcome",
                       "local_control", "--json"))
     assert "Tomasian2016" in (tmp_path / "lc.csv").read_text()
-    counts = json.loads(_ok(run_cli(db, "fulltext", "--summary", "--json")))
+    counts = json.loads(_ok(run_cli(db, "fulltext", "summary", "--json")))
     assert counts["studies_included"] == 3  # Tomasian2016, StudyB, 4
 
 
@@ -359,16 +359,16 @@ def test_link_away_from_a_label_with_no_included_report_is_not_refused(linked):
     """Only a link that *removes* a study's last included report is refused."""
     db = linked
     _ok(run_cli(db, "link", "5", "--study", "Tomasian2016"))
-    _ok(run_cli(db, "fulltext", "--record", "1", "--decision", "exclude", "--reason", "5"))
-    _ok(run_cli(db, "fulltext", "--record", "2", "--decision", "exclude", "--reason", "5"))
+    _ok(run_cli(db, "fulltext", "decide", "1", "--decision", "exclude", "--reason", "5"))
+    _ok(run_cli(db, "fulltext", "decide", "2", "--decision", "exclude", "--reason", "5"))
     # Tomasian2016 has no included report left (its values already count for nothing)
     code, out, err = run_cli(db, "link", "5", "--study", "StudyB")
     assert code == 0, err
 
 
 def _two_reviewers_disagree(db):
-    _ok(run_cli(db, "fulltext", "--record", "1", "--decision", "include", "--reviewer", "ann"))
-    out = _ok(run_cli(db, "fulltext", "--record", "1", "--decision", "exclude", "--reason", "2",
+    _ok(run_cli(db, "fulltext", "decide", "1", "--decision", "include", "--reviewer", "ann"))
+    out = _ok(run_cli(db, "fulltext", "decide", "1", "--decision", "exclude", "--reason", "2",
                       "--reviewer", "bob"))
     assert "now in conflict" in out
 
@@ -377,26 +377,27 @@ def test_fulltext_conflicts_are_listed_and_resolved(review):
     db = review.path
     review.close()
     _two_reviewers_disagree(db)
-    listing = json.loads(_ok(run_cli(db, "fulltext", "--conflicts", "--json")))
+    listing = json.loads(_ok(run_cli(db, "fulltext", "conflicts", "--json")))
     assert listing["n_unresolved"] == 1
     [item] = listing["conflicts"]
     assert item["record_id"] == 1 and item["resolution"] is None
     assert {who: (d["decision"], d["reason"]) for who, d in item["decisions"].items()} == {
         "ann": ("include", None), "bob": ("exclude", "not spinal")}
-    for args in (["--conflicts"], ["--summary"]):
+    for args in (["conflicts"], ["summary"]):
         out = _ok(run_cli(db, "fulltext", *args))
         assert "record 1:" in out and "ann: include; bob: exclude (not spinal)" in out, args
-        assert "--resolve" in out
+        assert "review fulltext resolve REF" in out
     # `review fulltext` (what `review prisma` says to run) shows them even when the reviewer
     # has nothing left to assess
     code, out, err = run_cli(db, "fulltext", "--reviewer", "bob", "--json", input="q\n")
     assert code == 0 and "record 1: ann: include; bob: exclude (not spinal)" in err
-    assert "--conflicts" in json.loads(_ok(run_cli(db, "status", "--json")))["stages"]["full text"]
+    assert "review fulltext conflicts" in json.loads(
+        _ok(run_cli(db, "status", "--json")))["stages"]["full text"]
 
-    out = _ok(run_cli(db, "fulltext", "--record", "1", "--decision", "include", "--resolve",
+    out = _ok(run_cli(db, "fulltext", "resolve", "1", "--decision", "include",
                       "--reviewer", "cat", "--note", "table 2 is spinal"))
     assert "resolved include by cat" in out
-    listing = json.loads(_ok(run_cli(db, "fulltext", "--conflicts", "--json")))
+    listing = json.loads(_ok(run_cli(db, "fulltext", "conflicts", "--json")))
     assert listing["n_unresolved"] == 0
     assert listing["conflicts"][0]["resolution"] == {
         "status": "assessed", "decision": "include", "reason": None, "reviewer": "cat",
@@ -410,16 +411,21 @@ def test_fulltext_conflicts_are_listed_and_resolved(review):
 
 
 @pytest.mark.parametrize("args, why", [
+    (["summary", "--import", "FT"], "No such option '--import'"),
+    (["decide", "3", "--decision", "include", "--import", "FT"], "No such option '--import'"),
+    (["conflicts", "--reviewer", "bob"], "No such option '--reviewer'"),
+    (["decide", "3"], "Missing option '--decision'"),
+    (["decide", "1", "--decision", "include", "--reason", "2"],
+     "--reason goes with --decision exclude"),
+    (["resolve", "1", "--decision", "include", "--reason", "2"],
+     "--reason goes with --decision exclude"),
+    # the old mode flags (kept for one release) still refuse what does not go together
     (["--summary", "--import", "FT"], "choose one of --summary, --import"),
     (["--record", "3", "--decision", "include", "--import", "FT"],
      "choose one of --import, --record"),
-    (["--conflicts", "--summary"], "choose one of --summary, --conflicts"),
-    (["--note", "hello"], "--note goes with --record"),
-    (["--import", "FT", "--decision", "include"], "--decision goes with --record"),
-    (["--resolve"], "--resolve goes with --record"),
-    (["--summary", "--reviewer", "bob"], "--reviewer does not go with --summary"),
-    (["--record", "1", "--decision", "include", "--reason", "2"],
-     "--reason goes with --decision exclude"),
+    (["--note", "hello"], "--note goes with `review fulltext decide REF`"),
+    (["--import", "FT", "--decision", "include"], "--decision goes with"),
+    (["--resolve"], "--resolve goes with"),
 ])
 def test_fulltext_refuses_options_that_do_not_go_together(review, tmp_path, args, why):
     db = review.path
@@ -437,13 +443,13 @@ def test_the_same_fulltext_csv_is_not_imported_twice(review, tmp_path):
     review.close()
     (tmp_path / "ft.csv").write_text(FT_CSV)
     (tmp_path / "copy.csv").write_text(FT_CSV)
-    first = json.loads(_ok(run_cli(db, "fulltext", "--import", tmp_path / "ft.csv", "--json")))
+    first = json.loads(_ok(run_cli(db, "fulltext", "import", tmp_path / "ft.csv", "--json")))
     assert (first["imported"], first["already_imported"]) == (7, False)
     for name in ("ft.csv", "copy.csv"):  # the same bytes under another name too
-        again = json.loads(_ok(run_cli(db, "fulltext", "--import", tmp_path / name, "--json")))
+        again = json.loads(_ok(run_cli(db, "fulltext", "import", tmp_path / name, "--json")))
         assert again["imported"] == 0 and again["already_imported"] is True
         assert "already imported" in again["message"] and "nothing added" in again["message"]
-        out = _ok(run_cli(db, "fulltext", "--import", tmp_path / name))
+        out = _ok(run_cli(db, "fulltext", "import", tmp_path / name))
         assert "nothing added" in out
     r = open_review(db)
     assert r.db["ft_decisions"].count == 7
@@ -493,9 +499,9 @@ def test_fulltext_human_output_is_readable_not_python_dicts(review, tmp_path):
     db = review.path
     review.close()
     (tmp_path / "ft.csv").write_text(FT_CSV.replace("7,not_retrieved,,,ann\n", ""))
-    outs = [_ok(run_cli(db, "fulltext", "--import", tmp_path / "ft.csv")),
-            _ok(run_cli(db, "fulltext", "--record", "7", "--decision", "not_retrieved")),
-            _ok(run_cli(db, "fulltext", "--summary")),
+    outs = [_ok(run_cli(db, "fulltext", "import", tmp_path / "ft.csv")),
+            _ok(run_cli(db, "fulltext", "decide", "7", "--decision", "not_retrieved")),
+            _ok(run_cli(db, "fulltext", "summary")),
             _ok(run_cli(db, "fulltext", "--reviewer", "bob", input="q\n")),
             _ok(run_cli(db, "link", "2", "--study", "1"))]
     for out in outs:

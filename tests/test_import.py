@@ -148,8 +148,9 @@ BAD_INPUTS = {
                            b"Two,abs,2021\nThree,abs,2022\n", "never closed"),
     "dupcols.csv": (b"title,abstract,title,year\nA real title,abs,Other title,2020\n",
                     "names this column twice"),
-    "notitle.ris": (b"TY  - JOUR\nAU  - Smith, J\nER  - \n",
-                    "record has no title, abstract, DOI or PMID"),
+    "typeonly.ris": (b"TY  - JOUR\nER  - \n", "record has nothing but its type (TY) tag"),
+    "blankrow.csv": (b"title,authors,year\nA real title,Smith J,2020\n,,\n",
+                     "row is empty (every cell is blank)"),
 }
 
 
@@ -338,9 +339,68 @@ def test_csv_quoted_newlines_and_crlf_line_numbers(db, tmp_path):
 
 def test_csv_row_without_any_content_is_named(db, tmp_path):
     f = tmp_path / "x.csv"
-    f.write_text("id,title,abstract\nA,T,\nB,,\n", encoding="utf-8")
+    f.write_text("id,title,abstract\nA,T,\n,,\n", encoding="utf-8")
     msg = str(review_cli(db, "import", str(f)).exception)
-    assert "row 2" in msg and "no title, abstract, DOI or PMID" in msg
+    assert "x.csv" in msg and "row 2 (line 3)" in msg and "every cell is blank" in msg
+    assert _titles(db) == []
+
+
+# Rows as the Embase/EndNote exports of a real search give them: two of a 79,880-record export
+# had no title, abstract, DOI or PMID but authors, journal, year and pages (which the database
+# did return, so PRISMA counts them).
+TITLELESS_CSV = (
+    "record_id,title,authors,year,journal,volume,issue,pages,doi,abstract\n"
+    "id_0000001,New insights into postrenal transplant hemolytic uremic syndrome,"
+    "\"Zuber, J and Le Quintrec, M\",2011,Nat Rev Nephrol,7,1,23-35,,\n"
+    "id_0000002,,\"Zuber, J. and Le Quintrec, M.\",2011,Nat Rev Nephrol,7,1,23-35,,\n"
+    "id_0000003,,Anonymous,2010,Lancet,,,,,\n")
+
+
+def test_csv_rows_without_title_abstract_doi_or_pmid_are_imported_and_marked(db, tmp_path):
+    f = tmp_path / "embase.csv"
+    f.write_text(TITLELESS_CSV, encoding="utf-8")
+    res = review_cli(db, "import", str(f), "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert (out["records_read"], out["records_added"], out["incomplete"]) == (3, 3, 2)
+    r = open_review(db)
+    rows = list(r.db.query("select source_id, title, journal, incomplete from records "
+                           "order by id"))
+    events = [json.loads(e["details"]) for e in r.db.query(
+        "select details from events where action = 'import'")]
+    r.close()
+    assert [(x["source_id"], x["incomplete"]) for x in rows] == [
+        ("id_0000001", 0), ("id_0000002", 1), ("id_0000003", 1)]
+    assert rows[1]["title"] is None and rows[1]["journal"] == "Nat Rev Nephrol"
+    assert events[-1]["incomplete"] == 2  # the audit log says so too
+    # the summary line says so too, without --json
+    f2 = tmp_path / "embase2.csv"
+    f2.write_text(TITLELESS_CSV.replace("id_000000", "id_100000"), encoding="utf-8")
+    res = review_cli(db, "import", str(f2))
+    assert res.exit_code == 0 and "added 3" in res.output and "incomplete 2" in res.output
+
+
+def test_incomplete_records_flow_to_prisma_dedup_and_screening(tmp_path):
+    from toolkit.dedup.api import deduplicate, primary_record_ids
+    from toolkit.flow import identified_by_database
+    from toolkit.importing import import_file
+    from toolkit.screening.queue import ScreeningSession
+    f = tmp_path / "embase.csv"
+    f.write_text(TITLELESS_CSV, encoding="utf-8")
+    r = create_review(tmp_path / "r.db")
+    import_file(r, f, source="Embase")
+    # PRISMA's "records identified" counts every row the database returned
+    assert identified_by_database(r) == {"Embase": 3}
+    out = deduplicate(r)
+    # the title-less copy of the first article (same authors, journal, volume, issue, pages,
+    # year) is its duplicate; the record with nothing but an author, journal and year stays
+    assert out["duplicates_removed"] == 1 and out["uncertain_pairs"] == 0
+    ids = {row["source_id"]: row["id"] for row in r.db.query("select id, source_id from records")}
+    assert sorted(primary_record_ids(r)) == [ids["id_0000001"], ids["id_0000003"]]
+    # and screening takes it like any other record (its text is empty)
+    session = ScreeningSession(r, "alice", background=False)
+    assert ids["id_0000003"] in session.pool
+    r.close()
 
 
 def test_csv_malformed_quotes_name_the_row_and_line(db, tmp_path):
@@ -475,19 +535,28 @@ def test_pubmed_book_articles(db, tmp_path):
 
 
 def test_ris_record_without_content_is_named(db, tmp_path):
-    """The CSV rule for RIS: a record with no title, abstract, DOI or PMID is an error."""
+    """A record with nothing but its type is an error naming it; one with no title, abstract,
+    DOI or PMID but an author and a year is a record (imported, marked incomplete)."""
     f = tmp_path / "x.ris"
-    f.write_text("TY  - JOUR\nT1  - Fine\nER  - \n\nTY  - JOUR\nAU  - Smith, J\nPY  - 2020\n"
-                 "ER  - \n", encoding="utf-8")
+    f.write_text("TY  - JOUR\nT1  - Fine\nER  - \n\nTY  - JOUR\nER  - \n", encoding="utf-8")
     msg = str(review_cli(db, "import", str(f)).exception)
     assert "x.ris" in msg and "record 2 (line 5)" in msg
-    assert "no title, abstract, DOI or PMID" in msg and _titles(db) == []
-    # any one of them is enough (a PMID also from an EndNote note or Embase's C5)
-    for only in ("N2  - An abstract", "DO  - 10.1/x", "PM  - 12345678", "N1  - PMID: 12345678",
-                 "C5  - 12345678\nDB  - Embase"):
-        f.write_text(f"TY  - JOUR\nAU  - Smith, J\n{only}\nER  - \n", encoding="utf-8")
-        res = review_cli(db, "import", str(f))
-        assert res.exit_code == 0, (only, res.exception)
+    assert "nothing but its type" in msg and _titles(db) == []
+    f.write_text("TY  - JOUR\nT1  - Fine\nER  - \n\nTY  - JOUR\nAU  - Smith, J\nPY  - 2020\n"
+                 "ER  - \n", encoding="utf-8")
+    out = json.loads(review_cli(db, "import", str(f), "--json").stdout)
+    assert (out["records_added"], out["incomplete"]) == (2, 1)
+    r = open_review(db)
+    flags = [row[0] for row in r.db.execute("select incomplete from records order by id")]
+    r.close()
+    assert flags == [0, 1]
+    # any one of title, abstract, DOI or PMID makes a record complete (a PMID also from an
+    # EndNote note or Embase's C5)
+    for k, only in enumerate(("N2  - An abstract", "DO  - 10.1/x", "PM  - 12345678",
+                              "N1  - PMID: 12345678", "C5  - 12345678\nDB  - Embase")):
+        f.write_text(f"TY  - JOUR\nAU  - Smith{k}, J\n{only}\nER  - \n", encoding="utf-8")
+        out = json.loads(review_cli(db, "import", str(f), "--json").stdout)
+        assert out["incomplete"] == 0, (only, out)
 
 
 def test_ris_last_er_without_newline(db, tmp_path):

@@ -21,9 +21,9 @@ def trained(**kw):
 
 
 @pytest.mark.parametrize("classifier", ["svm", "logistic", "nb"])
-@pytest.mark.parametrize("features", ["words+chars", "words"])
-def test_relevant_unlabelled_record_ranks_first(classifier, features):
-    L = trained(classifier=classifier, features=features)
+@pytest.mark.parametrize("char_weight", [0.6, 0.0])
+def test_relevant_unlabelled_record_ranks_first(classifier, char_weight):
+    L = trained(classifier=classifier, char_weight=char_weight)
     s = L.scores()
     assert s.shape == (len(POOL),)
     unl = [2, 5, 6, 7, 8, 9]
@@ -103,17 +103,14 @@ def test_set_features_matches_fit_features():
     assert np.array_equal(a.scores(), b.scores())
 
 
-@pytest.mark.parametrize("kind", ["max", "mean"])
-def test_include_similarity_blend_dominates_early(kind):
+def test_include_similarity_blend_dominates_early():
     """With a huge blend weight the order is that of cosine similarity to the includes,
     computed here independently with scikit-learn's cosine_similarity."""
     from sklearn.metrics.pairwise import cosine_similarity
 
-    L = trained(sim_weight=1e9, sim_kind=kind)
+    L = trained(sim_weight=1e9)
     X = L.X_
-    sims = cosine_similarity(X, X[[0, 1]])
-    ref = sims.max(axis=1) if kind == "max" else \
-        cosine_similarity(X, np.asarray(X[[0, 1]].mean(axis=0))).ravel()
+    ref = cosine_similarity(X, X[[0, 1]]).max(axis=1)
     unl = np.array([2, 5, 6, 7, 8, 9])
     got = L.query_batch(unl, 6)
     assert [int(unl[i]) for i in np.argsort(-ref[unl], kind="stable")][:2] == got[:2]
@@ -134,23 +131,25 @@ def test_blend_weight_decays_with_includes():
                           np.argsort(-plain.scores(), kind="stable"))
 
 
-def test_rank_ensemble_averages_ranks_of_both_models():
-    from scipy.stats import rankdata
-
-    E = trained(ensemble="nb", sim_weight=0)
-    svm, nb = trained(sim_weight=0), trained(classifier="nb", sim_weight=0)
-    n = len(POOL)
-    expect = (rankdata(svm.scores()) / n + rankdata(nb.scores()) / n) / 2
-    # the order is the averaged ranks'; the values stay on the SVM's decision scale
-    assert np.array_equal(np.argsort(-E.scores(), kind="stable"),
-                          np.argsort(-expect, kind="stable"))
-    assert np.array_equal(np.sort(E.scores()), np.sort(svm.scores()))
-
-
 def test_blend_stops_below_min_weight():
-    # weight 1 at one include... here 2 includes: 5 / 6 < 0.9, so no blend: the plain SVM
-    a = trained(sim_weight=1.0, sim_min_weight=0.9)
+    # with 2 includes the weight is h / (h + 1); below SIM_MIN_WEIGHT there is no blend and the
+    # scores are the plain SVM's, even with a similarity order that differs from the model's
+    from toolkit.screening.model import SIM_MIN_WEIGHT
+
+    h = SIM_MIN_WEIGHT * 0.9
+    a = trained(sim_weight=1.0, sim_halflife=h)
     assert np.array_equal(a.scores(), trained(sim_weight=0).scores())
+    big = trained(sim_weight=1e9 / h, sim_halflife=h)  # same h, weight far above the floor
+    assert not np.array_equal(big.scores(), trained(sim_weight=0).scores())
+
+
+def test_losing_variants_are_not_options():
+    """The variants measured and lost are gone from the learner (docs/screening_model.md)."""
+    for option in ("features", "ensemble", "sim_kind", "svm_loss", "balance_ratio",
+                   "word_max_df", "presumed_max_share", "sim_min_weight", "tol"):
+        with pytest.raises(TypeError):
+            ActiveLearner(**{option: None})
+    assert ActiveLearner().version == "tfidf12w+c35+svm+pn100+simmax+max/rs0"
 
 
 @pytest.mark.parametrize("docs", [

@@ -171,3 +171,26 @@ def test_moderator_mixing_numbers_and_text_is_an_error():
     df.loc[4, "ablat"] = None
     with pytest.raises(ReviewError, match=r"row 5 .*'ablat'.*empty"):
         pool_table(df, "GEN", yi="yi", vi="vi", study="study", moderators=["ablat"])
+
+
+def test_fractional_counts_and_duplicate_study_labels_are_refused(tmp_path):
+    from screen_helpers import run_main
+
+    cases = [("study,events,total\nA,3.5,10\nB,5,12\n", "row 1 (study 'A')",
+              "events is a count and must be a whole number (3.5)"),
+             ("study,events,total\nA,3,10\nB,5,12.2\n", "row 2 (study 'B')",
+              "total is a count and must be a whole number (12.2)"),
+             ("study,events,total\nA,3,10\nB,5,12\nA ,4,11\n", "column 'study'",
+              "study 'A' appears in rows 1, 3: each study is one row")]
+    for text, where, why in cases:
+        f = tmp_path / "t.csv"
+        f.write_text(text)
+        code, out, err = run_main(["pool", str(f), "--measure", "PLO", "--events", "events",
+                                   "--total", "total", "--study", "study"])
+        assert code == 1 and out == ""
+        assert where in err and why in err, err
+    # whole numbers written as 3.0 are whole numbers
+    f.write_text("study,events,total\nA,3.0,10\nB,5,12\n")
+    code, out, err = run_main(["pool", str(f), "--measure", "PLO", "--events", "events",
+                               "--total", "total", "--study", "study"])
+    assert code == 0, err

@@ -135,7 +135,7 @@ def test_subgroups_match_metafor(row):
 def cli_json(args):
     result = CliRunner().invoke(cli, ["pool", *args, "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)   # stdout only: warnings go to stderr
 
 
 def ref_row(case):
@@ -177,6 +177,8 @@ def test_cli_subgroups_and_metareg_json():
         ["intercept", "allocrandom", "allocsystematic"]
     assert all(close(g, w) for g, w in zip(got, alloc["estimate"]))
     assert close(out["metareg"]["QM"], alloc["QM"].iloc[0])
+    # 13 studies for 2 moderator terms: below 10 per term, so the fit comes with a warning
+    assert any("fewer than 10 studies per term" in w for w in out["warnings"])
 
 
 def test_cli_required_json_keys():

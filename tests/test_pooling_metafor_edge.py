@@ -135,12 +135,29 @@ def sg_rows():
 
 @pytest.mark.parametrize("row", sg_rows())
 def test_edge_subgroups_match_metafor(row):
-    # with test="knha", metafor fits the k = 1 subgroups with z (column ftest); so must we
+    # with test="knha", metafor fits the k = 1 subgroups with z (column ftest); so must we.
+    # metafor's test of subgroup differences takes every subgroup, k = 1 ones too: so does
+    # subgroup_min_k=1 (the default, 2, leaves them out: test_subgroup_guard below)
     out = run(dict(MR, file="sg.csv", measure="PLO", method="REML", by="design",
-                   knha=row["test"] == "knha"))
+                   knha=row["test"] == "knha", subgroup_min_k=1))
     g = {s["group"]: s for s in out["subgroups"]}[row["subgroup"]]
     bad = {f: (g[f], row[f]) for f in SG_FIELDS if not close(g[f], row[f])}
     assert not bad, bad
     assert close(out["Q_between"], row["Q_between"])
     assert close(out["Q_between_p"], row["Q_between_p"])
     assert [s["group"] for s in out["subgroups"]] == ["pro", "retro", "retro2"]
+
+
+def test_subgroup_guard_leaves_k1_subgroups_out_of_the_test():
+    """By default a subgroup of one study is shown but not tested; here only one subgroup
+    (k = 4) is left, so there is no test and a note says why."""
+    out = run(dict(MR, file="sg.csv", measure="PLO", method="REML", by="design"))
+    assert out["Q_between"] is None and out["Q_between_p"] is None
+    assert [g["in_test"] for g in out["subgroups"]] == [False, True, False]
+    notes = " ".join(out["subgroup_notes"])
+    assert "'pro' has k = 1" in notes and "'retro2' has k = 1" in notes
+    assert "test of subgroup differences not done" in notes
+    assert out["subgroup_notes"][0] in out["warnings"]
+    # the k = 1 subgroup is still estimated (its own study)
+    pro = out["subgroups"][0]
+    assert pro["k"] == 1 and pro["tau2"] == 0

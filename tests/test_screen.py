@@ -299,3 +299,12 @@ def test_header_names_the_record_by_its_identifiers(tmp_path):
     res = screen(other, ["m", "e", "e"])
     assert re.search(r"^record \d+ · PubMed S\d · PMID 100\d.*  \(revisiting a maybe\)$",
                      res.output, re.M)
+
+
+def test_a_maybe_shows_its_note_when_revisited(tmp_path):
+    db = tmp_path / "r.db"
+    build_review(db, n=3, every=2, blank=False).close()
+    # maybe with a note on the first record, then the other two, then the maybe comes back
+    res = screen(db, ["n", "dose unclear; check table 2", "m", "e", "e", "i"])
+    revisit = res.output.split("(revisiting a maybe)", 1)[1]
+    assert "your note: dose unclear; check table 2" in revisit.split("[i]nclude", 1)[0]

@@ -1,4 +1,4 @@
-"""`review screen --import FILE.csv`: decisions from another tool, one transaction."""
+"""`review screen import FILE.csv`: decisions from another tool, one transaction."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from toolkit.store import open_review
 
 
 def run(db, *args, input=None):
-    return CliRunner().invoke(cli, ["--db", str(db), "screen", "--reviewer", "alice", *args],
+    return CliRunner().invoke(cli, ["--db", str(db), "screen", *args, "--reviewer", "alice"],
                               input=input)
 
 
 def run_err(db, *args):
-    code, out, err = run_main(["--db", str(db), "screen", "--reviewer", "alice", *args])
+    code, out, err = run_main(["--db", str(db), "screen", *args, "--reviewer", "alice"])
     return code, err
 
 
@@ -39,7 +39,7 @@ def test_import_matches_by_each_id_kind(tmp_path):
         ",,PMID: 1002,,1,,from pmid\n"
         ",,,https://doi.org/10.1000/X3,0,,\n"
         ",,,10.1000/x4,maybe,,\n", encoding="utf-8")
-    res = run(db, "--import", str(csv), "--json")
+    res = run(db, "import", str(csv), "--json")
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert (out["rows"], out["decisions"], out["include"], out["exclude"], out["maybe"]) == (
@@ -64,7 +64,7 @@ def test_import_keeps_a_note_with_line_breaks(tmp_path):
     csv = tmp_path / "notes.csv"
     csv.write_text('record_id,decision,note\n1,exclude,"wrong population\nadults only"\n'
                    '2,include,"pain\u2028score"\n', encoding="utf-8", newline="")
-    res = run(db, "--import", str(csv), "--json")
+    res = run(db, "import", str(csv), "--json")
     assert res.exit_code == 0, res.output
     with open_review(db) as r:
         notes = [d["note"] for d in r.db.query("select note from ta_decisions order by id")]
@@ -76,7 +76,7 @@ def test_unknown_id_names_the_row_and_writes_nothing(tmp_path):
     csv = tmp_path / "d.csv"
     csv.write_text("pmid,decision\n1000,include\n999999,exclude\n", encoding="utf-8")
     before = counts(db)
-    code, err = run_err(db, "--import", str(csv))
+    code, err = run_err(db, "import", str(csv))
     assert code == 1 and err.startswith("review: error: ") and err.count("\n") == 1
     assert "d.csv: row 3" in err and "999999" in err and "'pmid'" in err
     assert counts(db) == before
@@ -87,11 +87,11 @@ def test_bad_decision_and_missing_columns(tmp_path):
     build_review(db).close()
     bad = tmp_path / "bad.csv"
     bad.write_text("record_id,decision\n1,include\n2,perhaps\n", encoding="utf-8")
-    code, err = run_err(db, "--import", str(bad))
+    code, err = run_err(db, "import", str(bad))
     assert code == 1 and "row 3" in err and "'decision'" in err and "perhaps" in err
     nocol = tmp_path / "nocol.csv"
     nocol.write_text("title,decision\nx,include\n", encoding="utf-8")
-    code, err = run_err(db, "--import", str(nocol))
+    code, err = run_err(db, "import", str(nocol))
     assert code == 1 and "record_id" in err
     assert counts(db) == (0, 0)
 
@@ -101,7 +101,7 @@ def test_foreign_record_ids_are_refused_clearly(tmp_path):
     build_review(db).close()
     csv = tmp_path / "d.csv"
     csv.write_text("record_id,decision\nCRYO001,include\n", encoding="utf-8")
-    code, err = run_err(db, "--import", str(csv))
+    code, err = run_err(db, "import", str(csv))
     assert code == 1 and "row 2" in err and "'CRYO001' is not an id of this store" in err
     assert counts(db) == (0, 0)
 
@@ -115,7 +115,7 @@ def test_review_export_carries_the_screening_columns(tmp_path):
     src = tmp_path / "d.csv"
     src.write_text("record_id,decision,reviewer\n1,include,alice\n1,exclude,bob\n"
                    "2,exclude,alice\n", encoding="utf-8")
-    assert run(db, "--import", str(src)).exit_code == 0
+    assert run(db, "import", str(src)).exit_code == 0
     res = CliRunner().invoke(cli, ["--db", str(db), "export"])
     rows = {r["id"]: r for r in csvmod.DictReader(io.StringIO(res.stdout))}
     assert rows["1"]["ta_decision"] == "conflict"
@@ -131,7 +131,7 @@ def test_identifiers_that_disagree_refuse_the_whole_import(tmp_path):
     csv = tmp_path / "d.csv"
     csv.write_text("record_id,pmid,decision\n1,1000,exclude\n2,1000,include\n", encoding="utf-8")
     before = counts(db)
-    code, err = run_err(db, "--import", str(csv))
+    code, err = run_err(db, "import", str(csv))
     assert code == 1 and err.startswith("review: error: ") and err.count("\n") == 1
     assert "d.csv: row 3: the row's identifiers disagree" in err
     assert "record_id '2' is record 2" in err and "pmid '1000' is record 1" in err
@@ -145,7 +145,7 @@ def test_an_identifier_that_matches_nothing_beside_one_that_matches_is_refused(t
     # the DOI belongs to no record, the PMID is record 4's
     csv.write_text("pmid,doi,decision\n1003,10.1000/x3,include\n1003,10.9999/nope,include\n",
                    encoding="utf-8")
-    code, err = run_err(db, "--import", str(csv))
+    code, err = run_err(db, "import", str(csv))
     assert code == 1 and "d.csv: row 3" in err and "identifiers disagree" in err
     assert "pmid '1003' is record 4" in err and "doi '10.9999/nope' is no record" in err
     assert counts(db) == (0, 0)
@@ -153,7 +153,7 @@ def test_an_identifier_that_matches_nothing_beside_one_that_matches_is_refused(t
     with open_review(db) as r, r.atomic():
         r.db.execute("update records set pmid = null where id = 5")
     csv.write_text("record_id,pmid,decision\n5,1000,include\n", encoding="utf-8")
-    code, err = run_err(db, "--import", str(csv))
+    code, err = run_err(db, "import", str(csv))
     assert code == 1 and "row 2" in err and "pmid '1000' is record 1" in err
     assert counts(db) == (0, 0)
 
@@ -180,7 +180,7 @@ def test_identifiers_that_agree_are_imported(tmp_path):
         ",,1001,10.1000/x1,maybe\n"    # 2 and 31 (31 has no DOI, so it does not contradict)
         ",,1002,10.1000/x2,exclude\n"  # record 3; record 32 has another DOI
         ",S4,1003,,1\n", encoding="utf-8")
-    res = run(db, "--import", str(csv), "--json")
+    res = run(db, "import", str(csv), "--json")
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert (out["rows"], out["decisions"]) == (5, 6)

@@ -20,8 +20,11 @@ from toolkit.store import now_iso, open_review
 
 
 def screen(db, reviewer, keys, *extra):
-    return CliRunner().invoke(cli, ["--db", str(db), "screen", "--reviewer", reviewer, *extra],
-                              input=keys, catch_exceptions=False)
+    """`review screen`; with a stopping rule, --yes (the stop is not asked: test_stopping.py
+    covers the question)."""
+    yes = ["--yes"] if "--stop" in extra else []
+    return CliRunner().invoke(cli, ["--db", str(db), "screen", "--reviewer", reviewer, *extra,
+                                    *yes], input=keys, catch_exceptions=False)
 
 
 def live_automation(db):
@@ -144,7 +147,8 @@ def test_a_sample_record_decided_out_of_order_abandons_the_sample(tmp_path):
         order = json.loads(r.db.execute("select sample_order from ta_stopping").fetchone()[0])
     # an import labels the last record of the sample's order, not its first
     (tmp_path / "d.csv").write_text(f"record_id,decision\n{order[-1]},exclude\n")
-    screen(db, "al", "", "--import", str(tmp_path / "d.csv"))
+    CliRunner().invoke(cli, ["--db", str(db), "screen", "import", str(tmp_path / "d.csv"),
+                             "--reviewer", "al"], catch_exceptions=False)
     res = screen(db, "al", "q\n", "--stop", "buscar", "--stop-after", "3")
     assert "decided outside the sample's order" in res.output
     assert "(random sample for the stopping rule)" not in res.output

@@ -59,8 +59,9 @@ def test_survives_every_fault(tmp_path, fake_eutils):
     create_review(db).close()
     res = run_cli(db, "search", "pubmed", "q", "--json", "--api-key", "k", "--batch-size", "400")
     assert res.exit_code == 0, res.output
-    out = json.loads(res.output)
+    out = json.loads(res.stdout)
     assert out["retrieved"] == out["count"] == 1100
+    assert "review: warning: E-utilities efetch: HTTP 503; retrying in" in res.stderr
     assert pubmed_ids(db) == {p for p, _, _ in fake.corpus}
     assert fake.faults == []  # every injected fault was served
     assert out["requests"] > 3 + 2  # the failed attempts were retried
@@ -71,11 +72,12 @@ def test_truncated_batch_is_never_half_saved(tmp_path, fake_eutils):
     fake.faults = [("efetch", "truncate")] * 50  # every fetch truncated: give up cleanly
     review = create_review(tmp_path / "r.db")
     client = EutilsClient(api_key="k", max_retries=2, backoff=0.01)
-    with pytest.raises(ReviewError, match="failed after 3 attempts"):
+    with pytest.raises(ReviewError, match=r"failed 3 times.*saved as interrupted: "
+                                          r"`review search pubmed --resume` continues it"):
         search_pubmed(review, "q", client=client)
     assert review.db.execute("select count(*) from records").fetchone()[0] == 0
     row = list(review.db.query("select status from searches"))[0]
-    assert row["status"] == "running"
+    assert row["status"] == "interrupted"
 
 
 def test_count_above_10000_is_split_by_date(tmp_path, fake_eutils):

@@ -138,7 +138,7 @@ def test_heuristic_stop_excludes_the_rest_by_automation(tmp_path):
     db = tmp_path / "r.db"
     build_review(db).close()
     res = CliRunner().invoke(cli, ["--db", str(db), "screen", "--reviewer", "alice", "--stop",
-                                   "heuristic", "--stop-after", "3", "--json"],
+                                   "heuristic", "--stop-after", "3", "--json", "--yes"],
                              input="i\ne\ne\nm\ne\ne\ne\ne\n", catch_exceptions=False)
     out = json.loads(res.stdout)
     assert out["stopped"]["rule"] == "heuristic" and out["stopped"]["n_automation"] == 23
@@ -230,7 +230,7 @@ def test_records_added_after_a_stop_get_a_fresh_run(tmp_path):
     db = tmp_path / "r.db"
     build_review(db, n=10).close()
     args = ["--db", str(db), "screen", "--reviewer", "alice", "--stop", "heuristic",
-            "--stop-after", "2"]
+            "--stop-after", "2", "--yes"]
     CliRunner().invoke(cli, args, input="e\ne\n", catch_exceptions=False)
     assert len(automation_rows(db)) == 8
     with open_review(db) as r, r.atomic():
@@ -269,7 +269,7 @@ def test_buscar_through_the_cli(tmp_path):
     db = tmp_path / "r.db"
     build_review(db, n=60, blank=False).close()
     res = CliRunner().invoke(cli, ["--db", str(db), "screen", "--reviewer", "alice", "--stop",
-                                   "buscar", "--stop-after", "3", "--confidence", "0.5"],
+                                   "buscar", "--stop-after", "3", "--confidence", "0.5", "--yes"],
                              input="e\n" * 40, catch_exceptions=False)
     assert "3 consecutive excludes: now a random sample of the 57 unscreened" in res.output
     assert res.output.count("(random sample for the stopping rule)") == 29
@@ -277,3 +277,36 @@ def test_buscar_through_the_cli(tmp_path):
                      r"sample of 29\)", res.output), res.output[-600:]
     assert len(automation_rows(db)) == 28
     assert 1 - 29 / 57 == pytest.approx(0.4912, abs=1e-4)
+
+
+def test_a_stopping_rule_asks_before_it_excludes_by_automation(tmp_path):
+    """Without --yes the reviewer is asked; 'n' keeps screening (nothing excluded) and the
+    question comes again only after --stop-after more decisions; 'y' stops."""
+    db = tmp_path / "r.db"
+    build_review(db, n=20, blank=False).close()
+    args = ["--db", str(db), "screen", "--reviewer", "alice", "--stop", "heuristic",
+            "--stop-after", "3", "--json"]
+    # three excludes: asked, answer n; two more excludes: not asked; a third: asked, answer y
+    res = CliRunner().invoke(cli, args, input="e\ne\ne\nn\ne\ne\ne\ny\n",
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert res.stderr.count("exclude them and stop? [y]es / [n]o, keep screening") == 2
+    assert "the 17 unscreened records would be recorded as excluded by automation" in res.stderr
+    assert "not stopped: screening goes on (asked again after 3 more decisions)" in res.stderr
+    out = json.loads(res.stdout)
+    assert out["stopped"]["n_automation"] == 14 and out["decided_this_session"] == 6
+    assert len(automation_rows(db)) == 14
+    with open_review(db) as r:
+        declined = [json.loads(e["details"]) for e in r.db.query(
+            "select details from events where action = 'screen.stop_declined'")]
+    assert [d["n_records"] for d in declined] == [17]
+
+
+def test_a_declined_stop_excludes_nothing(tmp_path):
+    db = tmp_path / "r.db"
+    build_review(db, n=10, blank=False).close()
+    res = CliRunner().invoke(cli, ["--db", str(db), "screen", "--reviewer", "alice", "--stop",
+                                   "heuristic", "--stop-after", "2"],
+                             input="e\ne\nn\nq\n", catch_exceptions=False)
+    assert "exclude them and stop?" in res.output and "quit:" in res.output
+    assert automation_rows(db) == []

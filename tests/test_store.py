@@ -63,11 +63,23 @@ def test_old_store_is_upgraded_on_open(tmp_path):
     assert store.migrate(open_review(path).db) == []
 
 
-def test_unknown_stage_module_is_skipped_but_a_broken_one_is_not(monkeypatch, tmp_path):
+def test_stage_wiring_that_does_not_resolve_fails_loudly(monkeypatch, tmp_path):
+    """A misspelt stage module or hook is a bug: it fails naming itself, never skipped."""
+    from toolkit import export, status
+
     monkeypatch.setattr(store, "STAGE_SCHEMAS", ("toolkit.no_such_stage.schema",))
-    names = [n for n, _ in store.all_migrations()]
-    assert names == [n for n, _ in schema.MIGRATIONS]
-    # a stage module that exists but fails on a missing dependency must not be hidden
+    with pytest.raises(RuntimeError, match="toolkit.no_such_stage.schema"):
+        store.all_migrations()
+    path = tmp_path / "r.db"
+    monkeypatch.undo()
+    create_review(path).close()
+    monkeypatch.setattr(status, "STATUS_HOOKS", ("toolkit.dedup.api:no_such_status",))
+    with open_review(path) as r, pytest.raises(RuntimeError, match="no_such_status"):
+        status.review_status(r)
+    monkeypatch.setattr(export, "COLUMN_PROVIDERS", ("toolkit.dedup.exprot:columns",))
+    with open_review(path) as r, pytest.raises(RuntimeError, match="toolkit.dedup.exprot"):
+        export.export_rows(r)
+    # a stage module that exists but fails on a missing dependency is not hidden either
     pkg = tmp_path / "brokenstage"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")

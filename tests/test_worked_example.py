@@ -19,7 +19,7 @@ import yaml
 
 from toolkit import prisma
 from toolkit.dedup.api import deduplicate
-from toolkit.extraction.entries import import_values_csv
+from toolkit.extraction.entries import import_values_csv, with_unit
 from toolkit.extraction.export import outcome_table
 from toolkit.extraction.forms import load_form
 from toolkit.extraction.values import parse_value
@@ -237,7 +237,10 @@ def test_extracted_values_parse_with_the_form():
     form = load_form(FORM)
     for line, r in enumerate(read_csv(EXTRACTED), start=2):
         assert r["field"] in form.by_name, (line, r["field"])
-        parse_value(form.by_name[r["field"]], r["value"])  # raises if not the form's syntax
+        field = form.by_name[r["field"]]
+        # raises if not the form's syntax; a count takes its unit from the unit column
+        parse_value(field, with_unit(field, r["value"], r["unit"]) if field.get("units")
+                    else r["value"])
 
 
 def test_every_extracted_value_is_sourced(snapshot):

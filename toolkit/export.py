@@ -2,12 +2,11 @@
 
 A stage adds columns by naming a provider in ``COLUMN_PROVIDERS``: a function
 ``provider(review) -> (columns: list[str], values: dict[record_id, dict[column, value]])``.
-Providers whose module does not exist yet are skipped.
 """
 
 from __future__ import annotations
 
-from .stages import hooks
+from .stages import load_all
 
 COLUMN_PROVIDERS = (
     "toolkit.dedup.export:columns",
@@ -17,7 +16,7 @@ COLUMN_PROVIDERS = (
 
 
 def _providers():
-    return hooks(COLUMN_PROVIDERS)
+    return load_all(COLUMN_PROVIDERS)
 
 
 BASE_COLUMNS = ["id", "source", "source_id", "pmid", "doi", "title", "abstract", "authors",

@@ -15,7 +15,6 @@ Unfinished stages are reported as errors that say what to run, not as wrong numb
 from __future__ import annotations
 
 from .errors import ReviewError
-from .stages import optional_module
 from .store import Review
 
 
@@ -31,19 +30,16 @@ def identified_by_database(review: Review) -> dict[str, int]:
     return out
 
 
-# Without the deduplication stage every record is its own screening unit. Only the stage's
-# own absence counts as that: a dependency it cannot import (optional_module re-raises) must
-# not silently turn into "0 duplicates removed".
 def _primary_ids(review: Review) -> list[int]:
-    dedup = optional_module("toolkit.dedup.api")
-    if dedup is None:
-        return [r[0] for r in review.db.execute("select id from records order by id")]
-    return dedup.primary_record_ids(review)
+    from .dedup.api import primary_record_ids
+
+    return primary_record_ids(review)
 
 
 def _duplicates_removed(review: Review) -> int:
-    dedup = optional_module("toolkit.dedup.api")
-    return 0 if dedup is None else dedup.duplicates_removed(review)
+    from .dedup.api import duplicates_removed
+
+    return duplicates_removed(review)
 
 
 def title_abstract_counts(review: Review) -> dict:
@@ -75,9 +71,9 @@ def studies_in_meta_analysis(review: Review) -> int | None:
 
     None before anything is extracted, or when the extracted data cannot be tabulated yet
     (the box is then left empty)."""
-    export = optional_module("toolkit.extraction.export")
-    forms = optional_module("toolkit.extraction.forms")
-    if export is None or forms is None or "extraction_values" not in review.db.table_names():
+    from .extraction import export, forms
+
+    if "extraction_values" not in review.db.table_names():
         return None
     if not review.db["extraction_values"].count:
         return None
@@ -112,9 +108,8 @@ def prisma_counts(review: Review, studies_in_meta_analysis: int | None = None) -
     if ft.get("reports_pending") or ft.get("reports_conflict"):
         raise ReviewError(f"full-text stage not finished: {ft.get('reports_pending', 0)} reports "
                           f"undecided, {ft.get('reports_conflict', 0)} in conflict (decide with "
-                          "`review fulltext`; list conflicts with `review fulltext --conflicts` "
-                          "and resolve with `review fulltext --record REF --decision D "
-                          "--resolve`)")
+                          "`review fulltext`; list conflicts with `review fulltext conflicts` "
+                          "and resolve with `review fulltext resolve REF --decision D`)")
     counts = {
         "identified_by_database": ident,
         "duplicates_removed": _duplicates_removed(review),

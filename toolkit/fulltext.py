@@ -29,6 +29,7 @@ from pathlib import Path
 
 import yaml
 
+from .csvdialect import delimiter_of_file
 from .errors import ReviewError
 from .records import normalise_doi, normalise_pmid
 from .screening.decisions import final_decisions
@@ -353,8 +354,8 @@ def describe_decision(d: dict) -> str:
     return (d.get("status") or "sought").replace("_", " ")
 
 
-RESOLVE_HINT = ("resolve with `review fulltext --record REF --decision include|exclude|"
-                "not_retrieved [--reason R] --resolve [--note WHY]`")
+RESOLVE_HINT = ("resolve with `review fulltext resolve REF --decision include|exclude|"
+                "not_retrieved [--reason R] [--note WHY]`")
 
 
 # -- studies -------------------------------------------------------------------------------------
@@ -595,7 +596,7 @@ def read_csv(path: Path) -> tuple[list[str], list[dict]]:
         raise ReviewError("file not found", file=path)
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
+            reader = csv.DictReader(fh, delimiter=delimiter_of_file(fh))
             if not reader.fieldnames:
                 raise ReviewError("empty file (no header row)", file=path)
             reader.fieldnames = [f.strip().lower() for f in reader.fieldnames]
@@ -649,15 +650,18 @@ def _show(review: Review, rid: int, echo) -> None:
 
 
 def run_fulltext(review: Review, reviewer: str, reasons: list[str], *, ask, echo,
-                 criteria: dict | None = None) -> dict:
+                 criteria: dict | None = None, key=None) -> dict:
     """Ask for a full-text decision on each pending report; each saved at once.
 
-    ``ask(prompt)`` returns a line, or None at the end of input (taken as quit).
+    ``key(prompt)`` returns the key pressed for a decision ('q' at the end of input; default:
+    the first letter of ``ask``); ``ask(prompt)`` returns a line of text (a reason, a note),
+    or None at the end of input (taken as quit).
     Returns {'decided': n, 'undone': m, 'quit': bool}: ``decided`` counts this session's
     decisions still standing (one undone again is not counted); ``undone`` counts every
     undo, including of a decision from an earlier session (``u`` undoes your latest
     decision, whenever it was made)."""
     queue = pending_for(review, reviewer)
+    key_of = key
     mine, undone_n, note, skipped = set(), 0, None, set()  # mine: this session's row ids
 
     def result(quit_: bool) -> dict:
@@ -668,7 +672,7 @@ def run_fulltext(review: Review, reviewer: str, reasons: list[str], *, ask, echo
                       if c["resolution"] is None]
     if open_conflicts:
         echo(f"{len(open_conflicts)} report(s) in conflict between reviewers (list them with "
-             f"`review fulltext --conflicts`; {RESOLVE_HINT}):")
+             f"`review fulltext conflicts`; {RESOLVE_HINT}):")
         for c in open_conflicts:
             echo(f"  record {c['record_id']}: " + "; ".join(
                 f"{who}: {describe_decision(d)}" for who, d in c["decisions"].items()))
@@ -679,8 +683,11 @@ def run_fulltext(review: Review, reviewer: str, reasons: list[str], *, ask, echo
             return result(False)
         rid = queue[0]
         _show(review, rid, echo)
-        key = ask("decision [i/e/x/n/s/u/c/q/?]")
-        key = "q" if key is None else key.strip().lower()[:1]
+        if key_of is not None:
+            key = key_of("decision [i/e/x/n/s/u/c/q/?] > ")
+        else:
+            key = ask("decision [i/e/x/n/s/u/c/q/?]")
+            key = "q" if key is None else key.strip().lower()[:1]
         if key == "c":
             for section in ("question", "inclusion", "exclusion", "fulltext_reasons"):
                 items = (criteria or {}).get(section)
@@ -747,5 +754,5 @@ def status(review: Review) -> dict:
                          f"({c['studies_included']} studies), {c['reports_excluded']} excluded, "
                          f"{c['reports_not_retrieved']} not retrieved, {c['reports_pending']} "
                          f"pending, {c['reports_conflict']} in conflict"
-                         + (" (list them with `review fulltext --conflicts`)"
+                         + (" (list them with `review fulltext conflicts`)"
                             if c["reports_conflict"] else "")}

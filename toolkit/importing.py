@@ -200,6 +200,7 @@ def import_file(review: Review, path, fmt: str | None = None, source: str | None
             raise ReviewError("no records", file=path)
         src = canonical_source(review, source or first.source or path.stem)
         seen: dict[str, str] = {}
+        incomplete = 0
         for rec in _chain(first, reader):
             row = make_record(rec.fields, source=src, raw=rec.raw)
             sid = row["source_id"]
@@ -207,6 +208,7 @@ def import_file(review: Review, path, fmt: str | None = None, source: str | None
                 raise ReviewError(f"duplicate id {sid!r} inside the file (also {seen[sid]})",
                                   file=path, record=rec.where)
             seen[sid] = rec.where
+            incomplete += row["incomplete"]
             if stage.add(row) and progress:
                 progress(stage.count)
         stage.flush()
@@ -231,7 +233,9 @@ def import_file(review: Review, path, fmt: str | None = None, source: str | None
             added = stage.publish(search_id)
             out = {"file": str(path), "format": fmt, "source": src, "records_read": read,
                    "records_added": added, "already_present": read - added,
-                   "already_imported": False, "search_id": search_id}
+                   "already_imported": False, "search_id": search_id,
+                   # rows with no title, abstract, DOI or PMID: imported, marked `incomplete`
+                   "incomplete": incomplete}
             review.log("import", {**out, "sha256": digest})
     out["wall_s"] = round(time.perf_counter() - t0, 3)
     return out

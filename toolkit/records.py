@@ -243,6 +243,9 @@ def _as_list(value: Any) -> list[str]:
 def make_record(fields: dict, *, source: str, raw: dict | None = None) -> dict:
     """The ``records`` row for one importer record.
 
+    ``incomplete`` is 1 for a record with no title, abstract, DOI or PMID (a database returned
+    it, so it is imported and counted; screening and deduplication have little to go on).
+
     ``fields`` keys: source_id, pmid, doi, title, abstract, authors (list or string), journal,
     year, volume, issue, pages, keywords, language, publication_types. ``raw`` is the source
     record as parsed (stored as JSON); defaults to ``fields``.
@@ -277,6 +280,8 @@ def make_record(fields: dict, *, source: str, raw: dict | None = None) -> dict:
         "publication_types": _dumps(_as_list(get("publication_types"))),
         # key order is the parser's, which is deterministic for a given file
         "raw": _dumps_raw(raw if raw is not None else fields),
+        "incomplete": 0 if (clean_text(get("title")) or clean_text(get("abstract")) or doi_raw
+                            or pmid_raw) else 1,
     }
 
 

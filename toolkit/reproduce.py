@@ -3,11 +3,15 @@
 From the review's own files (``queries/``, ``screening/``, ``extraction/`` of a review folder)
 into a fresh store: import the recorded search results -> deduplicate -> replay the
 title/abstract decisions (with the screening model's ranking reported beside them) -> replay
-the full-text decisions -> import the extracted values -> pool every outcome the published
-abstract reports (plus a subgroup analysis and a meta-regression) -> forest plots -> PRISMA.
+the full-text decisions -> record the overlapping cohorts -> import the extracted values ->
+pool every outcome the published abstract reports as ``extraction/analysis_plan.yaml`` says
+(GLMM primary, inverse-variance and overlap sensitivity analyses, leave-one-out, a subgroup
+analysis and a meta-regression where they are defined; :mod:`toolkit.reproduce_analysis`) ->
+forest plots -> PRISMA.
 
-Writes into ``out``: prisma.csv, prisma.svg, included_studies.csv, pooled.csv,
-screening_ranking.csv, forest_<outcome>.png, review.db and report.md. The CSV and Markdown files
+Writes into ``out``: prisma.csv, prisma.svg, included_studies.csv, pooled.csv (primary
+analyses), sensitivity.csv, leave1out.csv, analyses.csv, screening_ranking.csv,
+forest_<outcome>.png, review.db and report.md. The CSV and Markdown files
 are byte-identical across runs (no times, fixed seeds, numbers rounded to 10 significant
 digits so that a last-bit difference of floating-point sums cannot change them).
 """
@@ -15,8 +19,6 @@ digits so that a last-bit difference of floating-point sums cannot change them).
 from __future__ import annotations
 
 import csv
-import json
-import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +28,12 @@ import yaml
 
 from .errors import ReviewError
 from .fulltext import read_csv_rows
+from .reproduce_analysis import sig as _sig
 from .store import Review, create_review
 
 TITLE = ("Percutaneous cryoablation in the management of spinal metastases "
          "(worked example: Fallahi et al., J Neuro-Oncol 2025)")
 SEED = 1
-ASSUMED_R = 0.5  # pre/post correlation of pain scores when no study reports one
 
 # The review's files, relative to its folder.
 FILES = {
@@ -45,16 +47,16 @@ FILES = {
     "extracted": "extraction/data/cryoablation_extracted.csv",
     "published": "extraction/published_results.yaml",
     "snapshot": "queries/results/search_snapshot_sources.csv",
+    "plan": "extraction/analysis_plan.yaml",
+    "overlaps": "screening/overlaps.csv",
 }
 
 
-def _sig(x, digits: int = 10):
-    """A float rounded to ``digits`` significant digits (None stays None)."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return None
-    if x == 0:
-        return 0.0
-    return float(f"{x:.{digits}g}")
+def _labelled_overlaps(review: Review) -> list[dict]:
+    """The recorded overlapping pairs (current study labels), for the report."""
+    from .overlaps import overlapping_pairs
+
+    return overlapping_pairs(review)
 
 
 def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
@@ -229,139 +231,6 @@ def import_extraction(ctx: Context) -> dict:
     return {"form": form.name, **out}
 
 
-def pool_outcomes(ctx: Context, published: dict) -> list[dict]:
-    """One row per published figure: our pooled estimate (or why there is none)."""
-    from .extraction.export import outcome_table
-    from .extraction.forms import load_form
-    from .pooling.api import pool_table
-
-    form = load_form(ctx.file("form"))
-    rows = []
-    for fig in published["figures"]:
-        outcome = fig.get("outcome")
-        row = {"outcome": outcome or "", "label": fig["label"], "unit": fig["unit"],
-               "published": fig["value"], "k": 0, "k_of": published["studies"]}
-        if not outcome or outcome not in form.outcomes:
-            row["status"] = "not reproducible: the extraction form has no such outcome"
-            rows.append(row)
-            continue
-        df = outcome_table(ctx.review, outcome)
-        kw = dict(df.attrs["pool_kwargs"])
-        measure = df.attrs["default_measure"]
-        if measure == "MC" and "r" not in kw:
-            kw["r"] = ASSUMED_R
-        row.update(k=len(df), measure=measure, method="REML",
-                   studies=";".join(str(s) for s in df["study"]) if len(df) else "")
-        if len(df) < 2 and measure == "MN":
-            weighted = weighted_mean(ctx, form.outcomes[outcome])
-            if weighted is not None:
-                row.update(weighted)
-                row["difference"] = _sig(row["estimate"] - fig["value"])
-                rows.append(row)
-                continue
-        if len(df) < 2:
-            row["status"] = (f"not pooled: {len(df)} study with data" if len(df) == 1 else
-                             "not reproducible: no study with data")
-            if len(df) == 1:
-                one = pool_table(df, measure, method="FE", **kw)
-                row.update(estimate=_scale(one["estimate"], measure, fig["unit"]))
-            rows.append(row)
-            continue
-        forest = ctx.out / f"forest_{outcome}.png"
-        res = pool_table(df, measure, method="REML", forest=forest,
-                         title=f"{fig['label']} (k = {len(df)})", **kw)
-        for key in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high"):
-            row[key] = _scale(res[key], measure, fig["unit"])
-        row.update(tau2=_sig(res["tau2"]), I2=_sig(res["I2"]), Q_p=_sig(res["Q_p"]),
-                   r=kw.get("r") if measure == "MC" else None, status="pooled",
-                   difference=_sig(row["estimate"] - fig["value"]))
-        rows.append(row)
-    return rows
-
-
-def weighted_mean(ctx: Context, spec: dict) -> dict | None:
-    """A sample-size-weighted mean of the study means, for a mean outcome whose SDs are not
-    reported (a random-effects model needs them): descriptive, no CI. None below 2 studies."""
-    import pandas as pd
-
-    from .extraction.export import export_table
-
-    wide = export_table(ctx.review)
-    mean_col, n_col = f"{spec['value']}_mean", spec["n"]
-    if mean_col not in wide.columns or n_col not in wide.columns:
-        return None
-    d = wide[["study", mean_col, n_col]].copy()
-    d[mean_col] = pd.to_numeric(d[mean_col], errors="coerce")
-    d[n_col] = pd.to_numeric(d[n_col], errors="coerce")
-    d = d.dropna()
-    if len(d) < 2:
-        return None
-    est = float((d[mean_col] * d[n_col]).sum() / d[n_col].sum())
-    return {"k": len(d), "measure": "n-weighted mean", "method": "", "estimate": _sig(est),
-            "studies": ";".join(str(s) for s in d["study"]),
-            "status": f"n-weighted mean of {len(d)} study means (SDs not reported, so no "
-                      f"random-effects model or CI)"}
-
-
-def _scale(value, measure: str, unit: str):
-    """Proportions as percent when the published figure is a percentage."""
-    if value is None:
-        return None
-    if measure in ("PR", "PLO", "PFT") and unit == "%":
-        return _sig(100 * value)
-    return _sig(value)
-
-
-def extra_analyses(ctx: Context) -> list[dict]:
-    """The abstract's "subgroup analysis and meta-regression": local control by study design
-    and local control on mean age (the published moderators are not known)."""
-    from .extraction.export import outcome_table
-    from .pooling.api import pool_table
-
-    out = []
-    df = outcome_table(ctx.review, "local_control")
-    kw = dict(df.attrs["pool_kwargs"])
-    if "design" in df.columns and df["design"].notna().sum() >= 2:
-        d = df[df["design"].notna()]
-        if d["design"].nunique() >= 2:
-            res = pool_table(d, "PLO", by="design", **kw)
-            for g in res["subgroups"]:
-                out.append({"analysis": "subgroup: local control by design", "term": g["group"],
-                            "k": g["k"], "estimate": _sig(100 * g["estimate"]),
-                            "ci_low": _sig(100 * g["ci_low"]),
-                            "ci_high": _sig(100 * g["ci_high"]),
-                            "p": None, "note": "percent, back-transformed from logit"})
-            out.append({"analysis": "subgroup: local control by design",
-                        "term": "test of subgroup differences", "k": int(len(d)),
-                        "estimate": _sig(res["Q_between"]), "p": _sig(res["Q_between_p"]),
-                        "note": "Q between"})
-        else:
-            out.append({"analysis": "subgroup: local control by design", "term": "",
-                        "k": int(len(d)), "note": "not done: one design only among studies "
-                                                  "with data"})
-    if "age" in df.columns:
-        d = df[pd_notna(df["age"])]
-        if len(d) >= 3:
-            res = pool_table(d, "PLO", moderators=["age"], **kw)
-            mr = res["metareg"]
-            for c in mr["coefficients"]:
-                out.append({"analysis": "meta-regression: logit local control on mean age",
-                            "term": c["name"], "k": int(len(d)), "estimate": _sig(c["estimate"]),
-                            "ci_low": _sig(c["ci_low"]), "ci_high": _sig(c["ci_high"]),
-                            "p": _sig(c["p"]), "note": f"QM p = {_sig(mr['QM_p'])}"})
-        else:
-            out.append({"analysis": "meta-regression: logit local control on mean age",
-                        "term": "", "k": int(len(d)),
-                        "note": "not done: fewer than 3 studies with both values"})
-    return out
-
-
-def pd_notna(series):
-    import pandas as pd
-
-    return pd.to_numeric(series, errors="coerce").notna()
-
-
 def included_table(ctx: Context, cryo: dict[str, list[int]]) -> list[dict]:
     from .fulltext import included_studies
 
@@ -408,37 +277,8 @@ def patient_counts(ctx: Context, included: list[dict]) -> dict:
 
 # -- report ---------------------------------------------------------------------------------------
 
-def _fmt(x):
-    if x is None or x == "":
-        return "–"
-    return f"{x:.1f}"
-
-
-def overlap_notes(ctx: Context, included: list[dict]) -> list[tuple[str, str]]:
-    """(study label, the full-text decision's words on overlap) for included studies whose
-    decision note mentions an overlapping cohort; record ids are shown as study labels."""
-    import re
-
-    label = {r["record"]: r["study"] for r in included}
-    out = []
-    for row in read_csv_rows(ctx.file("fulltext")):
-        note = row.get("note") or ""
-        m = re.search(r"\(([^()]*overlap[^()]*)\)", note)
-        if row.get("decision") == "include" and m and row["record_id"] in label:
-            text = re.sub(r"CRYO\d{3}", lambda x: label.get(x.group(0), x.group(0)), m.group(1))
-            out.append((label[row["record_id"]], text))
-    return out
-
-
-def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict],
-                 extra: list[dict], included: list[dict], ranking: dict,
-                 patients: dict) -> None:
-    L = []
-    L.append(f"# Reproduction report: {published['review']}\n")
-    L.append("Rebuilt offline by `review reproduce` from the review's files (queries/, "
-             "screening/, extraction/). Every number below comes from the pipeline; the "
-             "published figures are the abstract's (extraction/published_results.yaml).\n")
-    L.append("## Flow (PRISMA 2020)\n")
+def section_flow(counts: dict, published: dict, patients: dict, overlaps: list[dict]) -> list[str]:
+    L = ["## Flow (PRISMA 2020)\n"]
     ident = counts["identified_by_database"]
     L.append(f"- records identified: {sum(ident.values())} ("
              + ", ".join(f"{k} {v}" for k, v in ident.items()) + ")")
@@ -456,51 +296,29 @@ def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict]
         size += (f"; {len(unknown)} "
                  + ("study's size" if len(unknown) == 1 else "studies' sizes")
                  + " unknown: " + ", ".join(unknown))
-    L.append(f"{size}; published: {published['patients']}\n")
-    if ranking:
-        L.append("## Screening model beside the replayed decisions\n")
-        L.append(f"An active-learning simulation (model {ranking.get('model')}, seed {SEED}, "
-                 f"one random prior include and exclude) over the "
-                 f"{ranking.get('n_records')} deduplicated records, with the "
-                 f"replayed decisions as labels: all {ranking.get('n_included')} includes found "
-                 f"after {ranking.get('n100')} records screened beyond the priors "
-                 f"(WSS@95 = {_sig(ranking.get('wss95'), 3)}). Order: screening_ranking.csv.\n")
-    L.append("## Pooled results next to the published abstract\n")
-    L.append(f"| outcome | published | reproduced [95% CI] | k of {published['studies']} | "
-             "difference | status |")
-    L.append("|---|---|---|---|---|---|")
-    for r in pooled:
-        rep = (f"{_fmt(r.get('estimate'))} [{_fmt(r.get('ci_low'))}, {_fmt(r.get('ci_high'))}]"
-               if r.get("status") == "pooled" else _fmt(r.get("estimate")))
-        diff = "–" if r.get("difference") is None else f"{r['difference']:+.1f}"
-        L.append(f"| {r['label']} ({r['unit']}) | {r['published']:.1f} | {rep} | {r['k']} | "
-                 f"{diff} | {r['status']} |")
-    L.append("")
-    L.append("Models: random effects (REML); proportions on the logit scale (PLO) and "
-             "back-transformed; means as MN; pain reduction as mean change (MC, pre − post) with "
-             f"an assumed pre/post correlation r = {ASSUMED_R} where no study reports one. "
-             "Forest plots: forest_<outcome>.png.\n")
-    if extra:
-        L.append("## Subgroup analysis and meta-regression\n")
-        L.append("| analysis | term | k | estimate | 95% CI | p | note |")
-        L.append("|---|---|---|---|---|---|---|")
-        for e in extra:
-            ci = (f"[{e['ci_low']:.3g}, {e['ci_high']:.3g}]" if e.get("ci_low") is not None
-                  else "")
-            est = "" if e.get("estimate") is None else f"{e['estimate']:.4g}"
-            p = "" if e.get("p") is None else f"{e['p']:.3g}"
-            L.append(f"| {e['analysis']} | {e.get('term', '')} | {e.get('k', '')} | {est} | "
-                     f"{ci} | {p} | {e.get('note', '')} |")
-        L.append("")
-    overlaps = overlap_notes(ctx, included)
+    L.append(f"{size}; published: {published['patients']}")
     if overlaps:
-        L.append("## Overlapping cohorts\n")
-        L.append("The full-text decisions flag these included studies as possibly sharing "
-                 "patients with another included study; they are pooled as separate studies, as "
-                 "the published review appears to have done (screening/README.md):\n")
-        L.extend(f"- {label}: {note}" for label, note in overlaps)
-        L.append("")
-    L.append("## What could not be reproduced, and why\n")
+        L.append("- the patient sum counts overlapping cohorts more than once: "
+                 + "; ".join(f"{p['studies'][0]} and {p['studies'][1]}" for p in overlaps)
+                 + " (see “Units of analysis and overlapping cohorts”)")
+    L.append("")
+    return L
+
+
+def section_screening_model(ranking: dict) -> list[str]:
+    if not ranking:
+        return []
+    return ["## Screening model beside the replayed decisions\n",
+            f"An active-learning simulation (model {ranking.get('model')}, seed {SEED}, "
+            f"one random prior include and exclude) over the "
+            f"{ranking.get('n_records')} deduplicated records, with the "
+            f"replayed decisions as labels: all {ranking.get('n_included')} includes found "
+            f"after {ranking.get('n100')} records screened beyond the priors "
+            f"(WSS@95 = {_sig(ranking.get('wss95'), 3)}). Order: screening_ranking.csv.\n"]
+
+
+def section_not_reproduced(published: dict, included: list[dict], pooled: list[dict]) -> list[str]:
+    L = ["## What could not be reproduced, and why\n"]
     L.append(f"- The published review included {published['studies']} studies; "
              f"{len(included)} could be traced in public sources and are included here "
              f"(extraction/README.md lists which and with what confidence). The others are "
@@ -515,13 +333,47 @@ def write_report(ctx: Context, published: dict, counts: dict, pooled: list[dict]
             L.append(f"- {r['label']}: {r['status']}.")
     L.append("- Where a figure is pooled, the difference from the published value reflects the "
              "missing studies and unknown per-study data, and the published model choices "
-             "(estimator, transformation) are not stated in the abstract.")
+             "(model, unit of analysis, handling of overlapping cohorts) are not stated in the "
+             "abstract.")
+    return L
+
+
+def write_report(ctx: Context, published: dict, counts: dict, analyses, included: list[dict],
+                 ranking: dict, patients: dict, plan, overlaps: list[dict]) -> None:
+    """report.md: one section per function, in this order."""
+    from . import reproduce_analysis as ra
+
+    labels_of = {r["outcome"]: r["label"] for r in analyses.primary if r["outcome"]}
+    L = [f"# Reproduction report: {published['review']}\n",
+         "Rebuilt offline by `review reproduce` from the review's files (queries/, "
+         "screening/, extraction/). Every number below comes from the pipeline; the "
+         "published figures are the abstract's (extraction/published_results.yaml); the "
+         "analysis choices are extraction/analysis_plan.yaml's.\n"]
+    L += section_flow(counts, published, patients, overlaps)
+    L += section_screening_model(ranking)
+    L += ra.section_pooled(published, analyses, plan)
+    L += ra.section_sensitivity(analyses)
+    names = {r["record"]: r["study"] for r in included if r["record"]}
+    L += ra.section_units_and_overlaps(analyses, overlaps, plan, names)
+    L += ra.section_leave_one_out(analyses, labels_of)
+    L += ra.section_reported_means(analyses, labels_of)
+    L += ra.section_subgroup_metareg(analyses)
+    L += section_not_reproduced(published, included, analyses.primary)
     (ctx.out / "report.md").write_text("\n".join(L) + "\n", encoding="utf-8")
 
 
 OUTPUT_GLOBS = ("review.db", "review.db-wal", "review.db-shm", "prisma.csv", "prisma.svg",
-                "included_studies.csv", "pooled.csv", "analyses.csv", "screening_ranking.csv",
-                "report.md", "forest_*.png")
+                "included_studies.csv", "pooled.csv", "sensitivity.csv", "leave1out.csv",
+                "analyses.csv", "screening_ranking.csv", "report.md", "forest_*.png")
+POOLED_COLUMNS = ["outcome", "label", "unit", "published", "k", "k_of", "measure", "model",
+                  "method", "unit_of_analysis", "overlap", "estimate", "ci_low", "ci_high",
+                  "pi_low", "pi_high", "tau2", "I2", "Q_p", "r", "difference", "status",
+                  "studies", "left_out"]
+SENSITIVITY_COLUMNS = ["outcome", "label", "analysis", "k", "measure", "model", "method",
+                       "unit_of_analysis", "overlap", "estimate", "ci_low", "ci_high", "tau2",
+                       "I2", "status", "studies", "left_out"]
+LEAVE1OUT_COLUMNS = ["outcome", "analysis", "left_out", "k", "model", "estimate", "ci_low",
+                     "ci_high", "tau2", "I2", "note"]
 
 
 def _replace_outputs(build: Path, final: Path) -> None:
@@ -542,6 +394,7 @@ def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
               say: Callable[[str], None] = lambda s: None) -> dict:
     """Rebuild the worked example from ``root``'s review files into ``out``; returns a summary."""
     from . import prisma
+    from . import reproduce_analysis as ra
     from .dedup.api import deduplicate
     from .flow import prisma_counts, studies_in_meta_analysis
 
@@ -574,10 +427,16 @@ def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
         say("import extracted data")
         extraction = import_extraction(ctx)
         published = yaml.safe_load(ctx.file("published").read_text(encoding="utf-8"))
-        say("pool outcomes and draw forest plots")
-        pooled = pool_outcomes(ctx, published)
-        extra = extra_analyses(ctx)
+        say("record overlapping cohorts")
+        overlaps = ra.record_overlaps(review, ctx.file("overlaps"))
+        plan = ra.load_plan(ctx.file("plan"))
+        say("pool outcomes (primary and sensitivity analyses) and draw forest plots")
+        from .extraction.forms import load_form
+
+        analyses = ra.analyse(review, load_form(ctx.file("form")), published, plan, out)
+        pooled = analyses.primary
         included = included_table(ctx, cryo)
+        overlaps = _labelled_overlaps(review)
         say("PRISMA flow")  # the same counts as `review prisma` on this store
         counts = prisma_counts(review, studies_in_meta_analysis=studies_in_meta_analysis(review))
         prisma.write_csv(counts, out / "prisma.csv")
@@ -585,14 +444,15 @@ def reproduce(root: str | Path = ".", out: str | Path = "reproduce_out",
         _write_csv(out / "included_studies.csv",
                    ["study", "record", "first_author", "year", "title", "journal", "pmid", "doi",
                     "design", "reports", "record_ids"], included)
-        _write_csv(out / "pooled.csv",
-                   ["outcome", "label", "unit", "published", "k", "k_of", "measure", "method",
-                    "estimate", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "I2", "Q_p",
-                    "r", "difference", "status", "studies"], pooled)
+        _write_csv(out / "pooled.csv", POOLED_COLUMNS, pooled)
+        _write_csv(out / "sensitivity.csv", SENSITIVITY_COLUMNS, analyses.sensitivity)
+        _write_csv(out / "leave1out.csv", LEAVE1OUT_COLUMNS, analyses.leave1out)
         _write_csv(out / "analyses.csv",
-                   ["analysis", "term", "k", "estimate", "ci_low", "ci_high", "p", "note"], extra)
+                   ["analysis", "term", "k", "estimate", "ci_low", "ci_high", "p", "note"],
+                   analyses.extra)
         patients = patient_counts(ctx, included)
-        write_report(ctx, published, counts, pooled, extra, included, ranking, patients)
+        write_report(ctx, published, counts, analyses, included, ranking, patients, plan,
+                     overlaps)
         with review.atomic():
             review.log("reproduce", {"out": str(final), "studies": len(included),
                                      "pooled": sum(r["status"] == "pooled" for r in pooled)})

@@ -97,7 +97,14 @@ def _core_002(db: sqlite_utils.Database) -> None:
     )
 
 
+def _incomplete_001(db: sqlite_utils.Database) -> None:
+    # Records with no title, abstract, DOI or PMID are imported (a database returned them,
+    # PRISMA counts them) and marked; stores written before could not hold any.
+    db.execute("alter table records add column incomplete integer not null default 0")
+
+
 MIGRATIONS = [
     ("core_001_tables", _core_001),
     ("core_002_search_ids", _core_002),
+    ("incomplete_001_records_flag", _incomplete_001),
 ]

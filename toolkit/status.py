@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from .stages import hooks
-
+from .stages import load_all
 from .store import Review
 
 
@@ -12,7 +11,7 @@ STATUS_HOOKS = ("toolkit.dedup.api:status", "toolkit.screening.queue:status",
 
 
 def review_status(review: Review) -> dict:
-    """Counts per source, per search/import, and per stage (stages report once they exist)."""
+    """Counts per source, per search/import, and per stage."""
     db = review.db
     out: dict = {
         "db": str(review.path),
@@ -28,7 +27,7 @@ def review_status(review: Review) -> dict:
             "from searches s order by s.id")],
     }
     stages = {}
-    for fn in hooks(STATUS_HOOKS):
+    for fn in load_all(STATUS_HOOKS):
         stages.update(fn(review))
     out["stages"] = stages
     return out

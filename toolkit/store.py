@@ -27,11 +27,11 @@ import sqlite_utils
 
 from . import DEFAULT_DB, __version__  # noqa: F401  (DEFAULT_DB re-exported)
 from .errors import ReviewError
-from .stages import optional_module
+from .stages import load_all
 
 
-# Stage schema modules, applied in this order after the core schema. A module that does not
-# exist yet is skipped, so stages can land independently.
+# Stage schema modules, applied in this order after the core schema (a name that does not
+# resolve is an error: see toolkit.stages).
 STAGE_SCHEMAS = (
     "toolkit.dedup.schema",
     "toolkit.screening.schema",
@@ -171,10 +171,8 @@ def all_migrations() -> list[tuple[str, Callable[[sqlite_utils.Database], None]]
     from . import schema
 
     out = list(schema.MIGRATIONS)
-    for modname in STAGE_SCHEMAS:
-        mod = optional_module(modname)
-        if mod is not None:
-            out.extend(getattr(mod, "MIGRATIONS", []))
+    for mod in load_all(STAGE_SCHEMAS):
+        out.extend(mod.MIGRATIONS)
     names = [n for n, _ in out]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:

@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:  # run as a script: make `toolkit` importable
     sys.path.insert(0, str(ROOT))
 
 from toolkit.extraction.forms import load_form  # noqa: E402
+from toolkit.extraction.entries import with_unit  # noqa: E402
 from toolkit.extraction.values import parse_value  # noqa: E402
 
 EVIDENCE = ROOT / "extraction" / "data" / "outcomes_evidence.csv"
@@ -100,6 +101,35 @@ SNAPSHOT_FACTS = (
     ("CRYO008", "period_end", "2017-03", "", "(Mar 2015-Mar 2017)", ""),
 )
 SNAPSHOT_NOTE = "from search_snapshot_sources.csv (condensed abstract)"
+# Follow-up, by what was followed: local tumour control (imaging) or the clinical (pain)
+# outcomes -- never one averaged with the other. (study, form field, value, evidence field
+# whose quote states it, the fragment of that quote with the number, note); the fragment must
+# occur in the quote (checked when building).
+FOLLOWUP = (
+    ("CRYO001", "followup_ltc_median", "10", "ltc_events", "(median follow-up, 10 months)",
+     "median follow-up of local tumour control (per tumour)"),
+    ("CRYO002", "followup_ltc_mean", "7.1", "followup_months",
+     "The average radiographic follow-up was 7.1 months",
+     "mean radiographic follow-up (range 25-772 days); over whom is not stated"),
+    ("CRYO002", "followup_clinical_mean", "9.8", "followup_months",
+     "the average clinical follow-up was 9.8 months", "mean clinical follow-up"),
+    ("CRYO003", "followup_ltc_median", "25", "ltc_events", "at median 25-months follow-up",
+     "median follow-up of local control, curative-intent metastases"),
+    ("CRYO003", "followup_clinical_median", "16.5", "followup_months",
+     "(median 16.5±23.2 [SD] months)",
+     "median pain follow-up as reported ('median 16.5±23.2 [SD] months')"),
+    ("CRYO004", "followup_ltc_mean", "25.9 (21.2)", "ltc_total",
+     "At mean 25.9 ± 21.2 months (median 16.5) of follow-up",
+     "mean (SD) follow-up of local tumour control, 28 curative-intent SM in 21 patients "
+     "(whether per tumour or per patient is not stated)"),
+    ("CRYO004", "followup_ltc_median", "16.5", "ltc_total",
+     "At mean 25.9 ± 21.2 months (median 16.5) of follow-up",
+     "median follow-up of local tumour control"),
+    ("CRYO004", "followup_clinical_mean", "14.7 (19.6)", "followup_months",
+     "(mean 14.7 ± 19.6 months; median 6)", "mean (SD) pain follow-up (last available)"),
+    ("CRYO004", "followup_clinical_median", "6", "followup_months",
+     "(mean 14.7 ± 19.6 months; median 6)", "median pain follow-up (last available)"),
+)
 # Verbatim evidence quotes (of n_patients) that state the design.
 QUOTED_DESIGN = (("CRYO002", "prospective"), ("CRYO005", "retrospective"))
 # Complications counted per tumour: the denominator stated in the quote ("out of 105 SM").
@@ -148,8 +178,9 @@ def build(evidence: Path = EVIDENCE, snapshot: Path = SNAPSHOT, form_path: Path 
     def add(study, field, value, unit, parts, derived="", note=""):
         if field not in form.by_name:
             raise SystemExit(f"{form_path}: no field {field!r} (for {study})")
-        try:
-            parse_value(form.by_name[field], value)
+        try:  # as the import reads it: an n of N with its unit from the unit column
+            f = form.by_name[field]
+            parse_value(f, with_unit(f, value, unit) if f.get("units") else value)
         except ValueError as exc:
             raise SystemExit(f"{study} {field}: {exc}") from None
         url, quote = join_sources(parts)
@@ -181,21 +212,6 @@ def build(evidence: Path = EVIDENCE, snapshot: Path = SNAPSHOT, form_path: Path 
             add(study, "local_control", f"{e['value']}/{t['value']}", unit,
                 [src(study, "ltc_events"), src(study, "ltc_total")],
                 note=f"n: {e['unit_or_note']}; N: {t['unit_or_note']}")
-        if has("followup_months"):
-            r = get("followup_months")
-            kind = re.search(r"\b(mean|median)\b", r["unit_or_note"]).group(1)
-            if kind == "mean":
-                sd = sd_after(r["value"], r["quote"])
-                add(study, "followup_mean", f"{r['value']} ({sd})" if sd else r["value"],
-                    "months", [src(study, "followup_months")], note=r["unit_or_note"])
-                median = re.search(rf"\bmedian ({NUM})\)", r["quote"])
-                if median:  # the same follow-up's median, in the same quote
-                    add(study, "followup_median", median.group(1), "months",
-                        [src(study, "followup_months")],
-                        note="median of the follow-up whose mean is followup_mean")
-            else:
-                add(study, "followup_median", r["value"], "months",
-                    [src(study, "followup_months")], note=r["unit_or_note"])
         for part in ("pre", "post"):
             m, s = f"pain_{part}_mean", f"pain_{part}_sd"
             if has(m) and has(s):
@@ -237,6 +253,11 @@ def build(evidence: Path = EVIDENCE, snapshot: Path = SNAPSHOT, form_path: Path 
                     "n = 0: the source reports no complications (see quote)", derived) if x)
             add(study, f"{grade}_complications", f"{r['value']}/{total}", unit, parts,
                 derived=derived, note=f"{how}; {r['unit_or_note']}")
+    for study, field, value, efield, fragment, note in FOLLOWUP:
+        r = ev[(study, efield)]
+        if fragment not in r["quote"]:
+            raise SystemExit(f"{evidence}: {study} {efield} quote does not contain {fragment!r}")
+        add(study, field, value, "months", [src(study, efield)], note=note)
     for study, value in QUOTED_DESIGN:
         add(study, "design", value, "", [src(study, "n_patients")])
     for study, field, value, unit, fragment, note in SNAPSHOT_FACTS:

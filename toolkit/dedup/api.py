@@ -29,10 +29,11 @@ from ..store import Review, default_actor, now_iso
 from . import merge
 from .blocking import candidate_pairs
 from .clusters import build_clusters
-from .match import DUPLICATE, UNCERTAIN, FieldTrust, classify, score_pairs
+from . import scorer
+from .match import DUPLICATE, UNCERTAIN, FieldTrust, decide, score_pairs
 from .normalise import normalise_record
 
-RULES_VERSION = "dedup-rules-2"
+RULES_VERSION = "dedup-rules-3"
 WINDOW = 10
 
 _NORM_COLUMNS = ("id", "title", "authors", "authors_raw", "year", "year_raw", "journal", "volume",
@@ -112,29 +113,36 @@ def _cluster_state(review: Review) -> tuple:
 
 
 def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None,
-                attempts: int = 3) -> dict:
+                model: "scorer.PairModel | None | str" = "shipped", attempts: int = 3) -> dict:
     """Deduplicate the store; returns the summary `review dedup --json` prints.
 
     Only records not compared by an earlier run are compared (against all records), so a
-    later import is deduplicated against everything already there. The comparison runs
-    without holding the store; its result is written in one transaction, which first checks
-    that the clusters are still those it started from (else it computes again, up to
-    ``attempts`` times) and reads the screening decisions afresh, so a decision saved during
-    the run is seen when duplicates inherit decisions.
+    later import is deduplicated against everything already there.
+    ``model``: the pair scorer (:mod:`.scorer`): the shipped one, another
+    :class:`scorer.PairModel` (the benchmark's leave-one-set-out refits), or None for the hand
+    rules alone.
+
+    The comparison runs without holding the store; its result is written in one transaction,
+    which first checks that the clusters are still those it started from (else it computes
+    again, up to ``attempts`` times) and reads the screening decisions afresh, so a decision
+    saved during the run is seen when duplicates inherit decisions.
     """
+    if model == "shipped":
+        model = scorer.shipped()
     for _ in range(attempts - 1):
         try:
-            return _deduplicate_once(review, progress)
+            return _deduplicate_once(review, progress, model)
         except _Stale:
             (progress or (lambda msg: None))("the clusters changed meanwhile; comparing again")
     try:
-        return _deduplicate_once(review, progress)
+        return _deduplicate_once(review, progress, model)
     except _Stale:
         raise ReviewError("the clusters kept changing while deduplication ran (another "
                           "`review dedup` at the same time?); run it again") from None
 
 
-def _deduplicate_once(review: Review, progress: Callable[[str], None] | None) -> dict:
+def _deduplicate_once(review: Review, progress: Callable[[str], None] | None,
+                      model) -> dict:
     t0 = time.perf_counter()
     say = progress or (lambda msg: None)
     db = review.db
@@ -160,7 +168,7 @@ def _deduplicate_once(review: Review, progress: Callable[[str], None] | None) ->
     say("blocking")
     pairs = candidate_pairs(norms, window=WINDOW, restrict_to=new_mask if seen else None)
     say(f"scoring {len(pairs)} candidate pairs")
-    decisions, trust = score_pairs(norms, pairs, prior_trust=_last_trust(review))
+    decisions, trust = score_pairs(norms, pairs, prior_trust=_last_trust(review), model=model)
 
     existing = _active_clusters(review)
     initial = [[index[rid] for rid, _ in members if rid in index]
@@ -173,7 +181,7 @@ def _deduplicate_once(review: Review, progress: Callable[[str], None] | None) ->
             forbidden.add((min(a, b), max(a, b)))
     say("clustering")
     uf, refused = build_clusters(norms, decisions, initial=initial, forbidden=forbidden,
-                                 classify_fn=partial(classify, trust=trust))
+                                 classify_fn=partial(decide, trust=trust, model=model))
 
     cluster_of = {rid: cid for cid, members in existing.items() for rid, _ in members}
     at = now_iso()
@@ -192,7 +200,9 @@ def _deduplicate_once(review: Review, progress: Callable[[str], None] | None) ->
             "started_at": at, "records": len(norms), "new_records": n_new,
             "candidate_pairs": int(len(pairs)), "duplicate_pairs": n_dup_pairs,
             "settings": json.dumps({"rules": RULES_VERSION, "window": WINDOW,
-                                    "trust_volume": trust.volume, "trust_issue": trust.issue}),
+                                    "trust_volume": trust.volume, "trust_issue": trust.issue,
+                                    "pair_model": (list(model.trained_on) if model is not None
+                                                   else None)}),
         }).last_pk
         rule_of = {}
         for i, j, d in decisions:
@@ -434,7 +444,7 @@ def decision_conflicts(review: Review, cluster_id: int | None = None) -> list[di
     A member other than the primary that carries a live decision of its own (e.g. both
     clusters of a merge had been screened: the surviving primary stays, the other keeps its
     decision) and whose final decision is not the primary's, unless the primary has a
-    resolution made after the two were put in one cluster (`review conflicts --resolve`).
+    resolution made after the two were put in one cluster (`review conflicts resolve`).
     Each item: {cluster_id, primary_id, primary_decision (None if the primary has none),
     record_id, decision}; ordered by cluster and record."""
     db = review.db
@@ -615,7 +625,7 @@ def decide_pair(review: Review, pair_id: int, decision: str, *, actor: str | Non
         ca = cluster_of(review, a)
         if ca is not None and ca == cluster_of(review, b):
             raise ReviewError(f"records {a} and {b} are already in one cluster ({ca}); to "
-                              f"separate them, undo it: `review dedup --undo {ca}`")
+                              f"separate them, undo it: `review dedup undo {ca}`")
     else:
         _refuse_merge_against_not(review, a, b)
     at, who = now_iso(), actor or default_actor()
@@ -677,7 +687,7 @@ def _refuse_merge_against_not(review: Review, a: int, b: int) -> None:
     via = [c for c, side in ((ca, side_a), (cb, side_b)) if c is not None
            and (x in side or y in side) and not {x, y} <= set(side)]
     way = (f"; if a record does not belong in its cluster, undo that cluster first ("
-           + ", ".join(f"`review dedup --undo {c}`" for c in via) + ")") if via else ""
+           + ", ".join(f"`review dedup undo {c}`" for c in via) + ")") if via else ""
     raise ReviewError(
         f"records {x} and {y} {why}; 'duplicate' on records {a} and {b} would put them in one "
         f"cluster. Answer 'not' for this pair{way}")

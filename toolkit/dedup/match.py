@@ -14,6 +14,8 @@ from typing import NamedTuple, Sequence
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from .features import authors_level, pages_level, title_contained as _title_contained
+from .features import title_numbers_differ as _title_numbers_differ
 from .normalise import Norm, journals_compatible
 
 DUPLICATE, NOT, UNCERTAIN = "duplicate", "not", "uncertain"
@@ -24,9 +26,20 @@ HARD_NOT = frozenset({"notice-differs", "part-differs", "pmid-differs", "doi-dif
                       "years-apart", "conference-vs-paper", "pages-and-year-differ",
                       "issue-differs", "volume-and-year-differ"})
 
-# Below this title similarity (rapidfuzz ratio, 0-100) a pair without a shared identifier is
-# not looked at further.
+# Below this title similarity (rapidfuzz ratio, 0-100) the hand rules call a pair without a
+# shared identifier different; pairs down to KEEP_FLOOR are still shown to the pair scorer (a
+# second translation of a title, a subtitle added). Below that a pair is not looked at further.
 TITLE_FLOOR = 80.0
+KEEP_FLOOR = 70.0
+
+# Titles below this ratio are unrelated (see citation-authors-match and :func:`decide`).
+UNRELATED_TITLES = 50.0
+
+# Contradictions the pair scorer may not overrule: the reviewer-facing distinctions and every
+# contradiction between fields that are trustworthy in both records. Only "doi-differs" is
+# left out: the same article under two DOIs happens, and the scorer can tell it from two
+# articles by everything else (but does not merge it unless sure).
+NEVER_RESCUED = HARD_NOT - {"doi-differs"}
 
 
 class FieldTrust(NamedTuple):
@@ -45,34 +58,18 @@ class Decision(NamedTuple):
 
 def _pages(a: Norm, b: Norm) -> str:
     """'same', 'differ' or 'unknown' for the first pages ("e137960" ~ "137960", "A116" ~
-    "a116e1088": one a prefix of the other counts as the same)."""
-    pa, pb = a.page_first, b.page_first
-    if not pa or not pb:
-        return "unknown"
-    if pa == pb:
-        return "same"
-    short, long_ = (pa, pb) if len(pa) < len(pb) else (pb, pa)
-    if long_.startswith(short) and short[-1].isdigit() and not long_[len(short)].isdigit():
-        return "same"  # "a116" ~ "a116e1088" (an abstract number appended)
-    da, db = pa.lstrip("abcdefghijklmnopqrstuvwxyz"), pb.lstrip("abcdefghijklmnopqrstuvwxyz")
-    if da and da == db:
-        return "same"
-    return "differ"
+    "a116e1088": one a prefix of the other counts as the same). Different first pages
+    'differ' only when both records' pages fields are trustworthy (a page range, not a month
+    name, an Excel date or "var.pagings"); otherwise they are 'unknown'."""
+    lv = pages_level(a, b)
+    return "unknown" if lv == "differ-untrusted" else lv
 
 
 def _authors(a: Norm, b: Norm) -> str:
-    """'same', 'similar', 'differ' or 'unknown' for the author surname lists."""
-    if not a.surnames or not b.surnames:
-        return "unknown"
-    if a.surnames[:3] == b.surnames[:3]:
-        return "same"
-    sa, sb = " ".join(a.surnames[:10]), " ".join(b.surnames[:10])
-    sim = fuzz.token_set_ratio(sa, sb)
-    if sim >= 90:
-        return "same"
-    if sim >= 70 or a.surnames[0] == b.surnames[0]:
-        return "similar"
-    return "differ"
+    """'same', 'similar', 'differ' or 'unknown' for the author lists (:func:`authors_level`;
+    'same-names', the same name words cut into surnames differently, counts as 'same')."""
+    lv = authors_level(a, b)
+    return "same" if lv == "same-names" else lv
 
 
 def classify(a: Norm, b: Norm, title_sim: float | None = None,
@@ -81,7 +78,10 @@ def classify(a: Norm, b: Norm, title_sim: float | None = None,
 
     ``trust`` says whether a disagreement on volume or issue counts (see :func:`field_trust`).
     """
-    ts = fuzz.ratio(a.title, b.title) if title_sim is None else float(title_sim)
+    if title_sim is None:  # an empty title (a record with none) agrees with nothing
+        ts = fuzz.ratio(a.title, b.title) if a.title and b.title else 0.0
+    else:
+        ts = float(title_sim)
     same_doi = bool(a.doi) and a.doi == b.doi
     same_pmid = bool(a.pmid) and a.pmid == b.pmid
     year_gap = abs(a.year - b.year) if a.year and b.year else 0
@@ -143,8 +143,11 @@ def classify(a: Norm, b: Norm, title_sim: float | None = None,
         return Decision(NOT, "doi-differs", ts)
 
     # 3. Fuzzy agreement without a shared identifier.
+    # two plain, trusted volume numbers that differ: two items, whatever else agrees
+    volumes_differ = (trust.volume and a.volume_plain and b.volume_plain
+                      and a.volume != b.volume)
     if ts >= 95 and authors != "differ" and pages != "differ" and not short:
-        if journal_ok or pages == "same":
+        if (journal_ok or pages == "same") and not (volumes_differ and pages != "same"):
             return Decision(DUPLICATE, "title-authors-match", ts)
         if (authors == "same" and year_gap == 0 and ts >= 98
                 and not (a.conference and b.conference)
@@ -161,7 +164,7 @@ def classify(a: Norm, b: Norm, title_sim: float | None = None,
         # ("Hunan Yi Ke Da Xue Xue Bao" / "Bulletin of Hunan Medical University") and author
         # lists that fail to parse do not outweigh that.
         return Decision(DUPLICATE, "title-pagination-match", ts)
-    if (pagination and journal_ok and authors in ("same", "similar") and ts >= 50
+    if (pagination and journal_ok and authors in ("same", "similar") and ts >= UNRELATED_TITLES
             and not (a.conference or b.conference)):
         # The whole citation is as good an identifier as a DOI: with the same authors it is
         # the same article under a title that is related but not the same (a second
@@ -176,8 +179,11 @@ def classify(a: Norm, b: Norm, title_sim: float | None = None,
             and journal_ok and a.volume and a.volume == b.volume
             and (authors == "same" or pages == "same" or a.issue == b.issue)):
         return Decision(DUPLICATE, "short-title-all-match", ts)
-    if (citation and (authors == "same" or pagination)
+    if ((citation and (authors == "same" or pagination)
+         or pagination and authors != "differ")
             and _title_contained(a.title, b.title)):
+        # a subtitle or a translated title added; with the whole pagination the journal names
+        # need not match ("Braz. j. phys. ther." / "Revista Brasileira de Fisioterapia")
         return Decision(DUPLICATE, "title-contained-citation-agrees", ts)
     if (ts >= 95 and authors == "same" and pages == "differ" and not short and year_gap == 0
             and journal_ok and a.volume and a.volume == b.volume
@@ -194,22 +200,38 @@ def classify(a: Norm, b: Norm, title_sim: float | None = None,
     return Decision(NOT, "title-differs", ts)
 
 
-def _title_numbers_differ(ta: str, tb: str) -> bool:
-    """Both titles carry numbers, and not the same ones."""
-    na = {w for w in ta.split() if w.isdigit()}
-    if not na:
-        return False
-    nb = {w for w in tb.split() if w.isdigit()}
-    return bool(nb) and na != nb
+def decide(a: Norm, b: Norm, title_sim: float | None = None,
+           trust: FieldTrust = FieldTrust(), model=None) -> Decision:
+    """The hand rules' decision (:func:`classify`), settled further by the pair scorer
+    (``model``, a :class:`scorer.PairModel`; None = rules alone) where the rules leave room:
 
-
-def _title_contained(ta: str, tb: str) -> bool:
-    """One title (of 3+ words) is the other with words added: a subtitle dropped or a series
-    name prefixed ("Case 17-2012: ..." ~ "Case records of the MGH. Case 17-2012: ...")."""
-    short, long_ = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
-    if len(short.split()) < 3:
-        return False
-    return f" {short} " in f" {long_} " or fuzz.partial_ratio(short, long_) >= 97
+    - a pair the rules call uncertain, or "not" by a rule that is not a contradiction
+      (:data:`NEVER_RESCUED`), is a duplicate when the scorer's probability is at least
+      ``scorer.DUPLICATE_AT`` (rule "pair-score P: <the levels that weighed most>"), unless
+      the titles differ in a number (items of a series: "FOCUS 1" / "FOCUS 2") or are both
+      there and unrelated (ratio and token-set ratio below :data:`UNRELATED_TITLES`);
+    - an uncertain pair the scorer puts below ``scorer.NOT_BELOW`` is not a duplicate.
+    Everything else is the rules' decision."""
+    d = classify(a, b, title_sim, trust)
+    if model is None or d.decision == DUPLICATE or d.rule in NEVER_RESCUED:
+        return d
+    from .features import levels
+    from .scorer import DUPLICATE_AT, NOT_BELOW
+    ts = d.score
+    # Two titles that are both there and share hardly a word are a data error, not a second
+    # rendering of one title (which shares its drug names and key words): they are not
+    # merged on the rest alone.
+    unrelated = (bool(a.title and b.title) and ts < UNRELATED_TITLES
+                 and fuzz.token_set_ratio(a.title, b.title) < UNRELATED_TITLES)
+    if unrelated and d.decision != UNCERTAIN:
+        return d  # nothing the scorer could change
+    lv = levels(a, b, ts, trust.volume, trust.issue)
+    p = model.probability(lv)
+    if p >= DUPLICATE_AT and not unrelated and not _title_numbers_differ(a.title, b.title):
+        return Decision(DUPLICATE, f"pair-score {p:.3f}: {model.explain(lv)}", ts)
+    if d.decision == UNCERTAIN and p < NOT_BELOW:
+        return Decision(NOT, f"pair-score {p:.3f} ({d.rule}): {model.explain(lv)}", ts)
+    return d
 
 
 # Field trust is measured on "anchor" pairs, duplicates beyond doubt: the same long title
@@ -247,22 +269,43 @@ def field_trust(norms: Sequence[Norm], pairs: np.ndarray, sims: np.ndarray,
 
 
 def score_pairs(norms: Sequence[Norm], pairs: np.ndarray, *, workers: int = -1,
-                prior_trust: FieldTrust | None = None
+                prior_trust: FieldTrust | None = None, model=None
                 ) -> tuple[list[tuple[int, int, Decision]], FieldTrust]:
-    """Decisions for the candidate index pairs that could be duplicates or uncertain, and the
-    field trust they were made with (``prior_trust``: see :func:`field_trust`).
+    """Decisions (:func:`decide`, with the pair scorer ``model``) for the candidate index pairs
+    that could be duplicates or uncertain, and the field trust they were made with
+    (``prior_trust``: see :func:`field_trust`).
 
     Returns ``(i, j, decision)`` for every pair that is not a plain "not" by title; hard
     contradictions are kept too (the chaining guard needs them).
     """
     if len(pairs) == 0:
         return [], prior_trust or FieldTrust(volume=False, issue=False)
+    keep, sims, trust = title_scored(norms, pairs, workers=workers, prior_trust=prior_trust)
+    ia, ib = pairs[:, 0], pairs[:, 1]
+    out = []
+    for k in keep:
+        i, j = int(ia[k]), int(ib[k])
+        d = decide(norms[i], norms[j], float(sims[k]) if sims[k] else None, trust, model)
+        if d.decision != NOT or d.rule in HARD_NOT:
+            out.append((i, j, d))
+    return out, trust
+
+
+def title_scored(norms: Sequence[Norm], pairs: np.ndarray, *, workers: int = -1,
+                 prior_trust: FieldTrust | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, FieldTrust]:
+    """Title similarity of every candidate pair (0 below :data:`KEEP_FLOOR`), the indices of
+    the pairs worth deciding (title at least KEEP_FLOOR, or a shared DOI/PMID, or the same
+    year, volume and first page) and the collection's field trust."""
     titles = [n.title for n in norms]
     qa = [titles[i] for i in pairs[:, 0]]
     qb = [titles[j] for j in pairs[:, 1]]
     # score_cutoff lets rapidfuzz stop early on hopeless pairs (they score 0)
-    sims = process.cpdist(qa, qb, scorer=fuzz.ratio, score_cutoff=TITLE_FLOOR, workers=workers,
+    sims = process.cpdist(qa, qb, scorer=fuzz.ratio, score_cutoff=KEEP_FLOOR, workers=workers,
                           dtype=np.float32)
+    # an empty title (a record with none) agrees with nothing
+    empty = np.fromiter((not t for t in titles), dtype=bool, count=len(titles))
+    sims[empty[pairs[:, 0]] | empty[pairs[:, 1]]] = 0
     doi = _codes([n.doi for n in norms])
     pmid = _codes([n.pmid for n in norms])
     ia, ib = pairs[:, 0], pairs[:, 1]
@@ -272,15 +315,9 @@ def score_pairs(norms: Sequence[Norm], pairs: np.ndarray, *, workers: int = -1,
     cite = _codes([f"{n.year}|{n.volume}|{n.page_first}" if n.year and n.volume and n.page_first
                    else "" for n in norms])
     same_cite = (cite[ia] == cite[ib]) & (cite[ia] >= 0)
-    keep = np.flatnonzero((sims >= TITLE_FLOOR) | shared | same_cite)
-    trust = field_trust(norms, pairs, sims, prior_trust)
-    out = []
-    for k in keep:
-        i, j = int(ia[k]), int(ib[k])
-        d = classify(norms[i], norms[j], float(sims[k]) if sims[k] else None, trust)
-        if d.decision != NOT or d.rule in HARD_NOT:
-            out.append((i, j, d))
-    return out, trust
+    keep = np.flatnonzero((sims >= KEEP_FLOOR) | shared | same_cite)
+    trust = field_trust(norms, pairs, np.where(sims >= TITLE_FLOOR, sims, 0), prior_trust)
+    return keep, sims, trust
 
 
 def _codes(values: list[str]) -> np.ndarray:

@@ -113,14 +113,20 @@ _LANGUAGES = (
     "lithuanian|norwegian|persian|polish|portuguese|romanian|russian|serbian|slovak|"
     "slovenian|spanish|swedish|turkish|ukrainian")
 
-# MEDLINE/Embase annotations appended to titles: "[Erratum appears in ...]" (which may hold a
-# bracketed note of its own: "[... Note: Niaudet, P [added]]"), "[Japanese]", Ovid's "[Review]
-# [87 refs]".
+# MEDLINE/Embase annotations appended to titles: "[Erratum appears in ...]" or "[published
+# erratum appears in ...]" (which may hold a bracketed note of its own: "[... Note: Niaudet, P
+# [added]]"), "[corrected]", "[Japanese]", Ovid's "[Review] [87 refs]".
 _TITLE_NOTES = re.compile(
-    r"\[\s*(?:(?:erratum|comment|retraction|retracted|update|republished|corrected|"
+    r"\[\s*(?:(?:(?:published )?erratum|comment|retraction|retracted|update|republished|corrected|"
     r"expression of concern|reprint|see|summary for)\b(?:[^\[\]]|\[[^\[\]]*\])*|"
     r"(?:[a-z]+ )?(?:language|"
     + _LANGUAGES + r")s?|review|\d+ refs?)\s*\]\.?", re.I)
+
+# The same note cut off where an export truncated the field ("... practice.[Erratum appears in
+# Lancet Oncol. 201"): an unclosed note at the end of the title.
+_TRUNCATED_NOTE = re.compile(
+    r"\[\s*(?:(?:published )?erratum|comment|retraction|retracted|update|republished|corrected|"
+    r"expression of concern|reprint|see|summary for)\b[^\[\]]*$", re.I)
 
 # EndNote/Embase exports of non-English papers: "English title. German" (the language of the
 # original, capitalised), often followed by the original title ("... of the heart. German
@@ -150,6 +156,8 @@ def title_key(title: str | None) -> str:
     if _SPREADSHEET_ERROR.match(title or ""):
         return ""  # the title was lost in a spreadsheet ("#NAME?" for a title starting "-")
     t = _TITLE_NOTES.sub(" ", title or "")
+    if "[" in t:
+        t = _TRUNCATED_NOTE.sub(" ", t)
     if t.rstrip().endswith(")"):
         t = _CITES_ARTICLE.sub("", t)  # an erratum's citation of its article (the notice)
     if "." in t:
@@ -231,6 +239,14 @@ def author_surnames(raw: str) -> list[str]:
         if s and s not in ("et", "al", "etal", "anonymous"):
             out.append(s)
     return out
+
+
+def author_name_words(raw: str, limit: int = 10) -> frozenset:
+    """Every folded word of two or more letters in the first ``limit`` author names."""
+    out = set()
+    for n in split_names(raw)[:limit]:
+        out.update(w for w in ascii_fold(n).split() if len(w) > 1 and w not in ("et", "al"))
+    return frozenset(out)
 
 
 # --- journal ----------------------------------------------------------------------------------
@@ -348,6 +364,36 @@ def page_range(raw: str | None) -> tuple[str, str]:
     return first, last
 
 
+# What a page field holds when it is not a page: a month ("July", "Septemper"), "var.pagings",
+# "No Pagination Specified", "[Epub ahead of print]", "Abstract".
+_PAGE_SHAPE = re.compile(r"^[a-z]{0,3}\d+[a-z]?\d*$|^[ivxlcdm]+$")
+
+
+def pages_trustworthy(raw: str | None, parsed: tuple[str, str] | None = None) -> bool:
+    """The pages field holds a real first page (digits with at most a short letter prefix, or a
+    roman numeral) and, if it gives a last page, one not before it: only then is a difference
+    of first pages a fact about the record. A month and year ("Dec-19": pages 12-19 damaged by
+    a spreadsheet, or a date shifted into the pages field), a month name, "var.pagings" or
+    text is not trustworthy (an agreement still counts). A day and month ("06-Oct") can only
+    be a page range a spreadsheet turned into a date (a date would have a year): it is."""
+    s = (raw or "").strip()
+    if not s or _EXCEL_MON_YY.match(s):
+        return False
+    m = _EXCEL_DAY_MON.match(s)
+    if m:
+        return m.group(2).lower() in _MONTHS
+    first, last = page_range(s) if parsed is None else parsed
+    if not _PAGE_SHAPE.match(first):
+        return False
+    if last:
+        if not _PAGE_SHAPE.match(last):
+            return False
+        df, dl = re.sub(r"\D", "", first), re.sub(r"\D", "", last)
+        if df and dl and int(dl) < int(df):
+            return False
+    return True
+
+
 def volume_key(raw: str | None) -> str:
     """The volume's first number ("19 (Suppl 2)" -> "19"); letters if it has no number."""
     s = (raw or "").strip()
@@ -385,7 +431,14 @@ class Norm(NamedTuple):
     # pagination)", "1)" or "9 Suppl"): only then is a difference between two records a fact.
     volume_plain: bool = False
     issue_plain: bool = False
+    pages_ok: bool = False   # :func:`pages_trustworthy`
+    # every word of 2+ letters of the first ten author names ("van dyke thomas"), for author
+    # lists whose surnames are cut differently ("Van Dyke T. E." / "Van Dyke Thomas E.")
+    name_words: frozenset = frozenset()
+    abstract: str = ""       # folded start of the abstract
 
+
+ABSTRACT_CHARS = 300
 
 _COMPLETENESS_FIELDS = ("title", "abstract", "authors_raw", "journal", "year", "volume", "issue",
                         "pages", "doi", "pmid")
@@ -395,6 +448,26 @@ _PLAIN_NUMBER = re.compile(r"^\s*\d{1,4}\s*$")
 # "Journal (2013) 150:3 (1031-1038)": a year in parentheses followed by more citation (not
 # NLM's "J Appl Physiol (1985)", where the year is part of the title).
 _CITATION_IN_JOURNAL = re.compile(r"\((?:1[89]|20)\d\d\)\s*[A-Za-z]?\d")
+# Ovid's Embase source string: "Vaccine.28 (32) ()(pp 5203-5211) 2010.Date of Publication: ..."
+# (journal, a period, volume, issue in parentheses, pages after "pp", year).
+_OVID_CITATION = re.compile(
+    r"^(?P<journal>[^.]+?(?:\.[^.\d(][^.]*?)*)\.\s*(?P<volume>[A-Za-z]?\d[^\s(]*)?\s*"
+    r"(?:\((?P<issue>[^)]*)\))?\s*(?:\(\s*\))?\s*(?:\(pp\.?\s*(?P<pages>[^)]*)\))?\s*"
+    r"(?P<year>(?:1[89]|20)\d\d)\b")
+
+
+def split_citation(journal: str) -> dict:
+    """The parts of a whole source string exported in the journal field, else {}: Embase's
+    "J Affect Disord (2013) 150:3 (1031-1038). Date of Publication: ..." and Ovid's
+    "Vaccine.28 (32) ()(pp 5203-5211) 2010.Date of Publication: ..." -> journal, volume,
+    issue, pages, year (those found)."""
+    if _CITATION_IN_JOURNAL.search(journal):
+        return {k: v for k, v in parse_embase_source(journal).items() if v}
+    if "(pp" in journal or "Date of Publication" in journal:
+        m = _OVID_CITATION.match(journal)
+        if m:
+            return {k: v.strip() for k, v in m.groupdict().items() if v and v.strip()}
+    return {}
 
 
 def normalise_record(row: dict) -> Norm:
@@ -405,14 +478,18 @@ def normalise_record(row: dict) -> Norm:
         authors_raw = "; ".join(_json_list(row.get("authors")))
     journal, volume, issue, pages = (row.get(f) for f in ("journal", "volume", "issue", "pages"))
     year_raw = row.get("year_raw") or row.get("year")
-    if journal and _CITATION_IN_JOURNAL.search(journal):
-        # a whole Embase source string in the journal field: "J Affect Disord (2013) 150:3
-        # (1031-1038). Date of Publication: ..."; its parts fill what the record lacks
-        cite = parse_embase_source(journal)
+    cite = split_citation(journal) if journal else {}
+    if cite:
+        # a whole source string in the journal field; its parts replace what the record's own
+        # fields lack or hold in a shape that is not a citation (Ovid exports shift fields:
+        # a month in pages, an Excel date in issue, no volume)
         journal = cite.get("journal") or journal
-        volume = volume or cite.get("volume")
-        issue = issue or cite.get("issue")
-        pages = pages or cite.get("pages")
+        if not _PLAIN_NUMBER.match(str(volume or "")):
+            volume = cite.get("volume") or volume
+        if not _PLAIN_NUMBER.match(str(issue or "")):
+            issue = cite.get("issue") or issue
+        if not pages_trustworthy(pages):
+            pages = cite.get("pages") or pages
         year_raw = year_raw or cite.get("year")
     year = normalise_year(year_raw) or 0
     first, last = page_range(pages)
@@ -428,6 +505,9 @@ def normalise_record(row: dict) -> Norm:
         filled=filled,
         volume_plain=bool(_PLAIN_NUMBER.match(str(volume or ""))),
         issue_plain=bool(_PLAIN_NUMBER.match(str(issue or ""))),
+        pages_ok=pages_trustworthy(pages, (first, last)),
+        name_words=author_name_words(authors_raw or ""),
+        abstract=ascii_fold((row.get("abstract") or "")[:ABSTRACT_CHARS]),
     )
 
 

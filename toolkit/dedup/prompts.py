@@ -1,4 +1,4 @@
-"""`review dedup --review`: the manual queue of uncertain pairs, in the terminal.
+"""`review dedup review`: the manual queue of uncertain pairs, in the terminal.
 
 Each pair is shown side by side with the fields that differ marked; the keys are
 d(uplicate) / n(ot duplicate) / s(kip) / q(uit). Every decision is saved (its own transaction)
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import textwrap
 from typing import Callable
 
@@ -63,7 +62,7 @@ def conflict_line(c: dict) -> str:
               else "not screened")
     return (f"cluster {c['cluster_id']}: record {c['record_id']} was screened "
             f"'{c['decision']}', its primary record {c['primary_id']} {theirs}; resolve with "
-            f"`review conflicts --resolve {c['primary_id']} --decision include|exclude`")
+            f"`review conflicts resolve {c['primary_id']} --decision include|exclude`")
 
 
 def merge_lines(out: dict) -> list[str]:
@@ -80,19 +79,6 @@ def merge_lines(out: dict) -> list[str]:
     return lines
 
 
-def _prompt(text: str, err: bool) -> str:
-    """One of d/n/s/q from the terminal; the end of piped input counts as q (as in
-    `review screen` and `review fulltext`)."""
-    try:
-        return click.prompt(text, type=click.Choice(["d", "n", "s", "q"]), show_choices=False,
-                            err=err)
-    except click.exceptions.Abort:
-        if sys.stdin is not None and not sys.stdin.isatty():
-            click.echo("", err=err)
-            return "q"
-        raise
-
-
 def review_pairs(review: Review, *, ask: Callable[[str], str] | None = None,
                  echo: Callable[[str], None] | None = None, actor: str | None = None,
                  err: bool = False) -> dict:
@@ -101,11 +87,14 @@ def review_pairs(review: Review, *, ask: Callable[[str], str] | None = None,
     The open pairs are read again after every answer: a 'duplicate' that puts the records of
     other pairs into one cluster closes those pairs (``closed`` counts them), so they are not
     shown. A skipped pair is not shown again in this session. The default ``ask``/``echo``
-    use the terminal, on stderr when ``err`` (stdout is then left to the caller's JSON)."""
+    use the terminal (one key per answer, as in `review screen`), on stderr when ``err``
+    (stdout is then left to the caller's JSON)."""
     from ..errors import ReviewError
+    from ..terminal import Terminal
 
-    ask = ask or (lambda text: _prompt(text, err))
-    echo = echo or (lambda text: click.echo(text, err=err))
+    term = Terminal(err=err)
+    ask = ask or (lambda text: term.choose(f"{text} > ", "dns"))
+    echo = echo or term.echo
     counts = {"duplicate": 0, "not": 0, "skipped": 0, "closed": 0}
     passed: set[int] = set()  # skipped, or refused, in this session
     shown = 0

@@ -41,7 +41,7 @@ def _dedup_001(db) -> None:
             run_id integer references dedup_runs(id),   -- null for a manual merge
             origin text not null,             -- auto | manual
             created_at text not null,
-            undone_at text,                   -- set by `review dedup --undo`; rows are kept
+            undone_at text,                   -- set by `review dedup undo`; rows are kept
             undone_by text
         )
         """
@@ -142,7 +142,7 @@ def _dedup_002(db) -> None:
         db.execute("insert into dedup_inherited (decision_id, record_id, from_record_id, "
                    "cluster_id) values (?, ?, ?, ?)", [dec_id, rid, src, cid])
     # A cluster a person undid before this migration left its inherited decisions live (the
-    # separated record was never screened). Withdraw them now, as `review dedup --undo` does,
+    # separated record was never screened). Withdraw them now, as `review dedup undo` does,
     # and say so in the audit log.
     stale = db.execute(
         "select t.id, t.record_id, t.decision, l.from_record_id, l.cluster_id "

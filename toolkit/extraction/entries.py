@@ -16,7 +16,8 @@ from ..errors import ReviewError
 from ..fulltext import read_csv_rows, included_studies, raise_cell_errors, resolve_study
 from ..store import Review, now_iso
 from .forms import Form, check_instance, register_form, replacing_key
-from .values import NOT_REPORTED, format_value, from_row, parse_value, to_json
+from .values import (NOT_REPORTED, format_value, from_row, is_not_reported_text, parse_value,
+                     to_json, unit_of)
 
 IMPORT_COLUMNS = ("study", "field", "value", "instance", "extractor", "quote", "page", "source",
                   "source_url", "note", "unit", "derived")
@@ -171,6 +172,23 @@ def values_equal(a, b) -> bool:
     return _cmp_key(a) == _cmp_key(b)
 
 
+def with_unit(field: dict, text, unit: str) -> str:
+    """The value text of an ``n of N`` field with ``units:`` whose unit is given apart (the
+    import's ``unit`` column): the unit appended, or checked against the one the text names.
+    "Not reported" takes no unit."""
+    text = str(text or "").strip()
+    if not text or is_not_reported_text(text):
+        return text
+    wanted = unit_of(field["units"], unit, unit)
+    try:
+        value = parse_value(field, text)
+    except ValueError:
+        return f"{text} {wanted}"
+    if value["unit"] != wanted:
+        raise ValueError(f"the value says {value['unit']} but the unit column {unit!r}")
+    return text
+
+
 def import_values_csv(review: Review, path: str | Path, form: Form,
                       extractor: str | None = None) -> dict:
     """Bulk entry from a long CSV (columns ``IMPORT_COLUMNS``; ``study``, ``field``, ``value``
@@ -210,8 +228,15 @@ def import_values_csv(review: Review, path: str | Path, form: Form,
                 str(field["unit"]).split()).casefold():
             errors.append((line, "unit", f"{unit!r} is not the unit of field {fname} "
                                          f"({field['unit']})"))
+        text = row.get("value")
+        if field.get("units") and unit:
+            try:
+                text = with_unit(field, text, unit)
+            except ValueError as exc:
+                errors.append((line, "unit", str(exc)))
+                continue
         try:
-            parse_value(field, row.get("value"))
+            parse_value(field, text)
         except ValueError as exc:
             errors.append((line, "value", str(exc)))
             continue
@@ -232,9 +257,9 @@ def import_values_csv(review: Review, path: str | Path, form: Form,
                                      ("derived: " + row["derived"].strip())
                                      if (row.get("derived") or "").strip() else "",
                                      f"unit: {unit}" if unit and not field.get("unit")
-                                     else "") if x)
+                                     and not field.get("units") else "") if x)
         source = (row.get("source") or row.get("source_url") or "").strip() or None
-        todo.append((study, fname, row["value"], who, instance, row.get("quote"),
+        todo.append((study, fname, text, who, instance, row.get("quote"),
                      row.get("page"), note or None, source))
     if errors:
         raise_cell_errors(path, errors)

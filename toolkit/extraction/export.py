@@ -12,7 +12,7 @@ every needed value; rows lacking one are left out and listed in ``df.attrs['note
 =============  ==============================================================  ===============
 measure        columns                                                         review pool
 =============  ==============================================================  ===============
-proportion     study, events, total, percent (derived)                         ``--measure PR|PLO|PFT --events events --total total``
+proportion     study, events, total, percent (derived), unit (what was counted)  ``--measure PR|PLO|PFT --events events --total total``
 mean           study, mean, sd, n, sd_derivation                               ``--measure MN --mean mean --sd sd --n n``
 mean_change    study, mean_pre, sd_pre, mean_post, sd_post, n, [r],            ``--measure MC --mean-pre mean_pre --sd-pre sd_pre
                [timepoint], sd_derivation                                      --mean-post mean_post --sd-post sd_post --n n --r r|VALUE``
@@ -36,14 +36,14 @@ from .values import NOT_REPORTED
 # Keyword arguments of toolkit.pooling's pool_table for each measure's columns, and the
 # measure `review pool` uses by default for it.
 POOL_KWARGS = {
-    "proportion": {"events": "events", "total": "total", "study": "study"},
+    "proportion": {"events": "events", "total": "total", "study": "study", "unit": "unit"},
     "mean": {"mean": "mean", "sd": "sd", "n": "n", "study": "study"},
     "mean_change": {"mean_pre": "mean_pre", "sd_pre": "sd_pre", "mean_post": "mean_post",
                     "sd_post": "sd_post", "n": "n", "study": "study"},
 }
 DEFAULT_MEASURE = {"proportion": "PLO", "mean": "MN", "mean_change": "MC"}
 POOL_ARGS = {
-    "proportion": "--measure PLO --events events --total total --study study",
+    "proportion": "--measure PLO --events events --total total --study study --unit unit",
     "mean": "--measure MN --mean mean --sd sd --n n --study study",
     "mean_change": ("--measure MC --mean-pre mean_pre --sd-pre sd_pre --mean-post mean_post "
                     "--sd-post sd_post --n n --r {r} --study study"),
@@ -83,7 +83,8 @@ def _form_for(review: Review, form, outcome: str | None) -> Form:
 def _flatten(field: dict, value, finals: dict, study: str, instance: str) -> dict:
     """A field's columns for one cell."""
     name, kind = field["name"], field["type"]
-    cols = {"n_of_N": ("events", "total", "percent"), "mean_sd": ("mean", "sd", "sd_derivation"),
+    cols = {"n_of_N": ("events", "total", "percent") + (("unit",) if field.get("units") else ()),
+            "mean_sd": ("mean", "sd", "sd_derivation"),
             "median_iqr": ("median", "q1", "q3", "min", "max")}.get(kind)
     if cols is None:
         if value is None:
@@ -109,7 +110,7 @@ def _derive(field, keys, cols, value, finals, study, instance) -> dict:
     kind = field["type"]
     if kind == "n_of_N":
         return dict(zip(keys, (value["n"], value["N"],
-                               percent_from_n_of_N(value["n"], value["N"]))))
+                               percent_from_n_of_N(value["n"], value["N"]), value.get("unit"))))
     if kind == "median_iqr":
         return {k: value.get(c) for k, c in zip(keys, cols)}
     n = _n_for(field, finals, study, instance)
@@ -237,7 +238,10 @@ def outcome_table(review: Review, outcome: str, form=None) -> pd.DataFrame:
                 ev = get("events")
                 if "total" in spec:
                     tot = get("total")
+                    unit = f[spec["total"]].get("unit") or f[spec["events"]].get("unit")
                 else:
+                    unit = (ev.get("unit") if ev is not None else None) or \
+                        f[spec["events"]].get("unit")
                     tot = ev["N"] if ev is not None else None
                     ev = ev["n"] if ev is not None else None
                 if ev is not None and tot is not None:
@@ -245,7 +249,8 @@ def outcome_table(review: Review, outcome: str, form=None) -> pd.DataFrame:
                         missing.append(f"events {ev} > total {tot}" if ev > tot
                                        else "total is 0")
                     else:
-                        row.update(events=ev, total=tot, percent=percent_from_n_of_N(ev, tot))
+                        row.update(events=ev, total=tot, percent=percent_from_n_of_N(ev, tot),
+                                   unit=unit)
             elif measure == "mean":
                 v, n = get("value"), get("n")
                 if v is not None and n is not None:
@@ -283,7 +288,7 @@ def outcome_table(review: Review, outcome: str, form=None) -> pd.DataFrame:
                 row[cov] = _covariate(f[cov], _cell(finals, study, f[cov], inst))
             rows.append(row)
     columns = ["study"] + ([level] if level else []) + {
-        "proportion": ["events", "total", "percent"],
+        "proportion": ["events", "total", "percent", "unit"],
         "mean": ["mean", "sd", "n", "sd_derivation"],
         "mean_change": (["mean_pre", "sd_pre", "mean_post", "sd_post", "n"]
                         + (["r"] if "r" in spec else [])

@@ -9,6 +9,7 @@ Shape (see docs/fulltext_extraction.md)::
         label: Patients           # shown in prompts (defaults to name)
         type: integer             # one of values.TYPES ("n of N", "mean (SD)", ... accepted)
         unit: patients            # optional
+        units: [patients, tumours] # n of N only: what may be counted; each value names one
         min: 1                    # optional range (numeric and compound types)
         max: 10000
         choices: [a, b]           # choice only: required, unique
@@ -40,8 +41,8 @@ from .values import (NOT_REPORTED, NUMERIC_TYPES, TYPE_ALIASES, TYPES, parse_val
                      to_json)
 
 LEVELS = ("study", "arm", "timepoint")
-FIELD_KEYS = {"name", "label", "type", "unit", "min", "max", "choices", "required", "help",
-              "level", "n_field"}
+FIELD_KEYS = {"name", "label", "type", "unit", "units", "min", "max", "choices", "required",
+              "help", "level", "n_field"}
 RANGE_TYPES = NUMERIC_TYPES + ("n_of_N", "mean_sd", "median_iqr")
 WHOLE_TYPES = ("integer", "n_of_N")  # their range bounds are whole numbers
 # The type names as form files and the docs spell them (internal name -> documented spelling).
@@ -170,6 +171,22 @@ def parse_form(text: str, *, source: str = "<form>", default_name: str | None = 
         elif "choices" in raw:
             raise ReviewError(f"choices are only for type choice, not {SPELLINGS[kind]}",
                               file=source, record=where)
+        if "units" in raw:
+            units = raw["units"]
+            if kind != "n_of_N":
+                raise ReviewError("units: is only for n of N fields (other fields have one "
+                                  "unit:)", file=source, record=where)
+            if raw.get("unit") is not None:
+                raise ReviewError("give either unit: (one) or units: (a list to choose from), "
+                                  "not both", file=source, record=where)
+            if (not isinstance(units, list) or not units
+                    or not all(isinstance(u, str) and re.fullmatch(r"[A-Za-z][\w-]*", u)
+                               for u in units)):
+                raise ReviewError(f"units must be a non-empty list of single words, got "
+                                  f"{units!r}", file=source, record=where)
+            if len({u.casefold() for u in units}) != len(units):
+                raise ReviewError(f"duplicate units in {units}", file=source, record=where)
+            f["units"] = list(units)
         if "n_field" in raw:
             if kind != "mean_sd":
                 raise ReviewError("n_field is only for mean (SD) fields", file=source,
@@ -228,6 +245,12 @@ def _parse_outcomes(raw, by_name: dict, source: str) -> dict:
             if etype == "n_of_N" and "total" in spec:
                 raise ReviewError("events is an n of N field; it has its own total",
                                   file=source, record=where)
+            if etype == "integer":
+                eu, tu = by_name[spec["events"]].get("unit"), by_name[spec["total"]].get("unit")
+                if eu and tu and eu.casefold() != tu.casefold():
+                    raise ReviewError(f"events are counted in {eu} but the total in {tu}: "
+                                      "a proportion needs one unit of analysis", file=source,
+                                      record=where)
         covs = spec.get("covariates") or []
         if not isinstance(covs, list) or any(c not in by_name for c in covs):
             raise ReviewError(f"covariates must be a list of field names, got {covs!r}",
@@ -351,7 +374,7 @@ def refit_values(review: Review, form: Form,
         raise ReviewError(
             f"form {form.name} has changed, and {n} stored value{'s' if n != 1 else ''} "
             f"do{'es' if n == 1 else ''} not fit the new form; nothing was changed. Re-enter "
-            "them in the new form's terms in one `review extract --import FILE.csv` (values "
+            "them in the new form's terms in one `review extract import FILE.csv` (values "
             "an import replaces are not checked), or keep those fields as they were and add "
             "fields with new names:\n" + "\n".join(problems))
     return changes

@@ -24,7 +24,9 @@ HELP = ("type the value; NR = not reported (not the same as 0); Enter = skip; "
 
 def describe(field: dict) -> str:
     """One line telling what a field takes."""
-    kind = {"n_of_N": "n of N, e.g. 30/31", "mean_sd": "mean (SD), e.g. 61.8 (8.2), or "
+    n_of_n = ("n of N and what was counted, e.g. 30/31 " + field["units"][0]
+              if field.get("units") else "n of N, e.g. 30/31")
+    kind = {"n_of_N": n_of_n, "mean_sd": "mean (SD), e.g. 61.8 (8.2), or "
             "61.8 (SE 1.2) / 61.8 (95% CI 59 to 64)", "median_iqr": "median (IQR a-b or "
             "range a-b)", "choice": "one of: " + ", ".join(field.get("choices", [])),
             "boolean": "yes/no", "date": "YYYY, YYYY-MM or YYYY-MM-DD"}.get(field["type"],
@@ -32,6 +34,8 @@ def describe(field: dict) -> str:
     parts = [kind]
     if field.get("unit"):
         parts.append(f"unit: {field['unit']}")
+    if field.get("units"):
+        parts.append(f"units: {' | '.join(field['units'])}")
     if "min" in field or "max" in field:
         parts.append(f"range {field.get('min', '')}..{field.get('max', '')}")
     if field.get("required"):

@@ -8,6 +8,10 @@
 ``extraction_forms``
     The text of every extraction form used, so stored values stay interpretable when the YAML
     file changes later.
+``study_overlaps``
+    Two included studies whose cohorts overlap (same centre and years, a later report of an
+    earlier series), recorded at full text (``review overlap``). Each side is one of the
+    study's reports, so a relabelled study keeps its overlaps; a removal sets ``removed_at``.
 ``extraction_values``
     One row per value entered (by an extractor) or adjudicated (``origin='resolution'``). A new
     value for the same study/field/instance/extractor supersedes the old one
@@ -84,6 +88,24 @@ def _extraction_001(db) -> None:
     )
 
 
+def _overlap_001(db) -> None:
+    db.execute(
+        """
+        create table study_overlaps (
+            id integer primary key,
+            record_a integer not null references records(id),   -- a report of one study
+            record_b integer not null references records(id),   -- a report of the other
+            note text,                       -- why they overlap (centre, years, authors)
+            source text,                     -- where that is documented
+            recorded_by text not null,
+            recorded_at text not null,
+            removed_at text
+        )
+        """
+    )
+
+
 MIGRATIONS = [
     ("extraction_001_fulltext_and_values", _extraction_001),
+    ("overlap_001_study_overlaps", _overlap_001),
 ]

@@ -13,7 +13,9 @@ text         anything non-empty                     the text, spaces collapsed
 choice       one of the choices (any case)          the choice as the form spells it
 boolean      yes/no, y/n, true/false, 1/0           ``true`` / ``false``
 date         ``2016``, ``2016-03``, ``2016-03-31``  the ISO text, as precise as given
-n_of_N       ``30/31``, ``30 of 31``                ``{"n": 30, "N": 31}``
+n_of_N       ``30/31``, ``30 of 31``                ``{"n": 30, "N": 31}``; a field with
+             (``30/31 tumours`` when the field      ``units:`` needs the unit and keeps it:
+             lists ``units:``)                      ``{"n": 30, "N": 31, "unit": "tumours"}``
 mean_sd      ``61.8 (8.2)``, ``61.8 ± 8.2``,        ``{"mean": 61.8, "sd": 8.2}``; or with
              ``61.8 (SD 8.2)``, ``61.8``,           ``"se"``, or ``"ci_low"``/``"ci_high"``
              ``61.8 (SE 1.2)``,                     (the SD is then derived on export, see
@@ -135,8 +137,9 @@ def parse_value(field: dict, text):
     elif kind == "date":
         value = _date(text)
     elif kind == "n_of_N":
-        m = re.fullmatch(r"(\d+)\s*(?:/|of|out of)\s*(\d+)", text, re.I)
-        if not m:
+        units = field.get("units")
+        m = re.fullmatch(r"(\d+)\s*(?:/|of|out of)\s*(\d+)(?:\s+(.+))?", text, re.I)
+        if not m or (m.group(3) and not units):
             raise ValueError(f"{text!r} is not 'n of N' (like '30/31' or '30 of 31')")
         n, big = int(m.group(1)), int(m.group(2))
         if n > big:
@@ -144,6 +147,8 @@ def parse_value(field: dict, text):
         if big == 0:
             raise ValueError(f"{text!r}: N is 0")
         value = {"n": n, "N": big}
+        if units:
+            value["unit"] = unit_of(units, m.group(3), text)
     elif kind == "mean_sd":
         value = _mean_sd(text)
     elif kind == "median_iqr":
@@ -152,6 +157,22 @@ def parse_value(field: dict, text):
         raise AssertionError(f"unknown type {kind}")
     _check_range(field, value, text)
     return value
+
+
+def unit_of(units: list[str], typed: str | None, text: str) -> str:
+    """The unit of analysis ``typed`` names, spelled as in the form's ``units`` list (any case;
+    a singular matches its plural, "tumour" -> "tumours"). Raises ValueError when it is
+    missing or not listed: a count without its unit (per patient? per tumour?) cannot be
+    pooled safely."""
+    choices = ", ".join(units)
+    if not typed or not typed.strip():
+        raise ValueError(f"{text!r}: say what was counted, one of {choices} (like "
+                         f"'30/31 {units[0]}')")
+    t = " ".join(typed.split()).casefold()
+    for u in units:
+        if t in (u.casefold(), u.casefold().rstrip("s")):
+            return u
+    raise ValueError(f"{text!r}: unit {typed.strip()!r} is not one of {choices}")
 
 
 def _date(text: str) -> str:
@@ -258,7 +279,8 @@ def format_value(value) -> str:
         return "yes" if value else "no"
     if isinstance(value, dict):
         if "N" in value:
-            return f"{value['n']}/{value['N']}"
+            return f"{value['n']}/{value['N']}" + (f" {value['unit']}" if "unit" in value
+                                                   else "")
         if "mean" in value:
             if "sd" in value:
                 return f"{value['mean']} ({value['sd']})"

@@ -48,8 +48,12 @@ def _rows(result: dict):
         rows.extend(("study", s) for s in studies)
         rows.append(("blank",))
     hk = ", Knapp-Hartung" if result["test"] == "knha" else ""
-    label = f"FE model{hk.replace(', ', ' (')}{')' if hk else ''}" if result["method"] == "FE" \
-        else f"RE model ({result['method']}{hk})"
+    if result.get("model") == "glmm":
+        label = f"GLMM (ML{', t-test' if result['test'] == 't' else ''})"
+    elif result["method"] == "FE":
+        label = f"FE model{hk.replace(', ', ' (')}{')' if hk else ''}"
+    else:
+        label = f"RE model ({result['method']}{hk})"
     rows.append(("diamond", result, label, "black"))
     if result.get("pi_low") is not None:
         rows.append(("pi", result))
@@ -114,9 +118,13 @@ def forest_plot(result: dict, path, *, title: str | None = None, digits: int | N
                         mec="#3a6ea5", ls="none")
                 ax_r.text(0.02, y, f"{_fmt(s['estimate'], digits)} [{_fmt(s['ci_low'], digits)}, "
                                    f"{_fmt(s['ci_high'], digits)}]", va="center")
-                ax_r.text(0.98, y, f"{s['weight']:.1f}%", va="center", ha="right")
+                ax_r.text(0.98, y, "–" if s["weight"] is None else f"{s['weight']:.1f}%",
+                          va="center", ha="right")
             elif kind == "diamond":
                 d, label, color = row[1], row[2], row[3]
+                if d.get("estimate") is None:       # a GLMM subgroup with no estimate
+                    ax_l.text(0.03, y, label + ": no estimate", va="center")
+                    continue
                 ax.add_patch(Polygon([(d["ci_low"], y), (d["estimate"], y - 0.35),
                                       (d["ci_high"], y), (d["estimate"], y + 0.35)],
                                      closed=True, color=color))
@@ -126,8 +134,11 @@ def forest_plot(result: dict, path, *, title: str | None = None, digits: int | N
                                    f"{_fmt(d['ci_high'], digits)}]", va="center",
                           fontweight="bold" if color == "black" else "normal")
                 weight = 100.0 if color == "black" else sum(
-                    s["weight"] for s in result["studies"] if s.get("group") == d.get("group"))
-                ax_r.text(0.98, y, f"{weight:.1f}%", va="center", ha="right",
+                    s["weight"] or 0 for s in result["studies"]
+                    if s.get("group") == d.get("group"))
+                shown = "–" if result.get("model") == "glmm" and color != "black" \
+                    else f"{weight:.1f}%"
+                ax_r.text(0.98, y, shown, va="center", ha="right",
                           fontweight="bold" if color == "black" else "normal")
             elif kind == "pi":
                 d = row[1]
@@ -148,7 +159,8 @@ def forest_plot(result: dict, path, *, title: str | None = None, digits: int | N
         ax.set_xlabel(xlabel, fontsize=8)
         tau = "" if result["method"] == "FE" else f"\u03c4\u00b2 = {_fmt(result['tau2'], 4)}, "
         het = (f"Heterogeneity: {tau}"
-               f"I\u00b2 = {_fmt(result['I2'], 1)}%, Q = {_fmt(result['Q'], 2)} "
+               f"I\u00b2 = {_fmt(result['I2'], 1)}%, "
+               f"{'Q (LRT)' if result.get('model') == 'glmm' else 'Q'} = {_fmt(result['Q'], 2)} "
                f"(df = {result['Q_df']}, p {_pfmt(result['Q_p'])})")
         if result.get("Q_between") is not None:
             het += (f"; subgroup differences: Q = {_fmt(result['Q_between'], 2)} "

@@ -54,6 +54,7 @@ class RMAResult:
     vi: np.ndarray = field(repr=False, default=None)
     X: np.ndarray = field(repr=False, default=None)
     iterations: int = 0
+    s2w: float = 1.0              # Knapp-Hartung scale factor of vb (1 with the z-test)
 
 
 # --- linear algebra on the weighted design ----------------------------------------------------
@@ -296,6 +297,7 @@ def rma(yi, vi, X=None, *, method: str = "REML", test: str = "z", level: float =
 
     w = 1.0 / (v + tau2)
     beta, vb = _gls(y, X, w)
+    s2w = 1.0
     if test == "knha":
         if df < 1:
             raise ReviewError("Knapp-Hartung needs more studies than coefficients")
@@ -331,7 +333,20 @@ def rma(yi, vi, X=None, *, method: str = "REML", test: str = "z", level: float =
         method=method, test=test, level=level, k=k, p=p, names=names, beta=beta, se=se, vb=vb,
         zval=zval, pval=pval, ci_lb=beta - crit * se, ci_ub=beta + crit * se, tau2=float(tau2),
         I2=float(I2), H2=float(H2), QE=QE, QEp=QEp, QM=QM, QMp=QMp, crit=crit, df=df,
-        weights=100 * w / w.sum(), yi=y, vi=v, X=X, iterations=iters)
+        weights=100 * w / w.sum(), yi=y, vi=v, X=X, iterations=iters, s2w=s2w)
+
+
+def rma_any_k(yi, vi, X=None, *, method: str = "REML", test: str = "z", level: float = 95,
+              names: list[str] | None = None) -> RMAResult:
+    """:func:`rma`, also for a single study, as metafor fits one: tau^2 = 0 and the z-test
+    (the fit is reported under the asked ``method``). Used wherever a subset of the studies
+    is refitted (subgroups, leave-one-out, cumulative meta-analysis)."""
+    y = np.asarray(yi, dtype=float).ravel()
+    if len(y) == 1 and (X is None or np.asarray(X).reshape(1, -1).shape[1] == 1):
+        fit = rma(y, vi, X, method="FE", test="z", level=level, names=names)
+        fit.method = method.upper()
+        return fit
+    return rma(y, vi, X, method=method, test=test, level=level, names=names)
 
 
 @dataclass

@@ -65,8 +65,10 @@ def pairwise_kappa(table: dict[int, dict[str, str]]) -> list[dict]:
 def conflicts(review: Review) -> dict:
     """Disagreements and maybes, resolved or not, and kappa per pair of reviewers.
 
-    Returns {"conflicts": [...], "maybes": [...], "kappa": [...], "n_unresolved": int}; each
-    item is {"record_id", "title", "decisions": {reviewer: decision}, "resolution"}.
+    Returns {"conflicts": [...], "maybes": [...], "duplicate_conflicts": [...], "kappa": [...],
+    "n_unresolved": int}; each item is {"record_id", "title", "decisions": {reviewer: decision},
+    "resolution"}. Duplicate conflicts (:func:`duplicate_conflicts`) are the same kind of thing
+    deduplication finds: every conflict the toolkit mentions is listed here.
     """
     table = reviewer_table(review)
     # a person's include against an automation exclusion (another reviewer's stopping rule) is
@@ -83,6 +85,26 @@ def conflicts(review: Review) -> dict:
             conflict_items.append(item)
         elif values == {"maybe"}:
             maybe_items.append(item)
+    duplicates = duplicate_conflicts(review, titles)
     unresolved = sum(1 for it in conflict_items + maybe_items if it["resolution"] is None)
     return {"conflicts": conflict_items, "maybes": maybe_items,
-            "kappa": pairwise_kappa(table), "n_unresolved": unresolved}
+            "duplicate_conflicts": duplicates, "kappa": pairwise_kappa(table),
+            "n_unresolved": unresolved + len(duplicates)}
+
+
+def duplicate_conflicts(review: Review, titles: dict[int, str] | None = None) -> list[dict]:
+    """Records deduplication put in one cluster after both were screened, with different
+    final decisions (:func:`toolkit.dedup.api.decision_conflicts`): one paper, two answers.
+    They are resolved like any conflict, on the primary record (`review conflicts resolve
+    PRIMARY`). Each item: {record_id (the primary), title, cluster_id, duplicate_id,
+    decisions: {"record N": decision}, resolution: None}."""
+    from ..dedup.api import decision_conflicts
+
+    if titles is None:
+        titles = {r["id"]: r["title"] for r in review.db.query("select id, title from records")}
+    return [{"record_id": c["primary_id"], "title": titles.get(c["primary_id"]),
+             "cluster_id": c["cluster_id"], "duplicate_id": c["record_id"],
+             "decisions": {f"record {c['primary_id']}": c["primary_decision"] or "not screened",
+                           f"record {c['record_id']}": c["decision"]},
+             "resolution": None}
+            for c in decision_conflicts(review)]

@@ -158,6 +158,15 @@ def latest_human_id(review: Review, reviewer: str) -> int | None:
         "and undone_at is null", [reviewer]).fetchone()[0]
 
 
+def reviewer_note(review: Review, record_id: int, reviewer: str) -> str | None:
+    """The note of the reviewer's latest live decision on the record (None without one)."""
+    row = review.db.execute(
+        "select note from ta_decisions where record_id = ? and reviewer = ? and "
+        "undone_at is null and origin in ('human', 'import') order by id desc limit 1",
+        [record_id, reviewer]).fetchone()
+    return row[0] if row and row[0] else None
+
+
 def blocked_records(review: Review, reviewer: str | None = None) -> set[int]:
     """Records left out of a queue: those with an inherited decision (for every reviewer) and
     those excluded by automation. An automation exclusion stands in for the reviewer whose
@@ -239,7 +248,7 @@ def resolve(review: Review, record_id: int, decision: str, reviewer: str,
     return row_id
 
 
-# -- review screen --import ------------------------------------------------------------------
+# -- review screen import ------------------------------------------------------------------
 
 _DECISION_WORDS = {
     "include": "include", "included": "include", "1": "include", "yes": "include",
@@ -270,6 +279,7 @@ def import_decisions(review: Review, path, reviewer: str) -> dict:
     import io
     from pathlib import Path
 
+    from ..csvdialect import delimiter_of
     from ..records import normalise_doi, normalise_pmid
 
     path = Path(path)
@@ -282,7 +292,8 @@ def import_decisions(review: Review, path, reviewer: str) -> dict:
     except UnicodeDecodeError:
         raise ReviewError("not UTF-8 text", file=path) from None
     # newline='' keeps line breaks inside quoted cells (str.splitlines would drop them)
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.DictReader(io.StringIO(text, newline=""),
+                            delimiter=delimiter_of(text.partition("\n")[0]))
     header = {(h or "").strip().lower(): h for h in (reader.fieldnames or [])}
     match_cols = [c for c in _MATCH_COLUMNS if c in header]
     if not match_cols:

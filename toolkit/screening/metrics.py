@@ -1,6 +1,6 @@
 """Screening-simulation metrics (work saved over sampling, recall at a budget).
 
-Definitions follow issue 5; the priors are left out of every count, so with ``N`` records and
+Definitions follow Cohen et al. (2006) and ASReview's simulation metrics; the priors are left out of every count, so with ``N`` records and
 ``R`` includes *after* removing the priors:
 
 - ``n95`` / ``n100``: records screened (after the priors) until ``ceil(0.95 R)`` / ``R`` includes

@@ -41,7 +41,14 @@ from .features import char_vectorizer, char_wb_tfidf, word_tfidf, word_vectorize
 
 CLASSIFIERS = ("svm", "logistic", "nb")
 QUERIES = ("max", "uncertainty", "mixed")
-FEATURES = ("words+chars", "words")
+
+# The cold-start blend stops once its weight falls below this (beyond 96 includes with the
+# default half-life), which bounds its cost: one pass over the pool per include.
+SIM_MIN_WEIGHT = 0.05
+# Stopping tolerance of the SVM / logistic solver: scikit-learn's defaults (1e-4, 1e-3) gave
+# the same WSS@95 within seed noise on the six benchmark sets and were 20-30 % slower;
+# liblinear's own default, 0.1, lost on one set.
+SOLVER_TOL = 1e-2
 
 
 def record_text(title, abstract) -> str:
@@ -69,8 +76,6 @@ class ActiveLearner:
     random_state
         Seed for everything random (solvers, the random share of ``mixed``, the order before the
         model can be trained).
-    features
-        ``"words+chars"`` (default) or ``"words"`` (word 1-2 grams only).
     char_weight
         Weight of the character block relative to the word block (each block is L2-normalised
         per record; the joined vector is renormalised to unit length).
@@ -80,58 +85,37 @@ class ActiveLearner:
         The retraining policy (see ``retrain_due``).
     mix_random
         Share of random picks for ``query="mixed"``.
-    sim_weight, sim_halflife, sim_kind
+    sim_weight, sim_halflife
         Cold-start blend (on by default: λ0 = 1, h = 5; ``sim_weight=0`` turns it off; see
         docs/screening_model.md). While few includes are labelled the classifier is weak, so
-        similarity to the known includes is blended in: the ranking score is ``(r_model + lam * r_sim) / (1 + lam)`` with
-        ``r`` percentile ranks, ``r_sim`` of the cosine similarity to the labelled includes
-        (``"max"``: nearest include; ``"mean"``: their centroid) and
+        similarity to the known includes is blended in: the ranking score is
+        ``(r_model + lam * r_sim) / (1 + lam)`` with ``r`` percentile ranks, ``r_sim`` of the
+        cosine similarity to the nearest labelled include and
         ``lam = sim_weight * h / (h + includes - 1)``, ``h = sim_halflife``; the blend stops
-        once ``lam < sim_min_weight`` (0.05: beyond 96 includes by default), which bounds its
-        cost (one pass over the pool per include, at most 96 passes).
-    ensemble
-        A second classifier (``"nb"``, ``"logistic"``) whose percentile ranks are averaged
-        with the main one's (off by default: it did not win).
-    svm_loss
-        ``"squared_hinge"`` (default) or ``"hinge"`` for the linear SVM.
-    presumed_negatives, presumed_max_share
+        once ``lam < SIM_MIN_WEIGHT``.
+    presumed_negatives
         BMI (Cormack & Grossman 2015, AutoTAR): every fit also trains on this many unlabelled
-        records drawn at random (seeded) and labelled exclude, at most ``presumed_max_share``
-        of the unlabelled records (default 100 and all; 0 turns it off). See ``training_set``.
-    tol
-        Stopping tolerance of the SVM / logistic solver (1e-2; scikit-learn's default 1e-4
-        and 1e-3 gave the same WSS@95 within seed noise on the six benchmark sets, 20-30 %
-        slower; liblinear's own default, 0.1, lost on one set).
-    balance_ratio
-        Total weight of the includes over that of the excludes (1 = balanced, default;
-        ASReview's elas_u4 uses 9.8: tried, it did not win with character grams).
-    word_max_df
-        Drop word terms in more than this share of records (1.0: keep all; ASReview: 0.95).
+        records drawn at random (seeded) and labelled exclude (default 100; 0 turns it off).
+        See ``training_set``.
+
+    Variants that were measured and lost (word grams only, a rank ensemble, similarity to the
+    includes' centroid, hinge loss, unbalanced class weights, a word max_df, a cap on presumed
+    negatives) are no longer options; docs/screening_model.md gives their figures and the
+    commit that still has them.
     """
 
     def __init__(self, classifier: str = "svm", query: str = "max", random_state: int = 0, *,
-                 features: str = "words+chars", char_weight: float = 0.6, C: float = 0.1,
-                 retrain_always_below: int = 100, retrain_fraction: float = 0.05,
-                 mix_random: float = 0.05, sim_weight: float = 1.0, sim_halflife: float = 5.0,
-                 sim_kind: str = "max", ensemble: str | None = None,
-                 svm_loss: str = "squared_hinge", sim_min_weight: float = 0.05,
-                 balance_ratio: float = 1.0, word_max_df: float = 1.0,
-                 presumed_negatives: int = 100, tol: float = 1e-2,
-                 presumed_max_share: float = 1.0):
+                 char_weight: float = 0.6, C: float = 0.1, retrain_always_below: int = 100,
+                 retrain_fraction: float = 0.05, mix_random: float = 0.05,
+                 sim_weight: float = 1.0, sim_halflife: float = 5.0,
+                 presumed_negatives: int = 100):
         if classifier not in CLASSIFIERS:
             raise ValueError(f"unknown classifier {classifier!r}; choose from {CLASSIFIERS}")
         if query not in QUERIES:
             raise ValueError(f"unknown query strategy {query!r}; choose from {QUERIES}")
-        if features not in FEATURES:
-            raise ValueError(f"unknown features {features!r}; choose from {FEATURES}")
-        if sim_kind not in ("max", "mean"):
-            raise ValueError(f"unknown sim_kind {sim_kind!r}; choose from ('max', 'mean')")
-        if ensemble is not None and ensemble not in CLASSIFIERS:
-            raise ValueError(f"unknown ensemble member {ensemble!r}; choose from {CLASSIFIERS}")
         self.classifier = classifier
         self.query_strategy = query
         self.random_state = random_state
-        self.features = features
         self.char_weight = char_weight
         self.C = C
         self.retrain_always_below = retrain_always_below
@@ -139,15 +123,7 @@ class ActiveLearner:
         self.mix_random = mix_random
         self.sim_weight = sim_weight
         self.sim_halflife = sim_halflife
-        self.sim_kind = sim_kind
-        self.sim_min_weight = sim_min_weight
-        self.ensemble = ensemble
-        self.svm_loss = svm_loss
-        self.balance_ratio = balance_ratio
-        self.word_max_df = word_max_df
         self.presumed_negatives = presumed_negatives
-        self.tol = tol
-        self.presumed_max_share = presumed_max_share
         self._rng = np.random.default_rng(random_state)
         self.model_ = None
         self.scores_ = None
@@ -155,29 +131,27 @@ class ActiveLearner:
 
     @property
     def version(self) -> str:
-        feats = "tfidf12w+c35" if self.features == "words+chars" else "tfidf12w"
-        model = self.classifier + (f"+{self.ensemble}" if self.ensemble else "")
+        model = self.classifier
         if self.presumed_negatives:
             model += f"+pn{self.presumed_negatives}"
         if self.sim_weight > 0 and self.query_strategy != "uncertainty":
-            model += f"+sim{self.sim_kind}"
-        return f"{feats}+{model}+{self.query_strategy}/rs{self.random_state}"
+            model += "+simmax"
+        return f"tfidf12w+c35+{model}+{self.query_strategy}/rs{self.random_state}"
 
     # -- features ---------------------------------------------------------------------------
     def fit_features(self, texts: Sequence[str]) -> "ActiveLearner":
         """Fit TF-IDF once on the whole pool (unsupervised, so no label leaks) and keep X."""
         docs = [t or "" for t in texts]
         try:
-            X, _ = word_tfidf(docs, self.word_max_df)
+            X, _ = word_tfidf(docs)
         except ValueError:  # no term in the whole pool: records are still ranked
             X = csr_matrix((len(docs), 0))
-        if self.features == "words+chars":
-            try:
-                Xc, _ = char_wb_tfidf(docs)
-            except ValueError:  # no gram seen twice: nothing to learn from it
-                Xc = csr_matrix((len(docs), 0))
-            w = self.char_weight
-            X = hstack([X, Xc * w], format="csr") * (1.0 / math.sqrt(1.0 + w * w))
+        try:
+            Xc, _ = char_wb_tfidf(docs)
+        except ValueError:  # no gram seen twice: nothing to learn from it
+            Xc = csr_matrix((len(docs), 0))
+        w = self.char_weight
+        X = hstack([X, Xc * w], format="csr") * (1.0 / math.sqrt(1.0 + w * w))
         return self.set_features(X)
 
     def set_features(self, X) -> "ActiveLearner":
@@ -197,10 +171,9 @@ class ActiveLearner:
     def _make_classifier(self, kind: str | None = None):
         kind = kind or self.classifier
         if kind == "svm":
-            return LinearSVC(C=self.C, loss=self.svm_loss, tol=self.tol,
-                             random_state=self.random_state)
+            return LinearSVC(C=self.C, tol=SOLVER_TOL, random_state=self.random_state)
         if kind == "logistic":
-            return LogisticRegression(C=self.C, solver="liblinear", tol=self.tol,
+            return LogisticRegression(C=self.C, solver="liblinear", tol=SOLVER_TOL,
                                       random_state=self.random_state)
         return ComplementNB(alpha=1.0)
 
@@ -219,24 +192,20 @@ class ActiveLearner:
             return self
         counts = np.bincount(y, minlength=2).astype(float)
         idx_t, y_t = self.training_set(idx, y)
-        # Class weights as sample weights (every classifier here accepts them): the includes
-        # carry balance_ratio times the total weight of the excludes (1 = "balanced",
-        # n / (2 n_class): the rare includes count as much as the many excludes), renormalised
-        # to sum to the number of training rows.
+        # Balanced class weights as sample weights (every classifier here accepts them): the
+        # rare includes count as much as the many excludes ("balanced", n / (2 n_class)),
+        # renormalised to sum to the number of training rows.
         tc = np.bincount(y_t, minlength=2).astype(float)
-        w = np.array([tc[1] / (self.balance_ratio * tc[0]), 1.0])[y_t]
+        w = np.array([tc[1] / tc[0], 1.0])[y_t]
         weights = w * (y_t.size / w.sum())
         Xl = self.X_[idx_t]
         model, raw = self._train_score(self.classifier, Xl, y_t, weights)
         self.decision_ = raw
         s = raw
-        if self.ensemble:
-            _, raw2 = self._train_score(self.ensemble, Xl, y_t, weights)
-            s = (_pct_rank(raw) + _pct_rank(raw2)) / 2.0
         if self.sim_weight > 0 and self.query_strategy != "uncertainty":
             n_inc = int(counts[1])
             lam = self.sim_weight * self.sim_halflife / (self.sim_halflife + n_inc - 1)
-            if lam >= self.sim_min_weight:  # past that the blend barely moves the order
+            if lam >= SIM_MIN_WEIGHT:  # past that the blend barely moves the order
                 s = (_pct_rank(s) + lam * _pct_rank(self._include_similarity(idx[y == 1]))) \
                     / (1.0 + lam)
         if s is not raw:
@@ -252,15 +221,15 @@ class ActiveLearner:
 
     def training_set(self, idx: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The rows and labels a fit trains on: the labelled rows, plus (BMI, Cormack & Grossman
-        2015) ``presumed_negatives`` unlabelled rows drawn at random and labelled 0, at most a
-        ``presumed_max_share`` of the unlabelled rows. Most unlabelled records are irrelevant, so
+        2015) ``presumed_negatives`` unlabelled rows drawn at random and labelled 0 (at most all
+        of them). Most unlabelled records are irrelevant, so
         a random sample of them is a fair picture of the excludes, whereas the labelled excludes
         are the near misses the model itself ranked high. The draw is seeded by the random state
         and the number of labelled rows: the same labels give the same training set."""
         if not self.presumed_negatives:
             return idx, y
         pool = np.setdiff1d(np.arange(self.X_.shape[0]), idx)
-        k = min(self.presumed_negatives, int(pool.size * self.presumed_max_share))
+        k = min(self.presumed_negatives, int(pool.size))
         if k <= 0:
             return idx, y
         rng = np.random.default_rng([self.random_state, idx.size])
@@ -268,10 +237,8 @@ class ActiveLearner:
         return np.concatenate([idx, extra]), np.concatenate([y, np.zeros(k, dtype=y.dtype)])
 
     def _include_similarity(self, inc: np.ndarray) -> np.ndarray:
-        """Cosine similarity of every record to the labelled includes (rows are unit length):
-        the maximum over includes (nearest include), or the similarity to their centroid."""
-        if self.sim_kind == "mean":
-            return self.X_ @ np.asarray(self.X_[inc].mean(axis=0)).ravel()
+        """Cosine similarity of every record to its nearest labelled include (rows are unit
+        length)."""
         cache = self._sim_cache
         for i in inc:  # one pass over the pool per new include, kept for later fits
             if int(i) not in cache:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import textwrap
 from pathlib import Path
 
@@ -18,7 +17,8 @@ import click
 import yaml
 
 from ..store import StoreBusy
-from .decisions import DecisionRefused
+from ..terminal import Terminal
+from .decisions import DecisionRefused, reviewer_note
 from .queue import ScreeningSession
 from .stopping import format_recall
 
@@ -28,41 +28,6 @@ HELP = """keys:
   u  undo the last decision               n  add a note to this record's decision
   c  show the inclusion/exclusion criteria
   ?  this help        q  quit (everything saved so far is kept; run again to resume)"""
-
-
-class Terminal:
-    """Where prompts go (stdout, or stderr when stdout carries --json) and how keys are read."""
-
-    def __init__(self, err: bool = False):
-        self.err = err
-        self.tty = sys.stdin.isatty()
-
-    def echo(self, text: str = "", **kw) -> None:
-        click.echo(text, err=self.err, **kw)
-
-    def key(self, prompt: str) -> str:
-        """One key, lower case; 'q' at end of input."""
-        if self.tty:
-            self.echo(prompt, nl=False)
-            try:
-                ch = click.getchar()
-            except (EOFError, KeyboardInterrupt):
-                return "q"
-            self.echo(ch)
-            return ch.lower()
-        self.echo(prompt, nl=False)
-        line = sys.stdin.readline()
-        if not line:
-            self.echo("")
-            return "q"
-        line = line.strip()
-        return line[:1].lower() if line else ""
-
-    def line(self, prompt: str) -> str:
-        """One line of text ('' at end of input)."""
-        self.echo(prompt, nl=False)
-        line = sys.stdin.readline()
-        return line.rstrip("\r\n").strip()
 
 
 def load_criteria(path: str | Path | None, width: int = 78) -> str | None:
@@ -154,13 +119,24 @@ def status_line(session: ScreeningSession) -> str:
             f"{format_recall(session.recall_estimate())}]")
 
 
-def run(session: ScreeningSession, *, criteria_path=None, err: bool = False) -> dict:
+def stop_reason(session: ScreeningSession, rule: str, details: dict) -> str:
+    """Why a stopping rule fired, in words."""
+    if rule == "heuristic":
+        return f"{session.stop_after} consecutive excludes"
+    return (f"BUSCAR: recall >= {session.target:.0%} at {session.confidence:.0%} confidence "
+            f"(p = {details['p_value']:.4f}, {details['k_sample']} includes in a random sample "
+            f"of {details['n_sample']})")
+
+
+def run(session: ScreeningSession, *, criteria_path=None, err: bool = False,
+        yes: bool = False) -> dict:
     """Run the prompt loop until the queue is done or the reviewer quits; returns counts.
 
-    The records this session had on screen are released for the reviewer's other sessions
-    when it ends, however it ends."""
+    Before a stopping rule excludes records by automation the reviewer is asked (``yes``:
+    not asked). The records this session had on screen are released for the reviewer's other
+    sessions when it ends, however it ends."""
     try:
-        return _loop(session, criteria_path=criteria_path, err=err)
+        return _loop(session, criteria_path=criteria_path, err=err, yes=yes)
     finally:
         session.release_claims()
 
@@ -170,8 +146,22 @@ def _say_notices(term: Terminal, session: ScreeningSession) -> None:
         term.echo(session.notices.pop(0))
 
 
-def _loop(session: ScreeningSession, *, criteria_path=None, err: bool = False) -> dict:
+def _loop(session: ScreeningSession, *, criteria_path=None, err: bool = False,
+          yes: bool = False) -> dict:
     term = Terminal(err=err)
+
+    def confirm_stop(rule: str, n: int, details: dict) -> bool:
+        term.echo(f"stopping rule met ({stop_reason(session, rule, details)}): the {n} "
+                  "unscreened records would be recorded as excluded by automation")
+        answer = term.key("exclude them and stop? [y]es / [n]o, keep screening > ")
+        if answer == "y":
+            return True
+        term.echo(f"not stopped: screening goes on (asked again after {session.stop_after} "
+                  "more decisions)")
+        return False
+
+    if not yes:
+        session.confirm_stop = confirm_stop
     width = max(40, min(100, shutil.get_terminal_size((80, 24)).columns) - 2)
     quit_ = False
     decided = 0
@@ -199,6 +189,9 @@ def _loop(session: ScreeningSession, *, criteria_path=None, err: bool = False) -
             label += "  (also on screen in another session of yours)"
         term.echo(format_header(shown.record_id, row, label))
         term.echo(format_record(row, width))
+        if shown.phase == "maybe":  # why it was a maybe: the note saved with it
+            earlier = reviewer_note(session.review, shown.record_id, session.reviewer)
+            term.echo(f"your note: {earlier}" if earlier else "(no note with this maybe)")
         term.echo(status_line(session))
         while True:
             k = term.key("[i]nclude [e]xclude [m]aybe [u]ndo [n]ote [c]riteria [?] [q]uit > ")
@@ -284,9 +277,6 @@ def _undo(term: Terminal, session: ScreeningSession) -> dict | None:
 def _announce_stop(term: Terminal, session: ScreeningSession) -> None:
     s = session.stopped
     s["_announced"] = True
-    why = (f"{session.stop_after} consecutive excludes" if s["rule"] == "heuristic" else
-           f"BUSCAR: recall >= {session.target:.0%} at {session.confidence:.0%} confidence "
-           f"(p = {s['p_value']:.4f}, {s['k_sample']} includes in a random sample of "
-           f"{s['n_sample']})")
+    why = stop_reason(session, s["rule"], s)
     term.echo(f"stopping rule met ({why}); {s['n_automation']} unscreened records recorded "
               "as excluded by automation")

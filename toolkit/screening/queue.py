@@ -45,16 +45,11 @@ ABANDONED = "abandoned"
 
 def records_to_screen(review: Review) -> list[int]:
     """Ids of the records to screen, ascending: the primary record of each duplicate cluster
-    when deduplication exists (``toolkit.dedup.api.primary_record_ids``), else every record;
-    records that already carry an inherited decision are left out."""
-    from ..stages import optional_module
+    (``toolkit.dedup.api.primary_record_ids``; every record before deduplication); records
+    that already carry an inherited decision are left out."""
+    from ..dedup.api import primary_record_ids
 
-    # only the stage's absence means "no deduplication"; a missing dependency of it re-raises
-    dedup = optional_module("toolkit.dedup.api")
-    if dedup is not None:
-        ids = sorted(int(i) for i in dedup.primary_record_ids(review))
-    else:
-        ids = [r[0] for r in review.db.execute("select id from records order by id")]
+    ids = sorted(int(i) for i in primary_record_ids(review))
     inherited = {r[0] for r in review.db.execute(
         "select record_id from ta_decisions where origin = 'inherited' and undone_at is null")}
     return [i for i in ids if i not in inherited]
@@ -229,7 +224,8 @@ class ScreeningSession:
                  target_recall: float = stopping.DEFAULT_TARGET,
                  confidence: float = stopping.DEFAULT_CONFIDENCE, seed: int = 0,
                  learner: ActiveLearner | None = None, sync_budget_s: float = 0.1,
-                 background: bool = True, claim_ttl_s: float = claims.CLAIM_TTL_S):
+                 background: bool = True, confirm_stop=None,
+                 claim_ttl_s: float = claims.CLAIM_TTL_S):
         if stop not in (None, "none", "heuristic", "buscar"):
             raise ValueError(f"unknown stopping rule {stop!r}")
         self.review, self.reviewer = review, reviewer
@@ -264,6 +260,11 @@ class ScreeningSession:
         self._remaining_cache = None
         self.forced: int | None = None
         self.stopped: dict | None = None
+        # confirm_stop(rule, n_records, details) -> bool is asked before a stopping rule
+        # excludes records by automation; None excludes without asking (the Python API's use)
+        self.confirm_stop = confirm_stop
+        self._n_decided = 0  # decisions of this session
+        self._quiet_until = 0  # after a declined stop, ask again only stop_after decisions on
         self.notices: list[str] = []  # to say to the reviewer (prompts print and clear them)
         self.sampling: dict | None = None
         self._told_dormant: int | None = None  # the open sample this session said it ignores
@@ -536,6 +537,7 @@ class ScreeningSession:
         self.seen_ids[rid] = row_id
         self.last_human = row_id  # written under the lock: nothing of the reviewer's is newer
         self._changes += 1
+        self._n_decided += 1
         if shown.phase == "maybe":
             self.revisited.add(rid)
         if decision != "maybe":
@@ -757,7 +759,7 @@ class ScreeningSession:
         """After a decision: stop, start the BUSCAR sample or go on. Each step that writes
         checks its condition again under the write lock, on the store's current state (the
         reviewer's other sessions may have decided, stopped or started the sample)."""
-        if self.stop is None or self.stopped is not None:
+        if self.stop is None or self.stopped is not None or self._n_decided < self._quiet_until:
             return
         if self.stop == "heuristic":
             if stopping.heuristic_should_stop(self._recent_human(self.stop_after),
@@ -824,35 +826,66 @@ class ScreeningSession:
                 actor=self.reviewer)
         self.sampling = row
 
+    def _rule_holds(self, rule: str) -> tuple[dict, float | None] | None:
+        """``(details, p_value)`` if the stopping rule ``rule`` is met on the session's view of
+        the store, else None."""
+        if rule == "heuristic":
+            if not stopping.heuristic_should_stop(self._recent_human(self.stop_after),
+                                                  self.stop_after):
+                return None
+            return {"stop_after": self.stop_after}, None
+        s = self.sampling
+        n, k = self._sample_counts()
+        stop, p_value = stopping.buscar_should_stop(
+            s["urn_size"], s["r_before"], n, k, self.target, self.confidence)
+        if not stop:
+            return None
+        return {"n_sample": n, "k_sample": k, "p_value": p_value}, p_value
+
+    def _stop_rest(self) -> list[int]:
+        rest = [self.pool[i] for i in self.remaining()]
+        if self.sampling is not None:  # only the urn the test spoke of
+            urn = self._sample_urn()
+            rest = [rid for rid in rest if rid in urn]
+        return rest
+
     def _stop(self, rule: str) -> None:
-        """End screening by a rule: the remaining records are excluded by automation. The rule
-        is checked again under the write lock on the store's current state, and the records
-        excluded are those undecided then."""
+        """End screening by a rule: the remaining records are excluded by automation.
+
+        The reviewer is asked first (``confirm_stop``), with the count as it stands; then, under
+        the write lock, the rule is checked again on the store's current state (the reviewer's
+        other sessions may have decided, stopped or abandoned the sample meanwhile) and the
+        records excluded are those undecided at that moment."""
+        held = self._rule_holds(rule)
+        if held is None:
+            return
+        details, _ = held
+        rest = self._stop_rest()
+        if rest and self.confirm_stop is not None \
+                and not self.confirm_stop(rule, len(rest), dict(details)):
+            # declined: screening goes on, and the rule is not asked again for a while
+            self._quiet_until = self._n_decided + self.stop_after
+            with self.review.atomic():
+                self.review.log("screen.stop_declined", {
+                    "rule": rule, "n_records": len(rest), **details, **self._params()},
+                    actor=self.reviewer)
+            return
         with self.review.atomic():
             self._reload()
-            p_value, estimate = None, None
-            if rule == "heuristic":
-                if not stopping.heuristic_should_stop(self._recent_human(self.stop_after),
-                                                      self.stop_after):
-                    return  # another session's decision or stop came first
-                details = {"stop_after": self.stop_after}
-            else:
+            estimate = None
+            if rule == "buscar":
                 s = self._open_sample()
                 if s is None or s["id"] != self.sampling["id"]:
                     self.sampling = None  # abandoned or stopped in another session
                     return
                 self.sampling = s
-                n, k = self._sample_counts()
-                stop, p_value = stopping.buscar_should_stop(
-                    s["urn_size"], s["r_before"], n, k, self.target, self.confidence)
-                if not stop:
-                    return
-                details = {"n_sample": n, "k_sample": k, "p_value": p_value}
+            held = self._rule_holds(rule)
+            if held is None:
+                return  # another session's decision or stop came first
+            details, p_value = held
+            if rule == "buscar":
                 estimate = self.recall_estimate()
-            rest = [self.pool[i] for i in self.remaining()]
-            if self.sampling is not None:  # only the urn the test spoke of
-                urn = self._sample_urn()
-                rest = [rid for rid in rest if rid in urn]
+            rest = self._stop_rest()
             if self.sampling is not None:
                 sid = self.sampling["id"]
                 self.review.db["ta_stopping"].update(sid, {
@@ -872,6 +905,28 @@ class ScreeningSession:
         self._changes += 1
         self.sampling = None
         self.stopped = dict(details, rule=rule, n_automation=len(rest), recall=estimate)
+
+
+def screening_readiness(review: Review) -> list[str]:
+    """What a reviewer should know before screening starts: an error when there is nothing to
+    screen, and warnings (returned) when records were never deduplicated, so duplicates would
+    be shown as records of their own."""
+    from ..errors import ReviewError
+
+    n = review.db["records"].count
+    if n == 0:
+        raise ReviewError("no records to screen yet: add some with `review import FILE` or "
+                          "`review search pubmed QUERY`, then `review dedup`")
+    unseen = review.db.execute(
+        "select count(*) from records where id not in (select record_id from dedup_seen)"
+    ).fetchone()[0]
+    if unseen == n:
+        return [f"the {n} records were never deduplicated, so duplicates will be shown as "
+                "records of their own; run `review dedup` first (quit with q)"]
+    if unseen:
+        return [f"{unseen} of {n} records were added after the last `review dedup`; run it "
+                "again first so their duplicates are not shown (quit with q)"]
+    return []
 
 
 def status(review: Review) -> dict:
@@ -903,7 +958,8 @@ def screening_counts(review: Review) -> dict:
         "excluded_by_automation": n_auto,
         "maybe": values.count("maybe"),
         "conflict": values.count("conflict"),
+        # everyone whose decisions count (kappa reads screened and imported decisions)
         "reviewers": sorted({r[0] for r in review.db.execute(
-            "select distinct reviewer from ta_decisions where origin = 'human' "
+            "select distinct reviewer from ta_decisions where origin in ('human', 'import') "
             "and undone_at is null")}),
     }

@@ -14,7 +14,7 @@ def _screening_001(db) -> None:
             reviewer text not null,
             decision text not null check (decision in ('include', 'exclude', 'maybe')),
             origin text not null default 'human',
-                -- human | import (review screen --import) | automation (stopping rule)
+                -- human | import (review screen import) | automation (stopping rule)
                 -- | inherited (a new duplicate of a screened record) | resolution (conflict resolved)
             decided_at text not null,
             score real,                      -- the model's relevance score when shown

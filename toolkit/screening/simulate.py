@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..csvdialect import delimiter_of_file
 from ..errors import ReviewError
 from .metrics import screening_metrics
 from .model import ActiveLearner, record_text
@@ -64,7 +65,7 @@ def read_labelled_csv(path: str | Path) -> LabelledSet:
     ids: list[str] = []
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
+            reader = csv.DictReader(fh, delimiter=delimiter_of_file(fh))
             header = reader.fieldnames or []
             missing = [c for c in REQUIRED_COLUMNS if c not in header]
             if missing:

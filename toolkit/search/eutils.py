@@ -1,5 +1,9 @@
 """A polite NCBI E-utilities HTTP client: rate limit, retries with exponential backoff
-(honouring Retry-After) on 429, 5xx, connection errors and timeouts.
+(honouring Retry-After) on what the server may get over: HTTP 429 and 5xx, read timeouts, a
+connection dropped mid-answer, a truncated body. A host that cannot be reached at all (its name
+does not resolve, the connection is refused or cannot be made in time) is not retried: without
+network the command fails at once with one line, instead of a minute of silent retries. Each
+retry is announced through ``on_retry``.
 
 The base URL is NCBI's unless env ``REVIEW_EUTILS_URL`` overrides it (tests point it at a fake
 server on 127.0.0.1).
@@ -12,7 +16,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from urllib.parse import urlsplit
+
 import requests
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from .. import __version__
 from ..errors import ReviewError
@@ -23,6 +30,27 @@ RETRY_STATUS = {429, 500, 502, 503, 504}
 
 def base_url() -> str:
     return os.environ.get("REVIEW_EUTILS_URL", NCBI_BASE).rstrip("/")
+
+
+class UnreachableError(ReviewError):
+    """The host cannot be reached at all (no network, a wrong URL): retrying will not help."""
+
+
+def unreachable(exc: requests.RequestException, url: str) -> UnreachableError | None:
+    """An :class:`UnreachableError` when ``exc`` means the host cannot be reached (its name
+    does not resolve, the connection is refused or times out); None for failures that a retry
+    may get over (a read timeout, a connection dropped mid-answer)."""
+    host = urlsplit(url).netloc or url
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if isinstance(reason, NameResolutionError):
+        why = f"cannot resolve the name {urlsplit(url).hostname!r}"
+    elif isinstance(exc, requests.ConnectTimeout) and not isinstance(reason, NewConnectionError):
+        why = f"no connection to {host} within the timeout"
+    elif isinstance(reason, NewConnectionError):
+        why = f"cannot connect to {host}"
+    else:
+        return None
+    return UnreachableError(f"{why}; check the network connection (or REVIEW_EUTILS_URL)")
 
 
 class TransientError(Exception):
@@ -51,6 +79,8 @@ class EutilsClient:
     backoff: float = field(default_factory=lambda: _env_float("REVIEW_EUTILS_BACKOFF", 1.0))
     max_backoff: float = 60.0
     requests_made: int = 0
+    # called as on_retry(message) before each retry, so the wait is never silent
+    on_retry: object = None
 
     def __post_init__(self):
         self.session = requests.Session()
@@ -104,15 +134,32 @@ class EutilsClient:
                 retry_after = exc.retry_after
             except (requests.ConnectionError, requests.Timeout,
                     requests.exceptions.ChunkedEncodingError) as exc:
-                last_error = f"{type(exc).__name__}: {exc}"
+                fatal = unreachable(exc, url)
+                if fatal is not None:
+                    raise fatal from None
+                last_error = _short(exc)
             if attempt == self.max_retries:
                 break
             delay = min(self.max_backoff, self.backoff * (2 ** attempt))
             if retry_after is not None:
                 delay = max(delay, retry_after)
+            if self.on_retry is not None:
+                self.on_retry(f"E-utilities {endpoint.removesuffix('.fcgi')}: {last_error}; "
+                              f"retrying in {delay:.3g} s "
+                              f"(attempt {attempt + 2} of {self.max_retries + 1})")
             time.sleep(delay)
-        raise ReviewError(f"E-utilities {endpoint} failed after {self.max_retries + 1} attempts "
-                          f"({last_error}); rerun with --resume to continue where it stopped")
+        raise ReviewError(f"E-utilities {endpoint.removesuffix('.fcgi')} failed "
+                          f"{self.max_retries + 1} times "
+                          f"({last_error})")
+
+
+def _short(exc: Exception) -> str:
+    """A one-line name for a network failure (requests' messages run to hundreds of characters)."""
+    if isinstance(exc, requests.ReadTimeout):
+        return "no answer within the timeout"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the answer was cut off"
+    return f"connection lost ({type(exc).__name__})"
 
 
 def _env_float(name: str, default: float) -> float:

@@ -269,6 +269,14 @@ class PubMedSearch:
             " and r.source_id = si.source_id) order by si.part, si.position", [search_id])]
 
 
+def mark_interrupted(review: Review, search_id: int, why: str) -> None:
+    """Record that a search stopped before its end (an error, Ctrl-C): status `interrupted`,
+    so `review status` does not show it running and `--resume` continues it."""
+    with review.atomic():
+        review.db["searches"].update(search_id, {"status": "interrupted"})
+        review.log("search-interrupted", {"search_id": search_id, "why": why})
+
+
 def latest_unfinished(review: Review) -> int:
     rows = list(review.db.query(
         "select id from searches where kind = 'search' and database = 'PubMed' "
@@ -280,12 +288,15 @@ def latest_unfinished(review: Review) -> int:
 
 def search_pubmed(review: Review, query: str | None = None, *, mindate=None, maxdate=None,
                   batch_size: int = 500, email=None, api_key=None, resume: bool = False,
-                  client: EutilsClient | None = None, progress=None) -> dict:
-    """Run (or ``resume``) a PubMed search into the store; returns the `--json` summary."""
+                  client: EutilsClient | None = None, progress=None, on_retry=None) -> dict:
+    """Run (or ``resume``) a PubMed search into the store; returns the `--json` summary.
+
+    ``on_retry(message)`` hears of each retry of a request. A search that stops before its end
+    is saved as `interrupted` and the error says how to continue it."""
     t0 = time.perf_counter()
     if batch_size < 1 or batch_size > 10_000:
         raise ReviewError("--batch-size must be between 1 and 10000")
-    client = client or EutilsClient(api_key=api_key, email=email)
+    client = client or EutilsClient(api_key=api_key, email=email, on_retry=on_retry)
     runner = PubMedSearch(review, client, progress)
     if resume:
         search_id = latest_unfinished(review)
@@ -296,6 +307,14 @@ def search_pubmed(review: Review, query: str | None = None, *, mindate=None, max
         if not query:
             raise ReviewError("give a QUERY (or --resume)")
         search_id = runner.start(query, mindate, maxdate, batch_size)
-    out = runner.run(search_id)
+    try:
+        out = runner.run(search_id)
+    except ReviewError as exc:
+        mark_interrupted(review, search_id, str(exc))
+        raise ReviewError(f"{exc}; the search (#{search_id}) is saved as interrupted: "
+                          "`review search pubmed --resume` continues it") from None
+    except BaseException as exc:  # Ctrl-C, or a bug: what was saved stays, and resumable
+        mark_interrupted(review, search_id, type(exc).__name__)
+        raise
     out["wall_s"] = round(time.perf_counter() - t0, 3)
     return out

@@ -208,9 +208,10 @@ def read(path) -> Iterator[RawRecord]:
                     rec = _build(_PAIR.findall(chunk))
                 fields = ris_fields(rec)
                 where = f"record {n} (line {start_line})"
-                # the CSV importer's rule: a record must have something to screen or match on
-                if not any(fields.get(k) for k in ("title", "abstract", "doi", "pmid")):
-                    raise ReviewError("record has no title, abstract, DOI or PMID", file=name,
+                # A record with no title, abstract, DOI or PMID is imported and marked
+                # incomplete; one with nothing but its type tag is not a record.
+                if not any(v for k, v in rec.items() if k != "type_of_reference"):
+                    raise ReviewError("record has nothing but its type (TY) tag", file=name,
                                       record=where)
                 yield RawRecord(fields=fields, raw=rec, where=where,
                                 source=rec.get("name_of_database"))

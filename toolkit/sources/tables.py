@@ -1,5 +1,5 @@
 """CSV exports: Embase.com CSV (classic and new-page, with line breaks inside abstracts) and
-generic CSV with columns matched case-insensitively."""
+generic CSV with columns matched case-insensitively; comma, semicolon or tab separated."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import urllib.parse
 from typing import Iterator
 
+from ..csvdialect import delimiter_of_file
 from ..errors import ReviewError
 from . import RawRecord
 from .text import check_not_binary, encoding_error
@@ -75,9 +76,7 @@ def read(path, embase: bool | None = None) -> Iterator[RawRecord]:
 
 def _read(path, name, embase):
     with open(path, encoding="utf-8-sig", newline="") as fh:
-        first = fh.readline()
-        fh.seek(0)
-        delimiter = "\t" if first.count("\t") > first.count(",") else ","
+        delimiter = delimiter_of_file(fh)
         # strict: a malformed quote (an unclosed one swallows the rest of the file) is an error
         reader = csv.DictReader(fh, delimiter=delimiter, strict=True)
         try:
@@ -144,8 +143,10 @@ def _read(path, name, embase):
                                                  "emtree drug index terms") if c in lower]
                 if kw and not fields.get("keywords"):
                     fields["keywords"] = ";".join(k for k in kw if k)
-            if not any(fields.get(k) for k in ("title", "abstract", "doi", "pmid")):
-                raise ReviewError("row has no title, abstract, DOI or PMID", file=name,
+            # A row with no title, abstract, DOI or PMID is still a record the database
+            # returned (imported and marked incomplete); a row with nothing in any cell is not.
+            if not any(v and v.strip() for v in row.values() if isinstance(v, str)):
+                raise ReviewError("row is empty (every cell is blank)", file=name,
                                   record=f"row {row_no} (line {reader.line_num})")
             yield RawRecord(fields=fields, raw=dict(row),
                             where=f"row {row_no} (line {reader.line_num})",
