@@ -65,6 +65,23 @@ def build(path: Path, n_records: int) -> dict[int, int]:
     return labels
 
 
+def decide_and_show(session, shown, labels: dict[int, int]):
+    """The timed path: the keypress's decision (committed), then the next record ready to
+    print. Returns (the next record or None, whether the decision was saved)."""
+    from toolkit.screening.decisions import DecisionRefused
+
+    ok = True
+    try:
+        session.decide(shown, "include" if labels[shown.record_id] else "exclude")
+    except DecisionRefused:  # counted; the session moves on
+        ok = False
+    shown = session.next()
+    if shown is not None:
+        format_record(session.review.db["records"].get(shown.record_id), 78)
+        status_line(session)
+    return shown, ok
+
+
 def reviewer_run(db: str, name: str, labels: dict[int, int], decisions: int, think_s: float,
                  ready, results) -> None:
     """One reviewer in its own process: a session, then ``decisions`` timed decisions."""
@@ -79,15 +96,10 @@ def reviewer_run(db: str, name: str, labels: dict[int, int], decisions: int, thi
         if think_s:
             time.sleep(think_s)
         t = time.perf_counter()
-        try:
-            session.decide(shown, "include" if labels[shown.record_id] else "exclude")
-        except Exception:  # DecisionRefused: counted, the session moves on
-            refused += 1
-        shown = session.next()
+        shown, ok = decide_and_show(session, shown, labels)
+        refused += not ok
         if shown is None:
             break
-        format_record(review.db["records"].get(shown.record_id), 78)
-        status_line(session)
         lat.append(time.perf_counter() - t)
     session.ranker.wait()
     session.release_claims()
@@ -159,12 +171,9 @@ def main() -> None:
         lat = []
         for _ in range(args.decisions):
             t = time.perf_counter()
-            session.decide(shown, "include" if labels[shown.record_id] else "exclude")
-            shown = session.next()
+            shown, _ = decide_and_show(session, shown, labels)
             if shown is None:
                 break
-            format_record(review.db["records"].get(shown.record_id), 78)
-            status_line(session)
             lat.append(time.perf_counter() - t)
         session.ranker.wait()
         ms = np.array(lat) * 1000

@@ -6,16 +6,14 @@ store is free — or, past the bound, says it was not saved and goes on."""
 from __future__ import annotations
 
 import os
-import queue
 import re
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-from screen_helpers import build_review
+from screen_helpers import build_review, pump_lines, read_until
 from toolkit.store import open_review
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,37 +29,15 @@ class Screen:
             [sys.executable, "-c", "from toolkit.cli import main; main()", "--db", str(db),
              "screen"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, env=env, text=True, bufsize=1)
-        self.out, self.err = self._pump(self.proc.stdout), self._pump(self.proc.stderr)
+        self.out, self.err = pump_lines(self.proc.stdout), pump_lines(self.proc.stderr)
         self.out_lines: list[str] = []
         self.err_lines: list[str] = []
-
-    @staticmethod
-    def _pump(stream):
-        lines = queue.Queue()
-
-        def run():
-            for line in stream:
-                lines.put(line)
-            lines.put(None)
-
-        threading.Thread(target=run, daemon=True).start()
-        return lines
 
     def until(self, pattern, stream="out", timeout=60.0):
         """Read the stream up to a line matching ``pattern``; returns that line."""
         lines, kept = (self.out, self.out_lines) if stream == "out" else (self.err,
                                                                          self.err_lines)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = lines.get(timeout=max(deadline - time.monotonic(), 0.01))
-            except queue.Empty:
-                line = None
-            if line is None:
-                raise AssertionError(f"no {pattern!r} on {stream}:\n{''.join(kept)}")
-            kept.append(line)
-            if re.search(pattern, line):
-                return line
+        return read_until(lines, pattern, timeout, kept)[-1]
 
     def send(self, keys: str) -> None:
         self.proc.stdin.write(keys)
