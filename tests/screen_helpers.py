@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import queue
+import re
+import threading
+import time
+
 from toolkit.records import make_record
 from toolkit.store import create_review, now_iso
 
@@ -47,3 +52,34 @@ def run_main(args, input=None):
         except SystemExit as exc:
             code = exc.code or 0
         return code, out.getvalue().decode(), err.getvalue().decode()
+
+
+def pump_lines(stream) -> queue.Queue:
+    """A queue of a child process's output lines, read by a thread (so waits can time out);
+    None after the last line."""
+    lines: queue.Queue = queue.Queue()
+
+    def pump():
+        for line in stream:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+def read_until(lines, pattern, timeout=60.0, seen=None):
+    """Lines of the child's output up to one matching ``pattern`` (appended to ``seen`` if
+    given, which is returned)."""
+    seen = [] if seen is None else seen
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            line = lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+        except queue.Empty:
+            line = None
+        if line is None:
+            raise AssertionError(f"no {pattern!r} in output:\n{''.join(seen)}")
+        seen.append(line)
+        if re.search(pattern, line):
+            return seen

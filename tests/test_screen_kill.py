@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
-from screen_helpers import build_review
+from screen_helpers import build_review, pump_lines, read_until
 from toolkit.store import open_review
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,32 +23,8 @@ def start(db):
 
 
 def reader(proc):
-    """A queue of the child's output lines (a thread reads them, so waits can time out)."""
-    lines = queue.Queue()
-
-    def pump():
-        for line in proc.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return lines
-
-
-def read_until(lines, pattern, timeout=60.0):
-    """Lines of the child's output up to one matching ``pattern``."""
-    seen = []
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            line = lines.get(timeout=max(deadline - time.monotonic(), 0.01))
-        except queue.Empty:
-            line = None
-        if line is None:
-            raise AssertionError(f"no {pattern!r} in output:\n{''.join(seen)}")
-        seen.append(line)
-        if re.search(pattern, line):
-            return seen
+    """A queue of the child's output lines."""
+    return pump_lines(proc.stdout)
 
 
 def saved_rows(db):

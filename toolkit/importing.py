@@ -1,4 +1,4 @@
-"""`review import FILE`: read an export into the store, in one transaction.
+"""`review import FILE`: read an export into the store, all or nothing.
 
 The format is detected from the file's content (``detect_format``) unless forced. Importing the
 same bytes again (same sha256, whatever the file's name or ``--source``) adds nothing and says
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
+import os
 import re
 import time
 from pathlib import Path
@@ -136,14 +137,11 @@ def canonical_source(review: Review, name: str) -> str:
 
 def _already_imported(review: Review, path: Path, fmt: str, digest: str, source: str | None,
                       t0: float) -> dict | None:
-    """The summary for a file whose bytes were imported before (nothing is added), or None."""
-    rows = list(review.db.query(
-        "select id, database, file_name, run_at, count_reported from searches "
-        "where kind = 'import' and file_sha256 = ? and status = 'complete' order by id limit 1",
-        [digest]))
-    if not rows:
+    """The summary for a file whose bytes were imported before (nothing is added; logged), or
+    None. The caller holds the transaction."""
+    prev = _previous_import(review, digest)
+    if prev is None:
         return None
-    prev = rows[0]
     if source is None:  # the source this file would have had: named inside it, else its name
         try:
             first = next(FORMATS[fmt](path), None)
@@ -173,7 +171,12 @@ def _already_imported(review: Review, path: Path, fmt: str, digest: str, source:
 
 def import_file(review: Review, path, fmt: str | None = None, source: str | None = None,
                 progress: Callable[[int], None] | None = None) -> dict:
-    """Import one export file into the store; returns the summary `review import --json` prints."""
+    """Import one export file into the store; returns the summary `review import --json` prints.
+
+    All or nothing, without holding the store while the file is read: every record is parsed
+    and checked into a staging table private to this connection (:class:`Staging`; no lock on
+    the store, so screening and other writers go on meanwhile), then published in one short
+    transaction. Bad input stops the import before anything reaches the store."""
     path = Path(path)
     if not path.exists():
         raise ReviewError("no such file", file=path)
@@ -188,34 +191,16 @@ def import_file(review: Review, path, fmt: str | None = None, source: str | None
 
     if source is not None and not source.strip():
         raise ReviewError("--source is empty")
-    with review.atomic():
-        # The same bytes imported before, under any file name or source: nothing to add.
-        skipped = _already_imported(review, path, fmt, digest, source, t0)
-        if skipped:
-            return skipped
+    if _previous_import(review, digest) is not None:  # the same bytes: no need to read them
+        with review.atomic():
+            return _already_imported(review, path, fmt, digest, source, t0)
+    with Staging(review) as stage:
         first = next(reader, None)
         if first is None:
             raise ReviewError("no records", file=path)
         src = canonical_source(review, source or first.source or path.stem)
-        search_id = review.db["searches"].insert({
-            "kind": "import", "database": src, "query": None, "query_translation": None,
-            "run_at": now_iso(), "mindate": None, "maxdate": None, "count_reported": None,
-            "count_retrieved": None, "file_name": path.name, "file_sha256": digest,
-            "format": fmt, "status": "running", "state": None,
-        }).last_pk
         seen: dict[str, str] = {}
-        pending: list[dict] = []
-        read = added = present = incomplete = 0
-
-        def flush():
-            nonlocal added, present, pending
-            a, p = save_records(review, search_id, pending, start_position=read - len(pending))
-            added += a
-            present += p
-            pending = []
-            if progress:
-                progress(read)
-
+        incomplete = 0
         for rec in _chain(first, reader):
             row = make_record(rec.fields, source=src, raw=rec.raw)
             sid = row["source_id"]
@@ -224,22 +209,122 @@ def import_file(review: Review, path, fmt: str | None = None, source: str | None
                                   file=path, record=rec.where)
             seen[sid] = rec.where
             incomplete += row["incomplete"]
-            pending.append(row)
-            read += 1
-            if len(pending) >= BATCH:
-                flush()
-        if pending:
-            flush()
-        review.db["searches"].update(search_id, {"count_reported": read,
-                                                 "count_retrieved": read, "status": "complete"})
-        out = {"file": str(path), "format": fmt, "source": src, "records_read": read,
-               "records_added": added, "already_present": present, "already_imported": False,
-               "search_id": search_id,
-               # rows with no title, abstract, DOI or PMID: imported, marked `incomplete`
-               "incomplete": incomplete}
-        review.log("import", {**out, "sha256": digest})
+            if stage.add(row) and progress:
+                progress(stage.count)
+        stage.flush()
+        if progress:
+            progress(stage.count)
+        read = stage.count
+        with review.atomic():  # the publication: short, whatever the file's size
+            # the same bytes, imported by another process while this one read them
+            skipped = _already_imported(review, path, fmt, digest, source, t0)
+            if skipped:
+                return skipped
+            now_src = canonical_source(review, source or first.source or path.stem)
+            if now_src != src:  # another import just spelled the source name first
+                stage.set_source(now_src)
+                src = now_src
+            search_id = review.db["searches"].insert({
+                "kind": "import", "database": src, "query": None, "query_translation": None,
+                "run_at": now_iso(), "mindate": None, "maxdate": None, "count_reported": read,
+                "count_retrieved": read, "file_name": path.name, "file_sha256": digest,
+                "format": fmt, "status": "complete", "state": None,
+            }).last_pk
+            added = stage.publish(search_id)
+            out = {"file": str(path), "format": fmt, "source": src, "records_read": read,
+                   "records_added": added, "already_present": read - added,
+                   "already_imported": False, "search_id": search_id,
+                   # rows with no title, abstract, DOI or PMID: imported, marked `incomplete`
+                   "incomplete": incomplete}
+            review.log("import", {**out, "sha256": digest})
     out["wall_s"] = round(time.perf_counter() - t0, 3)
     return out
+
+
+class Staging:
+    """Records read from a file, held in a TEMP table of the review's connection until they
+    are published. Writing a TEMP table takes no lock on the store (it lives in the
+    connection's own temporary database), so a long read of a large file never blocks another
+    process; the table disappears with the connection, so a crash leaves nothing behind.
+
+    Columns are the keys of the first row (``make_record``'s fields): the staging follows
+    whatever a record is made of."""
+
+    def __init__(self, review: Review, batch: int = BATCH):
+        self.review, self.batch = review, batch
+        self.table = f"import_stage_{os.getpid()}_{id(self):x}"
+        self.count = 0
+        self.cols: list[str] | None = None
+        self._pending: list[tuple] = []
+        # inside a caller's transaction the staging joins it (nothing is committed early)
+        self._own = not review.db.conn.in_transaction
+
+    def __enter__(self) -> "Staging":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        conn = self.review.db.conn
+        if self._own and conn.in_transaction:
+            conn.rollback()  # only staging writes can be open here
+        conn.execute(f"drop table if exists temp.{self.table}")
+        if self._own and conn.in_transaction:
+            conn.commit()
+
+    def add(self, row: dict) -> bool:
+        """Stage one record; returns True when a batch was written."""
+        if self.cols is None:
+            self.cols = list(row)
+            self.review.db.conn.execute(
+                f"create temp table {self.table} (seq integer primary key, "
+                + ", ".join(f'"{c}"' for c in self.cols) + ")")
+        self.count += 1
+        self._pending.append((self.count, *(row.get(c) for c in self.cols)))
+        if len(self._pending) >= self.batch:
+            self.flush()
+            return True
+        return False
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        conn = self.review.db.conn
+        conn.executemany(f"insert into temp.{self.table} values "
+                         f"({','.join('?' * (len(self.cols) + 1))})", self._pending)
+        self._pending = []
+        if self._own:
+            conn.commit()  # commits the temporary database only: the store is untouched
+
+    def set_source(self, source: str) -> None:
+        self.review.db.conn.execute(f"update temp.{self.table} set source = ?", [source])
+
+    def publish(self, search_id: int) -> int:
+        """Add the staged records the store does not have yet (same source and source id),
+        in file order, and link every staged record to ``search_id`` at its position in the
+        file. The caller holds the transaction. Returns how many records were added."""
+        db = self.review.db
+        names = ", ".join(f'"{c}"' for c in self.cols)
+        picked = ", ".join(f's."{c}"' for c in self.cols)
+        args: list = []
+        if "added_at" not in self.cols:  # added when published
+            names, picked, args = names + ", added_at", picked + ", ?", [now_iso()]
+        cur = db.execute(
+            f"insert into records ({names}) select {picked} from temp.{self.table} s "
+            "where not exists (select 1 from records r where r.source = s.source and "
+            "r.source_id = s.source_id) order by s.seq", args)
+        added = cur.rowcount
+        db.execute(
+            "insert or ignore into record_searches (record_id, search_id, position) "
+            f"select r.id, ?, s.seq from temp.{self.table} s join records r "
+            "on r.source = s.source and r.source_id = s.source_id order by s.seq", [search_id])
+        return added
+
+
+def _previous_import(review: Review, digest: str) -> dict | None:
+    rows = list(review.db.query(
+        "select id, database, file_name, run_at, count_reported from searches "
+        "where kind = 'import' and file_sha256 = ? and status = 'complete' order by id limit 1",
+        [digest]))
+    return rows[0] if rows else None
 
 
 def _chain(first, rest):

@@ -18,6 +18,8 @@ import getpass
 import json
 import os
 import sqlite3
+import sys
+import time
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -37,6 +39,114 @@ STAGE_SCHEMAS = (
     "toolkit.appraisal.schema",
     "toolkit.living.schema",
 )
+
+
+# How long a writer waits for another process's write transaction before giving up. After the
+# long writers were split (an import parses and checks its file into a staging table and
+# publishes it in one short transaction; see docs/screening.md, "Several reviewers at once"),
+# the longest write transaction of any command is a few seconds on 100,000 records; a minute is
+# far beyond that, so a legitimate writer always finishes within it, and short enough that a
+# stuck holder (a process paused inside a transaction, an `sqlite3` shell left in BEGIN) is
+# reported instead of hanging a reviewer's session. ``REVIEW_LOCK_WAIT`` (seconds) overrides it.
+LOCK_WAIT_S = 60.0
+# Waits shorter than this pass silently (another reviewer's decision takes milliseconds); after
+# it, "waiting for the store…" is said once on stderr.
+QUIET_WAIT_S = 0.3
+
+
+class StoreBusy(ReviewError):
+    """Another process held the store's write lock for longer than the wait allowed; nothing of
+    the transaction that waited was written."""
+
+
+def lock_wait_s() -> float:
+    """The bound on waiting for the write lock: env ``REVIEW_LOCK_WAIT`` (seconds), else
+    :data:`LOCK_WAIT_S`."""
+    value = os.environ.get("REVIEW_LOCK_WAIT")
+    if value:
+        try:
+            seconds = float(value)
+        except ValueError:
+            raise ReviewError(f"REVIEW_LOCK_WAIT={value!r} is not a number of seconds") from None
+        if seconds >= 0:
+            return seconds
+        raise ReviewError(f"REVIEW_LOCK_WAIT={value!r} is negative")
+    return LOCK_WAIT_S
+
+
+def say_waiting(message: str) -> None:
+    """The default way a waiting writer tells the person: one line on stderr."""
+    print(f"review: {message}", file=sys.stderr, flush=True)
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+@contextlib.contextmanager
+def write_transaction(db: sqlite_utils.Database, path: Path, *, wait: float | None = None,
+                      on_wait: Callable[[str], None] | None = say_waiting,
+                      held: list | None = None) -> Iterator[None]:
+    """One write transaction that takes the write lock when it begins (``BEGIN IMMEDIATE``).
+
+    Taking the lock first means every read inside the block sees the data the block's writes
+    will be committed over: a check-then-write (is this record still undecided?) cannot be
+    overtaken by another process between the check and the write, and a transaction never
+    fails half-way with "database is locked" when it upgrades from reading to writing.
+    While another process holds the lock this waits, saying so once through ``on_wait`` after
+    :data:`QUIET_WAIT_S`, up to ``wait`` seconds (default :func:`lock_wait_s`), then raises
+    :class:`StoreBusy` having written nothing. Inside an open transaction it is a savepoint.
+    ``held`` (a list) gets the seconds the lock was held appended, for benchmarks."""
+    conn = db.conn
+    if conn.in_transaction:
+        with db.atomic():
+            yield
+        return
+    bound = lock_wait_s() if wait is None else wait
+    t0 = time.monotonic()
+    told = False
+    try:
+        while True:
+            left = bound - (time.monotonic() - t0)
+            # a short first slice, so the line comes quickly; then one-second slices
+            slice_s = QUIET_WAIT_S if not told else 1.0
+            conn.execute(f"PRAGMA busy_timeout = {max(1, int(min(slice_s, left) * 1000))}")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+            waited = time.monotonic() - t0
+            if waited >= bound:
+                raise StoreBusy(
+                    f"the store {path.name} stayed busy for {waited:.0f} s (another process "
+                    f"holds its write lock); nothing was written. Try again when that process "
+                    f"has finished (REVIEW_LOCK_WAIT sets how long to wait)")
+            if not told and on_wait is not None:
+                on_wait(f"waiting for the store\u2026 (another process is writing to "
+                        f"{path.name}; up to {bound:.0f} s)")
+            told = True
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if told and on_wait is not None:
+        on_wait(f"the store is free again after {time.monotonic() - t0:.1f} s")
+    got = time.monotonic()
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    if held is not None:
+        held.append(time.monotonic() - got)
 
 
 def now_iso() -> str:
@@ -79,12 +189,22 @@ class Review:
         self.db = db
         self.path = Path(path)
         self.command = command
+        # how a writer that waits for another process says so (the web app may log instead)
+        self.on_wait: Callable[[str], None] | None = say_waiting
+        self.lock_held_s: list[float] = []  # seconds each write transaction held the lock
 
     # -- transactions and audit --------------------------------------------------------------
     @contextlib.contextmanager
-    def atomic(self) -> Iterator["Review"]:
-        """One transaction (a savepoint when nested): all of the block's writes or none."""
-        with self.db.atomic():
+    def atomic(self, *, wait: float | None = None, quiet: bool = False) -> Iterator["Review"]:
+        """One transaction (a savepoint when nested): all of the block's writes or none.
+
+        The outermost block takes the write lock as it begins and waits for another process's
+        write transaction (see :func:`write_transaction`: a line on stderr after a moment, at
+        most ``wait`` seconds, default :func:`lock_wait_s`, then :class:`StoreBusy`);
+        ``quiet`` waits without the line."""
+        with write_transaction(self.db, self.path, wait=wait,
+                               on_wait=None if quiet else self.on_wait,
+                               held=self.lock_held_s):
             yield self
 
     def log(self, action: str, details: dict | None = None, *, actor: str | None = None,
@@ -122,6 +242,11 @@ class Review:
         self.close()
 
 
+# Statements outside :meth:`Review.atomic` (reads; the odd single write) wait this long for a
+# lock; the same bound as a transaction, so nothing dies early with "database is locked".
+BUSY_TIMEOUT_MS = int(LOCK_WAIT_S * 1000)
+
+
 def _connect(path: Path, new: bool = False) -> sqlite_utils.Database:
     db = sqlite_utils.Database(path)
     if new:
@@ -134,14 +259,18 @@ def _connect(path: Path, new: bool = False) -> sqlite_utils.Database:
         db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA foreign_keys=ON")
-    db.execute("PRAGMA busy_timeout=5000")
+    db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     return db
 
 
-def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply every migration not yet applied, each in its own transaction; returns their names."""
+def migrate(db: sqlite_utils.Database, path: Path | None = None) -> list[str]:
+    """Apply every migration not yet applied, each in its own transaction; returns their names.
+
+    Another process may be migrating the same file at the same moment: each migration is
+    applied under the write lock after checking that it is still missing."""
+    path = Path(path or db.conn.execute("pragma database_list").fetchone()[2] or "store")
     if "migrations" not in db.table_names():
-        with db.atomic():
+        with write_transaction(db, path):
             db.execute(
                 "create table if not exists migrations ("
                 " name text primary key, version integer not null, applied_at text not null)"
@@ -151,7 +280,9 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     for name, fn in all_migrations():
         if name in done:
             continue
-        with db.atomic():
+        with write_transaction(db, path):
+            if db.execute("select 1 from migrations where name = ?", [name]).fetchone():
+                continue  # another process applied it while this one waited
             fn(db)
             version = db.execute("select count(*) from migrations").fetchone()[0] + 1
             db["migrations"].insert({"name": name, "version": version, "applied_at": now_iso()})
@@ -165,7 +296,7 @@ def create_review(path: str | Path, title: str | None = None, command: str = "in
     if path.exists() and path.stat().st_size > 0:
         raise ReviewError(f"{path} already exists; use it, or choose another --db")
     db = _connect(path, new=True)
-    migrate(db)
+    migrate(db, path)
     review = Review(db, path, command)
     with review.atomic():
         review.set_meta("title", title)
@@ -194,5 +325,5 @@ def open_review(path: str | Path, command: str = "python", create: bool = False)
     if "migrations" not in tables or "records" not in tables:
         raise ReviewError(f"{path} is not a review store (no migrations/records table)")
     db = _connect(path)
-    migrate(db)
+    migrate(db, path)
     return Review(db, path, command)

@@ -97,21 +97,56 @@ def _full_rows(review: Review, ids) -> dict[int, dict]:
     return out
 
 
+class _Stale(Exception):
+    """Another run, an undo or a pair decision changed the clusters while a run computed."""
+
+
+def _cluster_state(review: Review) -> tuple:
+    """A value that changes whenever what a run's clustering starts from changes, records
+    aside (they are never changed, and records added meanwhile wait for the next run): another
+    run, a cluster made, merged or undone, a pair decided."""
+    return tuple(review.db.execute(sql).fetchone()[0] for sql in (
+        "select coalesce(max(id), 0) from dedup_runs",
+        "select coalesce(max(id), 0) from clusters",
+        "select count(*) from clusters where undone_at is not null",
+        "select coalesce(max(id), 0) from pair_decisions"))
+
+
 def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None,
-                model: "scorer.PairModel | None | str" = "shipped") -> dict:
+                model: "scorer.PairModel | None | str" = "shipped", attempts: int = 3) -> dict:
     """Deduplicate the store; returns the summary `review dedup --json` prints.
 
     Only records not compared by an earlier run are compared (against all records), so a
-    later import is deduplicated against everything already there. One transaction.
+    later import is deduplicated against everything already there.
     ``model``: the pair scorer (:mod:`.scorer`): the shipped one, another
     :class:`scorer.PairModel` (the benchmark's leave-one-set-out refits), or None for the hand
     rules alone.
+
+    The comparison runs without holding the store; its result is written in one transaction,
+    which first checks that the clusters are still those it started from (else it computes
+    again, up to ``attempts`` times) and reads the screening decisions afresh, so a decision
+    saved during the run is seen when duplicates inherit decisions.
     """
     if model == "shipped":
         model = scorer.shipped()
+    for _ in range(attempts - 1):
+        try:
+            return _deduplicate_once(review, progress, model)
+        except _Stale:
+            (progress or (lambda msg: None))("the clusters changed meanwhile; comparing again")
+    try:
+        return _deduplicate_once(review, progress, model)
+    except _Stale:
+        raise ReviewError("the clusters kept changing while deduplication ran (another "
+                          "`review dedup` at the same time?); run it again") from None
+
+
+def _deduplicate_once(review: Review, progress: Callable[[str], None] | None,
+                      model) -> dict:
     t0 = time.perf_counter()
     say = progress or (lambda msg: None)
     db = review.db
+    state = _cluster_state(review)
     rows = list(db.query(f"select {', '.join(_NORM_COLUMNS)} from records order by id"))
     if not rows:
         raise ReviewError("no records yet; run `review import FILE` first")
@@ -148,14 +183,19 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
     uf, refused = build_clusters(norms, decisions, initial=initial, forbidden=forbidden,
                                  classify_fn=partial(decide, trust=trust, model=model))
 
-    screened = _screened(review)
-    ranks = _decision_ranks(review)
     cluster_of = {rid: cid for cid, members in existing.items() for rid, _ in members}
     at = now_iso()
     created = extended = 0
     inherited = []
     n_dup_pairs = sum(1 for _, _, d in decisions if d.decision == DUPLICATE)
+    groups = uf.clusters()
+    cache = _full_rows(review, (int(ids[k]) for g in groups for k in g))  # records never change
     with review.atomic():
+        if _cluster_state(review) != state:
+            raise _Stale
+        # under the write lock: no decision can be saved between reading these and using them
+        screened = _screened(review)
+        ranks = _decision_ranks(review)
         run_id = db["dedup_runs"].insert({
             "started_at": at, "records": len(norms), "new_records": n_new,
             "candidate_pairs": int(len(pairs)), "duplicate_pairs": n_dup_pairs,
@@ -169,8 +209,6 @@ def deduplicate(review: Review, *, progress: Callable[[str], None] | None = None
             if d.decision == DUPLICATE:
                 rule_of.setdefault(int(ids[i]), d.rule)
                 rule_of.setdefault(int(ids[j]), d.rule)
-        groups = uf.clusters()
-        cache = _full_rows(review, (int(ids[k]) for g in groups for k in g))
         next_id = (db.execute("select max(id) from clusters").fetchone()[0] or 0) + 1
         new_clusters, new_members, new_fills = [], [], []
         formed, grown, absorbed, moved = [], [], [], []  # for the audit event
@@ -520,8 +558,9 @@ def undo_cluster(review: Review, cluster_id: int, *, actor: str | None = None) -
         [cluster_id])]
     at, who = now_iso(), actor or default_actor()
     with review.atomic():
-        review.db.execute("update clusters set undone_at = ?, undone_by = ? where id = ?",
-                          [at, who, cluster_id])
+        if review.db.execute("update clusters set undone_at = ?, undone_by = ? where id = ? "
+                             "and undone_at is null", [at, who, cluster_id]).rowcount != 1:
+            raise ReviewError(f"cluster {cluster_id} was undone meanwhile (another process)")
         review.db["pair_decisions"].insert_all([
             {"record_a": a, "record_b": b, "decision": "not", "rule": f"undo cluster {cluster_id}",
              "score": None, "origin": "undo", "run_id": None, "decided_at": at,
@@ -592,7 +631,10 @@ def decide_pair(review: Review, pair_id: int, decision: str, *, actor: str | Non
     at, who = now_iso(), actor or default_actor()
     out = {"pair_id": pair_id, "record_a": a, "record_b": b, "decision": decision}
     with review.atomic():
-        review.db.execute("update pair_decisions set status = 'decided' where id = ?", [pair_id])
+        if review.db.execute("update pair_decisions set status = 'decided' where id = ? and "
+                             "status = 'open'", [pair_id]).rowcount != 1:
+            raise ReviewError(f"pair {pair_id} was decided meanwhile (another process); a pair "
+                              "is decided once")
         review.db["pair_decisions"].insert({
             "record_a": a, "record_b": b, "decision": decision, "rule": "manual",
             "score": p["score"], "origin": "human", "run_id": None, "decided_at": at,

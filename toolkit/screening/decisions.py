@@ -7,6 +7,7 @@ record with at least one live (not undone) decision.
 
 from __future__ import annotations
 
+from ..errors import ReviewError
 from ..store import Review, now_iso
 
 
@@ -52,13 +53,79 @@ def final_decisions(review: Review) -> dict[int, str]:
 HUMAN_ORIGINS = ("human", "import")
 
 
+class DecisionRefused(ReviewError):
+    """A decision or undo refused because the store changed since the session last looked
+    (another session of the same reviewer, a stopping rule, deduplication). Nothing was written;
+    ``record_id`` is the record concerned and ``current`` the reviewer's live decision row on
+    it now (or None)."""
+
+    def __init__(self, message: str, *, record_id: int, current: dict | None = None):
+        super().__init__(message)
+        self.record_id = record_id
+        self.current = current
+
+
+def own_latest(review: Review, reviewer: str, record_id: int) -> dict | None:
+    """The reviewer's latest live own decision (human or imported) on the record, or None."""
+    rows = list(review.db.query(
+        "select * from ta_decisions where reviewer = ? and record_id = ? and undone_at is null "
+        "and origin in ('human', 'import') order by id desc limit 1", [reviewer, record_id]))
+    return rows[0] if rows else None
+
+
+def left_queue(review: Review, reviewer: str, record_id: int) -> str | None:
+    """Why the record is no longer in the reviewer's queue (an inherited decision, an automation
+    exclusion of the reviewer's stopping rule, or deduplication made it a duplicate), or None.
+    Indexed look-ups of one record: cheap enough for every save."""
+    row = review.db.execute(
+        "select origin, note, decision from ta_decisions where record_id = ? and "
+        "undone_at is null and (origin = 'inherited' or origin = 'automation' and "
+        "(stopping_id is null or stopping_id in (select id from ta_stopping where reviewer = ?)))"
+        " order by id limit 1", [record_id, reviewer]).fetchone()
+    if row is not None:
+        origin, note, decision = row
+        if origin == "inherited":
+            return (f"record {record_id} was given the decision of its duplicate by "
+                    f"deduplication ({decision}; {note})")
+        return (f"record {record_id} was excluded by automation when your stopping rule "
+                "fired in another session")
+    if "clusters" in review.db.table_names():
+        dup = review.db.execute(
+            "select c.primary_id from cluster_members m join clusters c on c.id = m.cluster_id "
+            "where c.undone_at is null and m.role = 'duplicate' and m.record_id = ?",
+            [record_id]).fetchone()
+        if dup is not None:
+            return (f"record {record_id} is now a duplicate of record {dup[0]} (deduplication "
+                    "ran meanwhile); it is screened as that record")
+    return None
+
+
 def save_decision(review: Review, record_id: int, decision: str, reviewer: str, *,
-                  score=None, rank=None, model_version=None, note=None,
+                  seen: int | None, score=None, rank=None, model_version=None, note=None,
                   phase: str = "ranked", reason=None) -> int:
     """Commit one human decision and its audit event in one transaction; returns the row id.
 
-    When this returns, the decision is durable (the transaction is committed)."""
+    A compare-and-set: ``seen`` is the id of the reviewer's live decision on this record that
+    the person saw when the record was shown (None: undecided). The save goes through only if
+    that is still the reviewer's latest live own decision, and, for a record seen undecided,
+    only if it is still in the reviewer's queue (:func:`left_queue`); otherwise nothing is
+    written and :class:`DecisionRefused` says why. The check and the write are one transaction
+    that holds the write lock from its start, so two sessions of one reviewer can never both
+    record a live decision on one record. When this returns, the decision is durable."""
     with review.atomic():
+        current = own_latest(review, reviewer, record_id)
+        if (current["id"] if current else None) != seen:
+            if current is None:
+                message = (f"record {record_id}: your decision on it was undone in another "
+                           "session; not saved")
+            else:
+                message = (f"record {record_id} was already decided by you in another "
+                           f"session: {current['decision']}; not saved")
+            raise DecisionRefused(message, record_id=record_id, current=current)
+        if seen is None:
+            why = left_queue(review, reviewer, record_id)
+            if why:
+                raise DecisionRefused(f"{why}; not saved", record_id=record_id)
         row_id = record_decision(review, record_id, decision, reviewer, score=score, rank=rank,
                                  model_version=model_version, note=note, reason=reason)
         details = {
@@ -72,15 +139,29 @@ def save_decision(review: Review, record_id: int, decision: str, reviewer: str, 
     return row_id
 
 
+def reviewer_latest(review: Review, reviewer: str) -> dict[int, tuple[int, str]]:
+    """{record_id: (decision row id, decision)} of the reviewer's latest live own decision
+    (human or imported), in the order they were made (oldest first)."""
+    out: dict[int, tuple[int, str]] = {}
+    for rid, row_id, decision in review.db.execute(
+        "select record_id, id, decision from ta_decisions where reviewer = ? and "
+        "undone_at is null and origin in ('human', 'import') order by id", [reviewer]
+    ):
+        out.pop(rid, None)
+        out[rid] = (row_id, decision)
+    return out
+
+
 def reviewer_decisions(review: Review, reviewer: str) -> dict[int, str]:
     """{record_id: decision} of the reviewer's latest live own decision (human or imported)."""
-    out: dict[int, str] = {}
-    for row in review.db.query(
-        "select record_id, decision from ta_decisions where reviewer = ? and undone_at is null "
-        "and origin in ('human', 'import') order by id", [reviewer]
-    ):
-        out[row["record_id"]] = row["decision"]
-    return out
+    return {rid: d for rid, (_, d) in reviewer_latest(review, reviewer).items()}
+
+
+def latest_human_id(review: Review, reviewer: str) -> int | None:
+    """The id of the reviewer's latest live human decision (what undo would take back)."""
+    return review.db.execute(
+        "select max(id) from ta_decisions where reviewer = ? and origin = 'human' "
+        "and undone_at is null", [reviewer]).fetchone()[0]
 
 
 def reviewer_note(review: Review, record_id: int, reviewer: str) -> str | None:
@@ -107,17 +188,29 @@ def blocked_records(review: Review, reviewer: str | None = None) -> set[int]:
     return {r[0] for r in review.db.execute(sql + ")", args)}
 
 
-def undo_last(review: Review, reviewer: str) -> dict | None:
+def undo_last(review: Review, reviewer: str, *, seen: int | None) -> dict | None:
     """Undo the reviewer's latest live human decision (the row is kept, marked undone).
 
+    ``seen`` is the id of what the session showing the undo knows as the reviewer's latest
+    decision (:func:`latest_human_id` when it last looked); if another session decided or undid
+    since, nothing is undone and :class:`DecisionRefused` says what the latest decision is now.
     Returns the undone row, or None if there is nothing to undo."""
     with review.atomic():
         rows = list(review.db.query(
             "select * from ta_decisions where reviewer = ? and origin = 'human' "
             "and undone_at is null order by id desc limit 1", [reviewer]))
-        if not rows:
+        row = rows[0] if rows else None
+        if (row["id"] if row else None) != seen:
+            if row is None:
+                message = "not undone: your last decision was already undone in another session"
+            else:
+                message = (f"not undone: your decisions changed in another session; your "
+                           f"latest decision is now record {row['record_id']}: "
+                           f"{row['decision']}; undo again to take that one back")
+            raise DecisionRefused(message, record_id=row["record_id"] if row else 0,
+                                  current=row)
+        if row is None:
             return None
-        row = rows[0]
         review.db.execute("update ta_decisions set undone_at = ? where id = ?",
                           [now_iso(), row["id"]])
         review.log("screen.undo", {"decision_id": row["id"], "record_id": row["record_id"],
@@ -145,8 +238,6 @@ def automation_exclude(review: Review, record_ids, *, rule: str, details: dict,
 def resolve(review: Review, record_id: int, decision: str, reviewer: str,
             note: str | None = None) -> int:
     """Record a 'resolution' of a conflict or maybe (it overrides reviewers' decisions)."""
-    from ..errors import ReviewError
-
     if decision not in ("include", "exclude"):
         raise ReviewError(f"a resolution is include or exclude, not {decision!r}")
     if review.db.execute("select 1 from records where id = ?", [record_id]).fetchone() is None:
@@ -195,7 +286,6 @@ def import_decisions(review: Review, path, reviewer: str) -> dict:
     from pathlib import Path
 
     from ..csvdialect import delimiter_of
-    from ..errors import ReviewError
     from ..records import normalise_doi, normalise_pmid
 
     path = Path(path)

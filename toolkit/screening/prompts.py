@@ -16,9 +16,10 @@ from pathlib import Path
 import click
 import yaml
 
+from ..store import StoreBusy
 from ..terminal import Terminal
 from .criteria import ScreeningCriteria, load_screening_criteria
-from .decisions import reviewer_note
+from .decisions import DecisionRefused, reviewer_note
 from .highlight import Highlighter
 from .queue import ScreeningSession
 from .stopping import format_recall
@@ -152,9 +153,23 @@ def run(session: ScreeningSession, *, criteria_path=None, err: bool = False,
 
     Before a stopping rule excludes records by automation the reviewer is asked (``yes``:
     not asked). ``criteria`` (default: read from ``criteria_path``) gives the exclusion
-    reasons (keys 1-9 and r) and the highlight terms."""
+    reasons (keys 1-9 and r) and the highlight terms. The records this session had on screen
+    are released for the reviewer's other sessions when it ends, however it ends."""
     if criteria is None:
         criteria = load_screening_criteria(criteria_path)
+    try:
+        return _loop(session, criteria, criteria_path=criteria_path, err=err, yes=yes)
+    finally:
+        session.release_claims()
+
+
+def _say_notices(term: Terminal, session: ScreeningSession) -> None:
+    while session.notices:
+        term.echo(session.notices.pop(0))
+
+
+def _loop(session: ScreeningSession, criteria: ScreeningCriteria, *, criteria_path=None,
+          err: bool = False, yes: bool = False) -> dict:
     reasons = criteria.ta_reasons
     term = Terminal(err=err)
 
@@ -176,17 +191,18 @@ def run(session: ScreeningSession, *, criteria_path=None, err: bool = False,
     prompt = ("[i]nclude [e]xclude " + (f"[1-{min(9, len(reasons))}/r] exclude+reason "
                                         if reasons else "")
               + "[m]aybe [u]ndo [n]ote [c]riteria [?] [q]uit > ")
-    for notice in session.notices:
-        term.echo(notice)
     while True:
+        _say_notices(term, session)
         shown = session.next()
+        _say_notices(term, session)
         if shown is None and session.can_undo():
             # the queue is empty (often because a stopping rule just fired): a last chance to
             # take back the final decision, which also takes back the stop it fired
             term.echo("nothing left to screen for " + session.reviewer)
             if term.key("[u]ndo the last decision, any other key to finish > ") == "u":
-                undone = session.undo()
-                term.echo(f"undone: {undone['decision']} (record {undone['record_id']})")
+                undone = _undo(term, session)
+                if undone:
+                    term.echo(f"undone: {undone['decision']} (record {undone['record_id']})")
                 continue
         if shown is None:
             break
@@ -195,6 +211,8 @@ def run(session: ScreeningSession, *, criteria_path=None, err: bool = False,
         term.echo("=" * width)
         label = {"ranked": "", "sample": "  (random sample for the stopping rule)",
                  "maybe": "  (revisiting a maybe)"}[shown.phase]
+        if shown.elsewhere:
+            label += "  (also on screen in another session of yours)"
         term.echo(format_header(shown.record_id, row, label))
         term.echo(format_record(row, width, criteria.highlighter))
         if shown.phase == "maybe":  # why it was a maybe: the note saved with it
@@ -212,7 +230,18 @@ def run(session: ScreeningSession, *, criteria_path=None, err: bool = False,
             if k in KEYS:
                 decision = KEYS[k]
                 was_sampling = session.sampling is not None
-                session.decide(shown, decision, note, reason=reason)
+                try:
+                    session.decide(shown, decision, note, reason=reason)
+                except DecisionRefused as exc:
+                    # another session of this reviewer got there first: say so, move on
+                    term.echo(str(exc))
+                    break
+                except StoreBusy as exc:
+                    # nothing saved, the session goes on: the same key tries again
+                    term.echo(f"not saved: {exc.bare_message}")
+                    term.echo(f"record {shown.record_id} is still on screen: press the key "
+                              "again to save it, or q to quit")
+                    continue
                 decided += 1
                 term.echo(f"saved: {decision}" + (f" ({reason})" if reason else "")
                           + f" (record {shown.record_id})")
@@ -224,9 +253,11 @@ def run(session: ScreeningSession, *, criteria_path=None, err: bool = False,
                               "until the BUSCAR test says the recall target is reached")
                 break
             if k == "u":
-                undone = session.undo()
-                if undone is None:
+                if not session.can_undo():
                     term.echo("nothing to undo")
+                    continue
+                undone = _undo(term, session)
+                if undone is None:
                     continue
                 term.echo(f"undone: {undone['decision']} (record {undone['record_id']})")
                 break
@@ -280,6 +311,17 @@ def _ask_reason(term: Terminal, criteria: ScreeningCriteria) -> str | None:
     except ReviewError as exc:
         term.echo(str(exc))
         return None
+
+
+def _undo(term: Terminal, session: ScreeningSession) -> dict | None:
+    """``session.undo()``, saying why when it is refused or the store is busy."""
+    try:
+        return session.undo()
+    except DecisionRefused as exc:
+        term.echo(str(exc))
+    except StoreBusy as exc:
+        term.echo(f"not undone: {exc.bare_message}")
+    return None
 
 
 def _announce_stop(term: Terminal, session: ScreeningSession) -> None:

@@ -28,6 +28,7 @@ marked undone and the records return to the queue.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -35,12 +36,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..store import Review, now_iso
-from . import stopping
-from .decisions import (automation_exclude, blocked_records, reviewer_decisions, save_decision,
-                        undo_last)
+from . import claims, stopping
+from .decisions import (DecisionRefused, automation_exclude, blocked_records, latest_human_id,
+                        own_latest, reviewer_latest, save_decision, undo_last)
+from .model import ActiveLearner, record_text
 
 ABANDONED = "abandoned"
-from .model import ActiveLearner, record_text
 
 
 def records_to_screen(review: Review) -> list[int]:
@@ -69,6 +70,24 @@ def queued_first(review: Review) -> set[int]:
     return set(new_records(review, latest))
 
 
+def _lower_priority() -> None:
+    """Run the calling thread at a lower CPU priority (Linux: per thread), so a background fit
+    yields the processor to the foreground (the next record on screen), of this session and of
+    other reviewers' sessions on the same machine. Elsewhere, nothing changes."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+    except (AttributeError, OSError):
+        pass
+
+
+# How much lower: enough that the foreground wins a contended core (CFS gives nice 10 about a
+# tenth of nice 0's share), not so low that a fit starves on a busy machine.
+BACKGROUND_NICE = 10
+# A background fit starts this long after the decision: the next record is on screen by then
+# (tens of milliseconds), while the reviewer reads it for seconds.
+BACKGROUND_DELAY_S = 0.2
+
+
 class Ranker:
     """Keeps the learner's latest ranking; retrains in the foreground while fits are fast and in
     one background thread once they are not (see the module docstring)."""
@@ -85,6 +104,7 @@ class Ranker:
         self._cv = threading.Condition()
         self._running = False
         self._pending = None
+        self.start_delay_s = BACKGROUND_DELAY_S
 
     def update(self, idx: list[int], labels: list[int]) -> None:
         """Retrain on ``labels`` of pool positions ``idx`` (now, or in the background)."""
@@ -99,6 +119,10 @@ class Ranker:
         self._fit(idx, labels)
 
     def _worker(self) -> None:
+        _lower_priority()
+        # let the next record reach the screen first: a fit started at once would compete with
+        # it for the processor and the interpreter lock (a later decision replaces the job)
+        time.sleep(self.start_delay_s)
         while True:
             with self._cv:
                 job, self._pending = self._pending, None
@@ -161,16 +185,43 @@ class Ranker:
 
 @dataclass
 class Shown:
-    """The record on screen and what the model said about it when it was chosen."""
+    """The record on screen and what the model said about it when it was chosen.
+
+    ``seen`` is the row id of the reviewer's live decision on the record when it was shown
+    (None: undecided); saving a decision on it is a compare-and-set against it. A web page can
+    carry it in its form like an ETag. ``elsewhere`` says the record is also on screen in
+    another session of the same reviewer (only when nothing else was left to show)."""
     record_id: int
     phase: str                      # ranked | sample | maybe
     score: float | None = None
     rank: int | None = None
     model_version: str | None = None
+    seen: int | None = None
+    elsewhere: bool = False
+
+
+def pool_mark(review: Review, tables: set[str]) -> tuple:
+    """A value that changes whenever :func:`records_to_screen` may have changed: records were
+    added, or deduplication ran, made or undid a cluster or decided a pair (which also covers
+    the inherited decisions it writes or withdraws). Largest-id look-ups only: cheap."""
+    marks = [review.db.execute("select coalesce(max(id), 0) from records").fetchone()[0]]
+    for table in ("dedup_runs", "clusters", "pair_decisions"):
+        if table in tables:
+            marks.append(review.db.execute(
+                f"select coalesce(max(id), 0) from {table}").fetchone()[0])
+    return tuple(marks)
 
 
 class ScreeningSession:
     """One reviewer's screening session on an open review.
+
+    Several sessions may run on one store at once, in other processes or in this one (a
+    second terminal, a browser tab, another reviewer). Each session catches up with what the
+    others wrote before it picks a record (:meth:`sync`), claims the record it shows so the
+    reviewer's other sessions show another one (:mod:`toolkit.screening.claims`), and saves a
+    decision only if the record is as it was when shown (a compare-and-set, see
+    :func:`~toolkit.screening.decisions.save_decision`); otherwise :meth:`decide` raises
+    :class:`~toolkit.screening.decisions.DecisionRefused` and the next record is another one.
 
     Parameters
     ----------
@@ -180,6 +231,7 @@ class ScreeningSession:
     stop_after : consecutive excludes that stop (heuristic) or start the random sample (BUSCAR).
     target_recall, confidence : BUSCAR settings.
     seed : random state of the model and of the BUSCAR sample.
+    claim_ttl_s : how long a record shown stays claimed for this session.
     """
 
     def __init__(self, review: Review, reviewer: str, *, stop: str | None = None,
@@ -187,15 +239,23 @@ class ScreeningSession:
                  target_recall: float = stopping.DEFAULT_TARGET,
                  confidence: float = stopping.DEFAULT_CONFIDENCE, seed: int = 0,
                  learner: ActiveLearner | None = None, sync_budget_s: float = 0.1,
-                 background: bool = True, confirm_stop=None):
+                 background: bool = True, confirm_stop=None,
+                 claim_ttl_s: float = claims.CLAIM_TTL_S):
         if stop not in (None, "none", "heuristic", "buscar"):
             raise ValueError(f"unknown stopping rule {stop!r}")
         self.review, self.reviewer = review, reviewer
         self.stop = None if stop == "none" else stop
         self.stop_after, self.target, self.confidence, self.seed = (
             stop_after, target_recall, confidence, seed)
+        self.session_id = claims.new_session_id()
+        self.claim_ttl_s = claim_ttl_s
+        self._data_version = self._store_version()
+        self._tables = set(review.db.table_names())
+        self._pool_mark = pool_mark(review, self._tables)
         self.pool = records_to_screen(review)
         self.pos = {rid: i for i, rid in enumerate(self.pool)}
+        self.left: set[int] = set()     # records that left the pool while the session ran
+        self.joined: list[int] = []     # records that joined it (screened in a later session)
         texts = [""] * len(self.pool)
         for row in review.db.query("select id, title, abstract from records"):
             i = self.pos.get(row["id"])
@@ -209,10 +269,10 @@ class ScreeningSession:
             self.has_features = False
         self.ranker = Ranker(self.learner, len(self.pool), sync_budget_s, background)
         self.first = {self.pos[r] for r in queued_first(review) if r in self.pos}
-        self.mine = reviewer_decisions(review, reviewer)
+        self._load_own()
         self.blocked = blocked_records(review, reviewer)
         self.revisited: set[int] = set()
-        self._changes = 0  # bumped whenever mine/blocked change (remaining() cache key)
+        self._changes = 0  # bumped whenever mine/blocked/left change (remaining() cache key)
         self._remaining_cache = None
         self.forced: int | None = None
         self.stopped: dict | None = None
@@ -221,11 +281,124 @@ class ScreeningSession:
         self.confirm_stop = confirm_stop
         self._n_decided = 0  # decisions of this session
         self._quiet_until = 0  # after a declined stop, ask again only stop_after decisions on
-        self.notices: list[str] = []  # said to the reviewer when the session starts
+        self.notices: list[str] = []  # to say to the reviewer (prompts print and clear them)
         self.sampling: dict | None = None
-        self._dormant: dict | None = None  # an open sample this session does not follow
-        self._load_sampling()
+        self._told_dormant: int | None = None  # the open sample this session said it ignores
+        self._started = False
+        self._sync_sampling(check=True)
+        self._started = True
         self._retrain()
+
+    # -- what the store says now -----------------------------------------------------------
+    def _store_version(self) -> int:
+        # changes whenever another connection commits (never for this connection's commits)
+        return self.review.db.execute("pragma data_version").fetchone()[0]
+
+    def _load_own(self) -> None:
+        """The reviewer's live decisions as the store has them now."""
+        latest = reviewer_latest(self.review, self.reviewer)
+        self.mine = {rid: d for rid, (_, d) in latest.items()}
+        self.seen_ids = {rid: i for rid, (i, _) in latest.items()}
+        self.last_human = latest_human_id(self.review, self.reviewer)
+
+    def _reload(self) -> None:
+        """Reload the reviewer's decisions and blocked records (inside a caller's transaction,
+        where nobody else can write; no retraining there)."""
+        self._load_own()
+        self.blocked = blocked_records(self.review, self.reviewer)
+        self._changes += 1
+
+    def sync(self, force: bool = False) -> bool:
+        """Catch up with what other sessions and processes wrote since this session last
+        looked: the reviewer's decisions and undos in other sessions, automation exclusions
+        of the reviewer's stopping rule, inherited decisions, records that joined or left the
+        pool, the reviewer's BUSCAR sample. Nothing is read when nobody else committed.
+        Returns whether this reviewer's queue changed."""
+        version = self._store_version()
+        if version == self._data_version and not force:
+            return False
+        self._data_version = version
+        before = (dict(self.mine), set(self.blocked))
+        order_before = list(self.seen_ids.items())
+        self._load_own()
+        self.blocked = blocked_records(self.review, self.reviewer)
+        gone = self.blocked - before[1]
+        gone = {rid for rid in gone if rid in self.pos and rid not in self.mine}
+        if gone:
+            self.notices.append(
+                f"{len(gone)} record(s) left your queue in another process (excluded by your "
+                "stopping rule in another session, or given a duplicate's decision by "
+                "deduplication)")
+        pool_changed = self._sync_pool()
+        changed = (self.mine != before[0] or self.blocked != before[1] or pool_changed
+                   or list(self.seen_ids.items()) != order_before)
+        if changed:
+            self._changes += 1
+        self._sync_sampling(check=pool_changed)
+        if self.mine != before[0]:
+            self._retrain()
+        return changed
+
+    def _sync_pool(self) -> bool:
+        """Records that left the pool (deduplication in another process) leave the queue;
+        records that joined are named once (their features are computed when a session
+        starts). Returns whether the pool changed."""
+        mark = pool_mark(self.review, self._tables)
+        if mark == self._pool_mark:
+            return False
+        self._pool_mark = mark
+        now = records_to_screen(self.review)
+        now_set = set(now)
+        left = {rid for rid in self.pool if rid not in now_set}
+        joined = [rid for rid in now if rid not in self.pos]
+        if len(joined) > len(self.joined):
+            self.notices.append(
+                f"{len(joined)} record(s) joined the pool in another process (an import, a "
+                "search or deduplication); they are shown when you start screening again")
+        changed = left != self.left or joined != self.joined
+        self.left, self.joined = left, joined
+        return changed
+
+    def _current_pool(self) -> list[int]:
+        return [rid for rid in self.pool if rid not in self.left] + self.joined
+
+    def _open_sample(self) -> dict | None:
+        """The reviewer's open BUSCAR sample as the store has it, or None."""
+        rows = list(self.review.db.query(
+            "select * from ta_stopping where reviewer = ? and state = 'sampling' "
+            "order by id desc limit 1", [self.reviewer]))
+        return rows[0] if rows else None
+
+    def _sync_sampling(self, check: bool) -> None:
+        """Follow the reviewer's open BUSCAR sample: resume it if it is still a random sample
+        of its urn, abandon it if not (``check``: test that again, e.g. after the pool changed),
+        keep it dormant in a session without BUSCAR; notice one that ended or began in another
+        session."""
+        s = self._open_sample()
+        mine_id = self.sampling["id"] if self.sampling else None
+        if mine_id is not None and (s is None or s["id"] != mine_id):
+            state = self.review.db.execute("select state from ta_stopping where id = ?",
+                                           [mine_id]).fetchone()[0]
+            self.notices.append(f"the BUSCAR sample was {state} in another session")
+            self.sampling = None
+        if s is None:
+            return
+        new = s["id"] != mine_id
+        why = self._sample_broken(s) if (new or check) else None
+        if why:
+            if self._abandon(s, why):
+                self.notices.append(f"the open BUSCAR sample was abandoned: {why}; screening "
+                                    "goes on in ranked order")
+            self.sampling = None
+        elif self.stop == "buscar":
+            if new and self._started:
+                self.notices.append("your BUSCAR sample continues here (its records come one "
+                                    "at a time, in their random order)")
+            self.sampling = s
+        elif self._told_dormant != s["id"]:
+            self._told_dormant = s["id"]
+            self.notices.append("an open BUSCAR sample is not followed in this session (no "
+                                "--stop buscar); a decision now abandons it")
 
     # -- labels and model ------------------------------------------------------------------
     def _training_labels(self) -> dict[int, int]:
@@ -250,38 +423,90 @@ class ScreeningSession:
     # -- the queue -------------------------------------------------------------------------
     def remaining(self) -> list[int]:
         """Pool positions this reviewer has not decided and automation has not excluded."""
-        key = (len(self.mine), len(self.blocked), self._changes)
+        key = (len(self.mine), len(self.blocked), len(self.left), self._changes)
         if self._remaining_cache is None or self._remaining_cache[0] != key:
             rem = [i for i, rid in enumerate(self.pool)
-                   if rid not in self.mine and rid not in self.blocked]
+                   if rid not in self.mine and rid not in self.blocked and rid not in self.left]
             self._remaining_cache = (key, rem)
         return self._remaining_cache[1]
 
     def next(self) -> Shown | None:
-        """The next record to show, or None when the session is done."""
+        """The next record to show, or None when the session is done. It is claimed for this
+        session; records on screen in the reviewer's other sessions are skipped while there
+        are others to show."""
+        self.sync()
+        for _ in range(5):  # a record another session decided a moment ago: catch up, again
+            shown = self._next_once()
+            if shown is not False:
+                return shown
+            self.sync(force=True)
+        return self._next_once() or None
+
+    def _next_once(self) -> Shown | None | bool:
+        """The next record, None when done, False when the record chosen could not be
+        claimed because another session of the reviewer decided it since the last sync."""
         if self.forced is not None:
             rid, self.forced = self.forced, None
             phase = "maybe" if self.mine.get(rid) == "maybe" else (
                 "sample" if self.sampling and rid in self._sample_urn() else "ranked")
-            return self._shown(rid, phase)
+            shown = self._take(self._shown(rid, phase), force=True)
+            return False if shown is None else shown
+        elsewhere = claims.claimed_elsewhere(self.review, self.reviewer, self.session_id)
         if self.stopped is None:
             if self.sampling:
+                # strictly in the sample's random order, even if the next one is on screen
+                # elsewhere: the compare-and-set lets only one session decide it
                 for rid in json.loads(self.sampling["sample_order"]):
-                    if rid not in self.mine and rid not in self.blocked:
-                        return self._shown(rid, "sample")
+                    if rid not in self.mine and rid not in self.blocked and rid not in self.left:
+                        shown = self._take(self._shown(rid, "sample"), elsewhere=elsewhere)
+                        return False if shown is None else shown
             else:
-                rem = self.remaining()
-                if rem and self.first:  # what the latest update found comes first
-                    rem = [i for i in rem if i in self.first] or rem
-                if rem:
-                    if not self.has_features:
-                        return Shown(self.pool[rem[0]], "ranked")
-                    pos, score, rank = self.ranker.choose(rem)
-                    return Shown(self.pool[pos], "ranked", score, rank, self.model_version)
-        for rid, d in self.mine.items():  # insertion order = order decided
-            if d == "maybe" and rid not in self.revisited:
-                return self._shown(rid, "maybe")
-        return None
+                shown = self._next_ranked(elsewhere)
+                if shown is not None:
+                    return shown
+        maybes = [rid for rid, d in self.mine.items()  # insertion order = order decided
+                  if d == "maybe" and rid not in self.revisited and rid not in self.left]
+        free = [rid for rid in maybes if rid not in elsewhere]
+        for rid in free or maybes[:1]:
+            shown = self._take(self._shown(rid, "maybe"), elsewhere=elsewhere)
+            if shown is not None:
+                return shown
+        return False if maybes else None
+
+    def _next_ranked(self, elsewhere: set[int]) -> Shown | None:
+        rem = self.remaining()
+        if rem and self.first:  # what the latest update found comes first
+            rem = [i for i in rem if i in self.first] or rem
+        if not rem:
+            return None
+        free = [i for i in rem if self.pool[i] not in elsewhere] if elsewhere else rem
+        for _ in range(5):  # another session may claim the chosen record first
+            cand = free or rem
+            if not self.has_features:
+                shown = Shown(self.pool[cand[0]], "ranked", seen=None)
+            else:
+                pos, score, rank = self.ranker.choose(cand)
+                shown = Shown(self.pool[pos], "ranked", score, rank, self.model_version)
+            taken = self._take(shown, elsewhere=elsewhere)
+            if taken is not None:
+                return taken
+            elsewhere = elsewhere | {shown.record_id}
+            free = [i for i in free if self.pool[i] != shown.record_id]
+        return self._take(shown, elsewhere=elsewhere | {shown.record_id})
+
+    def _take(self, shown: Shown, *, elsewhere: set[int] = frozenset(),
+              force: bool = False) -> Shown | None:
+        """Claim the shown record for this session. None if another session of the reviewer
+        claimed or decided it first (the caller picks another); a record that is on screen
+        elsewhere and is shown anyway is not claimed and is marked ``elsewhere``."""
+        shown.seen = self.seen_ids.get(shown.record_id)
+        if shown.record_id in elsewhere and not force:
+            shown.elsewhere = True
+            return shown
+        if claims.claim(self.review, self.reviewer, shown.record_id, self.session_id,
+                        seen=shown.seen, ttl_s=self.claim_ttl_s, force=force) is False:
+            return None
+        return shown
 
     def _shown(self, rid: int, phase: str) -> Shown:
         """``rid`` on screen with the model's current score and rank of it (every decision
@@ -295,33 +520,80 @@ class ScreeningSession:
     def model_version(self) -> str:
         return f"{self.ranker.version}@{self.ranker.n_labels}"
 
+    def release_claims(self) -> None:
+        """Let the reviewer's other sessions show what this one had on screen (on quit)."""
+        claims.release(self.review, self.session_id)
+
     # -- deciding --------------------------------------------------------------------------
     def decide(self, shown: Shown, decision: str, note: str | None = None,
                reason: str | None = None) -> int:
         """Commit ``decision`` on the shown record (durable on return), then retrain and apply
         the stopping rule. ``reason``: an exclusion's title/abstract reason (see
-        :mod:`toolkit.screening.reasons`). Returns the decision's row id."""
-        with self.review.atomic():
-            row_id = save_decision(self.review, shown.record_id, decision, self.reviewer,
-                                   score=shown.score, rank=shown.rank,
-                                   model_version=shown.model_version, note=note,
-                                   phase=shown.phase, reason=reason)
-            if self._dormant is not None and shown.phase == "ranked":
-                # a ranked pick from the urn: the sample would no longer be random
-                self._abandon(self._dormant, "a ranked decision in a session without "
-                              "--stop buscar")
-                self._dormant = None
-        self.mine.pop(shown.record_id, None)
-        self.mine[shown.record_id] = decision
+        :mod:`toolkit.screening.criteria`). Returns the decision's row id.
+
+        Raises :class:`~toolkit.screening.decisions.DecisionRefused` (nothing written) when
+        the record changed since it was shown (decided or undone in another session of the
+        reviewer, excluded by the reviewer's stopping rule, merged by deduplication); the
+        session has then caught up, and :meth:`next` shows another record. Raises
+        :class:`~toolkit.store.StoreBusy` (nothing written, nothing changed) when another
+        process held the store too long: the same call can be made again."""
+        rid = shown.record_id
+        try:
+            with self.review.atomic():
+                self._keep_sample_random(shown)
+                row_id = save_decision(self.review, rid, decision, self.reviewer,
+                                       seen=shown.seen, score=shown.score, rank=shown.rank,
+                                       model_version=shown.model_version, note=note,
+                                       phase=shown.phase, reason=reason)
+                claims.release(self.review, self.session_id, rid)
+        except DecisionRefused:
+            if self.forced == rid:
+                self.forced = None
+            self.sync(force=True)
+            raise
+        self.mine.pop(rid, None)
+        self.mine[rid] = decision
+        self.seen_ids.pop(rid, None)
+        self.seen_ids[rid] = row_id
+        self.last_human = row_id  # written under the lock: nothing of the reviewer's is newer
         self._changes += 1
         self._n_decided += 1
         if shown.phase == "maybe":
-            self.revisited.add(shown.record_id)
+            self.revisited.add(rid)
         if decision != "maybe":
             self._retrain()
         if shown.phase != "maybe":
             self._apply_stopping()
         return row_id
+
+    def _keep_sample_random(self, shown: Shown) -> None:
+        """Before a decision is saved (in its transaction): if it decides a record of the
+        reviewer's open BUSCAR sample's urn that is not the sample's next record, the sample
+        is no longer random and is abandoned, whichever session the sample was started in."""
+        s = self._open_sample()
+        if self.sampling and (s is None or s["id"] != self.sampling["id"]):
+            self._sync_sampling(check=False)  # it ended in another session: say so, go on
+        if s is None or shown.seen is not None:  # re-deciding a maybe changes no decided set
+            return
+        order = json.loads(s["sample_order"])
+        if shown.record_id not in set(order):
+            return
+        if (shown.phase == "sample" and self.sampling and self.sampling["id"] == s["id"]
+                and shown.record_id == self._next_in_sample(order)):
+            return
+        why = ("a ranked decision in a session without --stop buscar"
+               if self.stop != "buscar" and shown.phase == "ranked" else
+               "a record of its urn was decided outside the sample's order")
+        self._abandon(s, why)
+        if self.sampling and self.sampling["id"] == s["id"]:
+            self.sampling = None
+
+    def _next_in_sample(self, order: list[int]) -> int | None:
+        """The sample's next record by the store's current state (caller holds the lock)."""
+        decided = set(reviewer_latest(self.review, self.reviewer))
+        blocked = blocked_records(self.review, self.reviewer)
+        return next((rid for rid in order if rid not in decided and rid not in blocked
+                     and rid not in self.left), None)
 
     def can_undo(self) -> bool:
         """Whether the reviewer has a live decision of their own to undo."""
@@ -332,25 +604,35 @@ class ScreeningSession:
     def undo(self) -> dict | None:
         """Undo the reviewer's last decision; its record is shown next.
 
+        Only the decision this session knows as the reviewer's latest is undone: if another
+        session of the reviewer decided or undid since, nothing is undone and
+        :class:`~toolkit.screening.decisions.DecisionRefused` names the latest decision now
+        (the session has caught up; undoing again takes that one back).
         If that decision fired a stopping rule, the stop is undone with it (its automation
         exclusions are marked undone); if it started the BUSCAR sample, the sample is abandoned.
         """
-        with self.review.atomic():
-            row = undo_last(self.review, self.reviewer)
-            if row is None:
-                return None
-            self._undo_stops_after(row["id"])
-            if self.sampling is not None and row["id"] <= self.sampling["first_decision_id"]:
-                self._abandon(self.sampling, "the decision that started it was undone")
-                self.sampling = None
+        try:
+            with self.review.atomic():
+                row = undo_last(self.review, self.reviewer, seen=self.last_human)
+                if row is None:
+                    return None
+                self._undo_stops_after(row["id"])
+                s = self._open_sample()
+                if s is not None and row["id"] <= s["first_decision_id"]:
+                    self._abandon(s, "the decision that started it was undone")
+                    if self.sampling and self.sampling["id"] == s["id"]:
+                        self.sampling = None
+        except DecisionRefused:
+            self.sync(force=True)
+            raise
         rid = row["record_id"]
-        prev = list(self.review.db.query(
-            "select decision from ta_decisions where reviewer = ? and record_id = ? and "
-            "undone_at is null and origin in ('human', 'import') order by id desc limit 1",
-            [self.reviewer, rid]))
+        prev = own_latest(self.review, self.reviewer, rid)
         self.mine.pop(rid, None)
+        self.seen_ids.pop(rid, None)
         if prev:
-            self.mine[rid] = prev[0]["decision"]
+            self.mine[rid] = prev["decision"]
+            self.seen_ids[rid] = prev["id"]
+        self.last_human = latest_human_id(self.review, self.reviewer)
         self._changes += 1
         self.revisited.discard(rid)
         self.forced = rid
@@ -394,10 +676,11 @@ class ScreeningSession:
         ):
             if row["decision"] != "maybe":
                 calib[row["record_id"]] = (row["score"], int(row["decision"] == "include"))
-        # records excluded by automation were never seen by a person: they count as unscreened
+        # records excluded by automation were never seen by a person: they count as unseen
         unseen = self.remaining()
         if self.blocked:
-            unseen = [i for i, rid in enumerate(self.pool) if rid not in self.mine]
+            unseen = [i for i, rid in enumerate(self.pool)
+                      if rid not in self.mine and rid not in self.left]
         return stopping.recall_from_model(
             found, [v[0] for v in calib.values()], [v[1] for v in calib.values()],
             self.ranker.scores[unseen], self.confidence)
@@ -437,28 +720,6 @@ class ScreeningSession:
             [self.reviewer, since, n]).fetchall()
         return [r[0] for r in reversed(rows)]
 
-    def _load_sampling(self) -> None:
-        """Resume the reviewer's open BUSCAR sample if it is still a random sample of its urn;
-        abandon it if not; keep it dormant in a session that does not use BUSCAR."""
-        rows = list(self.review.db.query(
-            "select * from ta_stopping where reviewer = ? and state = 'sampling' "
-            "order by id desc limit 1", [self.reviewer]))
-        if not rows:
-            return
-        s = rows[0]
-        why = self._sample_broken(s)
-        if why:
-            with self.review.atomic():
-                self._abandon(s, why)
-            self.notices.append(f"the open BUSCAR sample was abandoned: {why}; screening goes "
-                                "on in ranked order")
-        elif self.stop == "buscar":
-            self.sampling = s
-        else:
-            self._dormant = s
-            self.notices.append("an open BUSCAR sample is not followed in this session (no "
-                                "--stop buscar); a decision now abandons it")
-
     def _sample_urn(self) -> set[int]:
         return set(json.loads(self.sampling["sample_order"])) if self.sampling else set()
 
@@ -466,11 +727,15 @@ class ScreeningSession:
         """Why the sample ``s`` is no longer a random sample of its urn, or None."""
         order = json.loads(s["sample_order"])
         urn = set(order)
-        grown = [rid for rid in self.pool
-                 if rid not in urn and rid not in self.mine and rid not in self.blocked]
+        # records on screen in another session when the sample began were left out of the urn
+        held = set(json.loads(s["params"] or "{}").get("held_elsewhere", []))
+        pool = self._current_pool()
+        grown = [rid for rid in pool if rid not in urn and rid not in held
+                 and rid not in self.mine and rid not in self.blocked]
         if grown:
             return f"{len(grown)} record(s) joined the pool after it began"
-        gone = [rid for rid in order if rid not in self.pos]
+        in_pool = set(pool)
+        gone = [rid for rid in order if rid not in in_pool]
         if gone:  # e.g. deduplication made them duplicates of other records
             return f"{len(gone)} record(s) of its urn left the pool after it began"
         open_order = [rid for rid in order if rid not in self.blocked]
@@ -480,12 +745,18 @@ class ScreeningSession:
             return "a record of its urn was decided outside the sample's order"
         return None
 
-    def _abandon(self, s: dict, why: str) -> None:
-        """Mark the sample ``s`` abandoned (caller holds the transaction) and log why."""
-        self.review.db["ta_stopping"].update(s["id"], {"state": ABANDONED,
-                                                       "stopped_at": now_iso()})
-        self.review.log("screen.buscar_abandoned", {"stopping_id": s["id"], "reason": why},
-                        actor=self.reviewer)
+    def _abandon(self, s: dict, why: str) -> bool:
+        """Mark the sample ``s`` abandoned and log why, unless another session already ended
+        it; returns whether this call did."""
+        with self.review.atomic():
+            cur = self.review.db.execute(
+                "update ta_stopping set state = ?, stopped_at = ? where id = ? and "
+                "state = 'sampling'", [ABANDONED, now_iso(), s["id"]])
+            if cur.rowcount != 1:
+                return False
+            self.review.log("screen.buscar_abandoned", {"stopping_id": s["id"], "reason": why},
+                            actor=self.reviewer)
+        return True
 
     def _undo_stops_after(self, decision_id: int) -> None:
         """Undo the reviewer's stop that decision ``decision_id`` fired (caller holds the
@@ -508,12 +779,8 @@ class ScreeningSession:
                 "p_value": None, "n_automation": None})
             self.review.log("screen.stop_undone", {"stopping_id": s["id"], "n": len(rows),
                                                    "record_ids": rows}, actor=self.reviewer)
-            if again:
-                row = self.review.db["ta_stopping"].get(s["id"])
-                if self.stop == "buscar":
-                    self.sampling = row
-                else:
-                    self._dormant = row
+            if again and self.stop == "buscar":
+                self.sampling = self.review.db["ta_stopping"].get(s["id"])
         if stops:
             self.blocked = blocked_records(self.review, self.reviewer)
             self.stopped = None
@@ -530,12 +797,15 @@ class ScreeningSession:
         return n, k
 
     def _apply_stopping(self) -> None:
+        """After a decision: stop, start the BUSCAR sample or go on. Each step that writes
+        checks its condition again under the write lock, on the store's current state (the
+        reviewer's other sessions may have decided, stopped or started the sample)."""
         if self.stop is None or self.stopped is not None or self._n_decided < self._quiet_until:
             return
         if self.stop == "heuristic":
             if stopping.heuristic_should_stop(self._recent_human(self.stop_after),
                                               self.stop_after):
-                self._stop("heuristic", {"stop_after": self.stop_after})
+                self._stop("heuristic")
             return
         if self.sampling is None:
             if stopping.heuristic_should_stop(self._recent_human(self.stop_after),
@@ -547,12 +817,13 @@ class ScreeningSession:
         stop, p = stopping.buscar_should_stop(s["urn_size"], s["r_before"], n, k,
                                               self.target, self.confidence)
         if stop:
-            self._stop("buscar", {"n_sample": n, "k_sample": k, "p_value": p}, p_value=p)
+            self._stop("buscar")
         elif n >= s["urn_size"]:  # the whole remainder was screened: nothing left to stop
             with self.review.atomic():
-                self.review.db["ta_stopping"].update(s["id"], {
-                    "state": "stopped", "stopped_at": now_iso(), "p_value": p,
-                    "n_automation": 0})
+                self.review.db.execute(
+                    "update ta_stopping set state = 'stopped', stopped_at = ?, p_value = ?, "
+                    "n_automation = 0 where id = ? and state = 'sampling'",
+                    [now_iso(), p, s["id"]])
             self.sampling = None
 
     def _params(self) -> dict:
@@ -560,14 +831,30 @@ class ScreeningSession:
                 "confidence": self.confidence, "seed": self.seed}
 
     def _start_sample(self) -> None:
-        urn = sorted(self.pool[i] for i in self.remaining())
-        order = [int(r) for r in np.random.default_rng(self.seed).permutation(urn)]
-        r_before = sum(1 for d in self.mine.values() if d == "include")
         with self.review.atomic():
+            s = self._open_sample()
+            if s is not None:  # another session of the reviewer started one meanwhile
+                self._sync_sampling(check=True)
+                return
+            self._reload()
+            if not stopping.heuristic_should_stop(self._recent_human(self.stop_after),
+                                                  self.stop_after):
+                return
+            # a record on screen in another session of the reviewer may be decided there in
+            # ranked order: it stays out of the urn (and is named, so it does not count as
+            # having joined the pool later)
+            held = claims.claimed_elsewhere(self.review, self.reviewer, self.session_id)
+            rest = [self.pool[i] for i in self.remaining()]
+            urn = sorted(rid for rid in rest if rid not in held)
+            params = self._params()
+            if held & set(rest):
+                params["held_elsewhere"] = sorted(held & set(rest))
+            order = [int(r) for r in np.random.default_rng(self.seed).permutation(urn)]
+            r_before = sum(1 for d in self.mine.values() if d == "include")
             last = self.review.db.execute("select coalesce(max(id), 0) from ta_decisions")
             row = {
                 "reviewer": self.reviewer, "rule": "buscar",
-                "params": json.dumps(self._params(), sort_keys=True), "state": "sampling",
+                "params": json.dumps(params, sort_keys=True), "state": "sampling",
                 "started_at": now_iso(), "first_decision_id": last.fetchone()[0],
                 "n_screened_before": len(self.mine), "r_before": r_before,
                 "urn_size": len(urn), "sample_order": json.dumps(order),
@@ -576,17 +863,45 @@ class ScreeningSession:
             row["id"] = self.review.db["ta_stopping"].insert(row).last_pk
             self.review.log("screen.buscar_sample", {
                 "stopping_id": row["id"], "urn_size": len(urn), "r_before": r_before,
-                "n_screened_before": row["n_screened_before"], **self._params()},
+                "n_screened_before": row["n_screened_before"], **params},
                 actor=self.reviewer)
         self.sampling = row
 
-    def _stop(self, rule: str, details: dict, p_value: float | None = None) -> None:
-        """End screening by a rule: the remaining records are excluded by automation."""
+    def _rule_holds(self, rule: str) -> tuple[dict, float | None] | None:
+        """``(details, p_value)`` if the stopping rule ``rule`` is met on the session's view of
+        the store, else None."""
+        if rule == "heuristic":
+            if not stopping.heuristic_should_stop(self._recent_human(self.stop_after),
+                                                  self.stop_after):
+                return None
+            return {"stop_after": self.stop_after}, None
+        s = self.sampling
+        n, k = self._sample_counts()
+        stop, p_value = stopping.buscar_should_stop(
+            s["urn_size"], s["r_before"], n, k, self.target, self.confidence)
+        if not stop:
+            return None
+        return {"n_sample": n, "k_sample": k, "p_value": p_value}, p_value
+
+    def _stop_rest(self) -> list[int]:
         rest = [self.pool[i] for i in self.remaining()]
-        if self.sampling is not None:  # only the urn the test spoke of (the pool cannot grow
-            urn = self._sample_urn()   # during a session; this only guards that)
+        if self.sampling is not None:  # only the urn the test spoke of
+            urn = self._sample_urn()
             rest = [rid for rid in rest if rid in urn]
-        estimate = self.recall_estimate() if self.sampling is not None else None
+        return rest
+
+    def _stop(self, rule: str) -> None:
+        """End screening by a rule: the remaining records are excluded by automation.
+
+        The reviewer is asked first (``confirm_stop``), with the count as it stands; then, under
+        the write lock, the rule is checked again on the store's current state (the reviewer's
+        other sessions may have decided, stopped or abandoned the sample meanwhile) and the
+        records excluded are those undecided at that moment."""
+        held = self._rule_holds(rule)
+        if held is None:
+            return
+        details, _ = held
+        rest = self._stop_rest()
         if rest and self.confirm_stop is not None \
                 and not self.confirm_stop(rule, len(rest), dict(details)):
             # declined: screening goes on, and the rule is not asked again for a while
@@ -597,6 +912,21 @@ class ScreeningSession:
                     actor=self.reviewer)
             return
         with self.review.atomic():
+            self._reload()
+            estimate = None
+            if rule == "buscar":
+                s = self._open_sample()
+                if s is None or s["id"] != self.sampling["id"]:
+                    self.sampling = None  # abandoned or stopped in another session
+                    return
+                self.sampling = s
+            held = self._rule_holds(rule)
+            if held is None:
+                return  # another session's decision or stop came first
+            details, p_value = held
+            if rule == "buscar":
+                estimate = self.recall_estimate()
+            rest = self._stop_rest()
             if self.sampling is not None:
                 sid = self.sampling["id"]
                 self.review.db["ta_stopping"].update(sid, {

@@ -121,3 +121,25 @@ def _screening_team_002(db) -> None:
 
 
 MIGRATIONS.append(("screening_team_002_reviewer_accounts", _screening_team_002))
+
+
+def _concurrency_001_claims(db) -> None:
+    # The record each screening session has on screen, per reviewer: another session of the
+    # same reviewer skips it until it is decided, released or the claim expires. Claims are
+    # only a courtesy (no wasted reading); the guarantee is the compare-and-set on save.
+    db.execute(
+        """
+        create table ta_claims (
+            reviewer text not null,
+            record_id integer not null references records(id),
+            session text not null,           -- the claiming session (random id)
+            claimed_at text not null,
+            expires_at real not null,        -- Unix time; an expired claim is ignored
+            primary key (reviewer, record_id)
+        )
+        """
+    )
+    db.execute("create index ta_claims_session on ta_claims(session)")
+
+
+MIGRATIONS.append(("concurrency_001_ta_claims", _concurrency_001_claims))

@@ -15,6 +15,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from ..screening.decisions import DecisionRefused
 from ..screening.model import ActiveLearner
 from ..screening.queue import ScreeningSession, Shown
 from ..store import open_review
@@ -97,6 +98,7 @@ class Desk:
     def close(self) -> None:
         def shut(desk):
             if desk.session is not None:
+                desk.session.release_claims()  # the reviewer's terminal may show them now
                 desk.session.ranker.wait(timeout=10)
             if desk.review is not None:
                 desk.review.close()
@@ -146,8 +148,14 @@ class Desk:
         if c is None or c.shown.record_id != record_id:
             raise Refused(f"this window was showing record {record_id}, which is no longer the "
                           "record to screen; nothing was saved")
-        with self._write_lock:
-            row_id = self.session.decide(c.shown, decision, note, reason=reason)
+        try:
+            with self._write_lock:
+                row_id = self.session.decide(c.shown, decision, note, reason=reason)
+        except DecisionRefused:
+            # a terminal session of the reviewer (or dedup, or a stop) changed the record:
+            # the session has caught up, so the next card is another one
+            self.card = None
+            raise
         self.card = None
         return row_id
 
