@@ -108,8 +108,8 @@ def test_update_end_to_end(living):
     from toolkit.screening.decisions import save_decision
 
     dup_inc, dup_exc = (record_of_row(review, i, "Embase") for i in (76, 60))
-    save_decision(review, dup_inc, "include", "ann")
-    save_decision(review, dup_exc, "exclude", "ann")
+    save_decision(review, dup_inc, "include", "ann", seen=None)
+    save_decision(review, dup_exc, "exclude", "ann", seen=None)
     screen(review, 28)
 
     # The database gains records after the first search (entrez dates in August 2023):

@@ -61,7 +61,7 @@ def test_passwd_role_and_remove_bump_the_session_epoch(review):
     assert accounts.verify(review, "ann", "first password") is None
     assert accounts.verify(review, "ann", "second password") is not None
     assert accounts.set_role(review, "ann", "resolver")["session_epoch"] == 2
-    save_decision(review, 1, "include", "ann")
+    save_decision(review, 1, "include", "ann", seen=None)
     assert [(a["name"], a["role"], a["decisions"]) for a in accounts.list_reviewers(review)] \
         == [("ann", "resolver", 1)]
     accounts.remove_reviewer(review, "ann")
@@ -74,9 +74,9 @@ def test_passwd_role_and_remove_bump_the_session_epoch(review):
 def test_blinding_is_on_until_a_resolver_opens_and_is_logged(review):
     assert blinding.blinding_state(review)["blinded"] is True
     for rid in (1, 2):
-        save_decision(review, rid, "include", "ann")
-    save_decision(review, 2, "exclude", "bob")
-    save_decision(review, 3, "exclude", "bob")
+        save_decision(review, rid, "include", "ann", seen=None)
+    save_decision(review, 2, "exclude", "bob", seen=None)
+    save_decision(review, 3, "exclude", "bob", seen=None)
     assert blinding.decided_by_several(review) == 1
     s = blinding.open_conflicts(review, "rita")
     assert s["blinded"] is False and s["opened_by"] == "rita"

@@ -126,7 +126,7 @@ def test_the_worked_examples_criteria_file_loads():
 
 def test_a_reason_is_stored_with_an_exclusion_and_logged(tmp_path):
     review = build_review(tmp_path / "r.db", n=5)
-    row_id = save_decision(review, 1, "exclude", "ann", reason="not a trial")
+    row_id = save_decision(review, 1, "exclude", "ann", reason="not a trial", seen=None)
     assert review.db["ta_decisions"].get(row_id)["reason"] == "not a trial"
     ev = json.loads(list(review.db.query(
         "select details from events where action = 'screen.decision'"))[-1]["details"])
@@ -173,12 +173,12 @@ def test_review_screen_stops_on_a_malformed_criteria_file(tmp_path):
 
 def test_recall_curve_counts_includes_in_decision_order_without_undone(tmp_path):
     review = build_review(tmp_path / "r.db", n=6)
-    for rid, d in [(1, "include"), (2, "exclude"), (3, "maybe"), (4, "include")]:
-        save_decision(review, rid, d, "ann")
-    save_decision(review, 5, "include", "bob")  # another reviewer's: not on ann's curve
-    save_decision(review, 6, "include", "ann")
-    undo_last(review, "ann")                     # the last one is taken back
-    save_decision(review, 2, "include", "ann")   # a changed mind counts once, as include
+    ids = {rid: save_decision(review, rid, d, "ann", seen=None)
+           for rid, d in [(1, "include"), (2, "exclude"), (3, "maybe"), (4, "include")]}
+    save_decision(review, 5, "include", "bob", seen=None)  # another reviewer's: not on ann's curve
+    last = save_decision(review, 6, "include", "ann", seen=None)
+    undo_last(review, "ann", seen=last)           # the last one is taken back
+    save_decision(review, 2, "include", "ann", seen=ids[2])  # a changed mind counts once
     assert recall_curve(review, "ann") == {"screened": [1, 2, 3, 4], "found": [1, 2, 2, 3]}
     png = recall_curve_png(recall_curve(review, "ann"),
                            {"recall": 0.75, "low": 0.5, "high": 0.9, "method": "model"}, 6)
@@ -189,10 +189,10 @@ def test_export_names_each_reviewers_exclusion_reason(tmp_path):
     from toolkit.screening.export import columns
 
     review = build_review(tmp_path / "r.db", n=4)
-    save_decision(review, 1, "exclude", "bob", reason="not a trial")
-    save_decision(review, 1, "exclude", "ann", reason="wrong population")
-    save_decision(review, 2, "exclude", "ann", reason="not a trial")
-    save_decision(review, 2, "include", "ann")  # a later decision replaces the reasoned one
+    save_decision(review, 1, "exclude", "bob", reason="not a trial", seen=None)
+    save_decision(review, 1, "exclude", "ann", reason="wrong population", seen=None)
+    reasoned = save_decision(review, 2, "exclude", "ann", reason="not a trial", seen=None)
+    save_decision(review, 2, "include", "ann", seen=reasoned)  # replaces the reasoned one
     cols, values = columns(review)
     assert "ta_reasons" in cols
     assert values[1]["ta_reasons"] == "ann: wrong population; bob: not a trial"

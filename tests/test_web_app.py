@@ -209,8 +209,9 @@ def test_kappa_on_the_page_equals_the_hand_computed_value(app):
     with open_review(app.db) as r:
         from toolkit.screening.decisions import save_decision
         for rid in range(1, 13):
-            save_decision(r, rid, "include" if rid <= 6 else "exclude", "ann")
-            save_decision(r, rid, "include" if rid <= 4 or rid in (7, 8) else "exclude", "bob")
+            save_decision(r, rid, "include" if rid <= 6 else "exclude", "ann", seen=None)
+            save_decision(r, rid, "include" if rid <= 4 or rid in (7, 8) else "exclude", "bob",
+                          seen=None)
     rita = app.test_client()
     sign_in(rita, "rita")
     rita.post("/conflicts/open", data={"csrf_token": csrf_of(rita.get("/conflicts").text)})
