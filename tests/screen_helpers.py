@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import re
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 from toolkit.records import make_record
 from toolkit.store import create_review, now_iso
+
+ROOT = Path(__file__).resolve().parents[1]
 
 RELEVANT = "cryoablation atrial fibrillation randomised trial pulmonary vein isolation"
 IRRELEVANT = "software engineering survey of agile teams and code review practice"
@@ -83,3 +89,38 @@ def read_until(lines, pattern, timeout=60.0, seen=None):
         seen.append(line)
         if re.search(pattern, line):
             return seen
+
+
+class Screen:
+    """One `review screen` child process with its stdout and stderr read by threads; it runs in
+    the store's folder (so no criteria file of the working directory is read)."""
+
+    def __init__(self, db, reviewer, **env):
+        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1",
+                   REVIEW_REVIEWER=reviewer, **env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from toolkit.cli import main; main()", "--db", str(db),
+             "screen"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=env, text=True, bufsize=1, cwd=Path(db).parent)
+        self.out, self.err = pump_lines(self.proc.stdout), pump_lines(self.proc.stderr)
+        self.out_lines: list[str] = []
+        self.err_lines: list[str] = []
+
+    def until(self, pattern, stream="out", timeout=60.0):
+        """Read the stream up to a line matching ``pattern``; returns that line."""
+        lines, kept = (self.out, self.out_lines) if stream == "out" else (self.err,
+                                                                         self.err_lines)
+        return read_until(lines, pattern, timeout, kept)[-1]
+
+    def send(self, keys: str) -> None:
+        self.proc.stdin.write(keys)
+        self.proc.stdin.flush()
+
+    def finish(self, timeout=120.0) -> tuple[str, str]:
+        """Close stdin (end of input quits), wait, and return all of stdout and stderr."""
+        self.proc.stdin.close()
+        self.proc.wait(timeout=timeout)
+        for lines, kept in ((self.out, self.out_lines), (self.err, self.err_lines)):
+            while (line := lines.get(timeout=10)) is not None:
+                kept.append(line)
+        return "".join(self.out_lines), "".join(self.err_lines)

@@ -5,53 +5,12 @@ store is free — or, past the bound, says it was not saved and goes on."""
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-from screen_helpers import build_review, pump_lines, read_until
+from screen_helpers import Screen, build_review
 from toolkit.store import open_review
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-class Screen:
-    """One `review screen` child process with its stdout and stderr read by threads."""
-
-    def __init__(self, db, reviewer, **env):
-        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1",
-                   REVIEW_REVIEWER=reviewer, **env)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from toolkit.cli import main; main()", "--db", str(db),
-             "screen"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, env=env, text=True, bufsize=1)
-        self.out, self.err = pump_lines(self.proc.stdout), pump_lines(self.proc.stderr)
-        self.out_lines: list[str] = []
-        self.err_lines: list[str] = []
-
-    def until(self, pattern, stream="out", timeout=60.0):
-        """Read the stream up to a line matching ``pattern``; returns that line."""
-        lines, kept = (self.out, self.out_lines) if stream == "out" else (self.err,
-                                                                         self.err_lines)
-        return read_until(lines, pattern, timeout, kept)[-1]
-
-    def send(self, keys: str) -> None:
-        self.proc.stdin.write(keys)
-        self.proc.stdin.flush()
-
-    def finish(self, timeout=120.0) -> tuple[str, str]:
-        """Close stdin (end of input quits), wait, and return all of stdout and stderr."""
-        self.proc.stdin.close()
-        self.proc.wait(timeout=timeout)
-        for lines, kept in ((self.out, self.out_lines), (self.err, self.err_lines)):
-            while (line := lines.get(timeout=10)) is not None:
-                kept.append(line)
-        return "".join(self.out_lines), "".join(self.err_lines)
-
 
 def saved(text: str) -> list[tuple[str, int]]:
     return [(d, int(r)) for d, r in re.findall(r"saved: (\w+) \(record (\d+)\)", text)]

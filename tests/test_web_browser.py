@@ -2,8 +2,9 @@
 against the app served by waitress on 127.0.0.1 from a thread.
 
 Covers sign-in, screening with the keys, undo, blinding, conflict resolution, refused forms, and
-two browsers (two reviewers) and two tabs (one reviewer) on one review at once: every decision
-a page confirmed is in the store exactly once, and nothing else is.
+two browsers (two reviewers) and two tabs (one reviewer) on one review at once, and two
+terminals beside two browsers: every decision a page or a terminal confirmed is in the store
+exactly once, and nothing else is.
 """
 
 from __future__ import annotations
@@ -173,3 +174,60 @@ def test_two_browsers_and_two_tabs_lose_or_double_nothing(served, browser, secon
         bob.close()
         tab1.close()
         tab2.close()
+
+
+def test_two_terminals_and_two_browsers_lose_or_double_nothing(served, browser, second_browser):
+    """ann and bob each screen in a terminal (`review screen` processes) and in a browser at
+    the same time, until their queues are empty. Every decision a terminal or a page said was
+    saved is in the store exactly once, nothing else is, and every record is decided once per
+    reviewer."""
+    import re
+
+    from screen_helpers import Screen
+
+    n = 30  # the served review's size (web_helpers.make_review)
+    terminals = {who: Screen(served.db, who) for who in ("ann", "bob")}
+    for t in terminals.values():
+        t.until(r"^record \d+")
+    browser.clear_cookies()
+    pages = {"ann": browser.new_page(), "bob": second_browser.new_page()}
+    saved = {"ann": [], "bob": []}
+    try:
+        for who, p in pages.items():
+            sign_in(p, served.url, who)
+
+        def browse(key):
+            """One key on each page that still shows a card; False when neither does."""
+            shown = {who: card_record(p) for who, p in pages.items()}
+            active = [who for who, rid in shown.items() if rid is not None]
+            for who in active:
+                press(pages[who], key)
+                message = flash(pages[who])
+                if message.startswith("saved:"):
+                    saved[who].append((shown[who], message.split()[1]))
+                else:  # the other window of the reviewer got there first
+                    assert "not saved" in message or "nothing was saved" in message, message
+            return bool(active)
+
+        for round_ in range(n // 2):
+            key = "ie"[round_ % 2]
+            for t in terminals.values():  # the terminals type while the pages are pressed
+                t.send(key + "\n")
+            browse(key)
+        outs = {who: t.finish() for who, t in terminals.items()}  # end of input: quit
+        for _ in range(2 * n):  # the browsers screen what is left
+            if not browse("e"):
+                break
+    finally:
+        for p in pages.values():
+            p.close()
+    for who, (out, err) in outs.items():
+        assert terminals[who].proc.returncode == 0, err
+        terminal_saved = [(int(r), d) for d, r in
+                          re.findall(r"saved: (\w+) \(record (\d+)\)", out)]
+        assert terminal_saved and saved[who]  # both windows of each reviewer did some work
+        stored = [(d["record_id"], d["decision"]) for d in live(served.db, who)]
+        assert sorted(stored) == sorted(terminal_saved + saved[who])  # nothing lost
+        assert sorted(rid for rid, _ in stored) == list(range(1, n + 1))  # nothing doubled
+    with open_review(served.db) as r:
+        assert r.db.execute("select count(*) from ta_decisions").fetchone()[0] == 2 * n
