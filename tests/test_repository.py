@@ -49,3 +49,40 @@ def test_comments_do_not_cite_tracker_numbers():
                 if pattern.search(line):
                     hits.append(f"{f}:{n}: {line.strip()}")
     assert hits == []
+
+
+def pinned_versions() -> dict[str, str]:
+    """constraints.txt as {normalised distribution name: version}."""
+    pins = {}
+    for line in (REPO / "constraints.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    return pins
+
+
+def test_the_numeric_stack_installed_is_the_pinned_one():
+    """Byte-identical outputs need the same numbers underneath: the README installs with
+    constraints.txt, and this fails when the running stack is not the pinned one."""
+    from importlib.metadata import version
+
+    pins = pinned_versions()
+    for dist in ("numpy", "scipy", "scikit-learn", "pandas", "rapidfuzz", "matplotlib"):
+        assert version(dist) == pins[dist], f"{dist} {version(dist)} is not the pinned {pins[dist]}"
+
+
+def test_every_dependency_is_pinned_and_the_readme_installs_with_the_pins():
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg")
+    wanted = (cfg["options"]["install_requires"] + cfg["options.extras_require"]["test"])
+    names = [re.split(r"[<>=!~\[; ]", r.strip(), maxsplit=1)[0] for r in wanted.splitlines()
+             if r.strip()]
+    pins = pinned_versions()
+    assert [n for n in names if re.sub(r"[-_.]+", "-", n).lower() not in pins] == []
+    readme = (REPO / "README.md").read_text()
+    commands = [line.strip() for line in readme.splitlines()
+                if "pip install" in line and line.startswith("    ")]
+    assert len(commands) == 2 and all("-c constraints.txt" in c for c in commands)
+    # .ci/run runs exactly the README's test command
+    assert commands[1] in (REPO / ".ci" / "run").read_text()

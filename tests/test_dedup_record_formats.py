@@ -1,13 +1,12 @@
-"""Pairs the ninth round's rules decide: MEDLINE's bracketed translated titles, an issue typed
-wrong on an otherwise identical record, short titles without a volume, letter-prefixed last
-pages, page counts, a year in the volume field, conference papers against records that are no
-journal paper, and proceedings papers whose titles fall below the floor. Each has a duplicate
-and a not-duplicate partner.
+"""Pairs the rules decide since round 9 of docs/dedup.md: MEDLINE's bracketed translated titles, an
+issue typed wrong on an otherwise identical record, short titles without a volume, letter-
+prefixed last pages, page counts, a year in the volume field, conference papers against records
+that are no journal paper, and proceedings papers whose titles fall below the floor. Each has a
+duplicate and a not-duplicate partner.
 
 The records are modelled on entries of the SRA-DM respiratory and stroke exports and the
 digital_work set that the BibDedupe 0.7.2 wheel ships (benchmarks/dedup_sets.py): their field
-formats are theirs, the partners follow how MEDLINE, Embase and PsycINFO print such records.
-"""
+formats are theirs, the partners follow how MEDLINE, Embase and PsycINFO print such records."""
 
 from __future__ import annotations
 
