@@ -340,8 +340,8 @@ def test_link_guard_counts_only_included_reports(linked, tmp_path, other):
     assert code == 1
     assert "study 'Tomasian2016' has extracted values" in err and "no included report" in err
     assert snapshot(db) == before
-    out = _ok(run_cli(db, "extract", "export", tmp_path / "lc.csv", "--outcome",
-                      "local_control", "--json"))
+    _ok(run_cli(db, "extract", "export", tmp_path / "lc.csv", "--outcome",
+                "local_control", "--json"))
     assert "Tomasian2016" in (tmp_path / "lc.csv").read_text()
     counts = json.loads(_ok(run_cli(db, "fulltext", "summary", "--json")))
     assert counts["studies_included"] == 3  # Tomasian2016, StudyB, 4

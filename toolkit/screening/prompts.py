@@ -13,7 +13,6 @@ import shutil
 import textwrap
 from pathlib import Path
 
-import click
 import yaml
 
 from ..store import StoreBusy
