@@ -458,6 +458,16 @@ def resolve_study(review: Review, ref, studies: dict[str, list[int]] | None = No
     return None
 
 
+def included_study(review: Review, ref, studies: dict[str, list[int]] | None = None) -> str:
+    """The label of the included study ``ref`` names (see :func:`resolve_study`); a
+    ReviewError saying how to include it when it names none."""
+    label = resolve_study(review, ref, studies)
+    if label is None:
+        raise ReviewError(f"{ref!r} is not an included study (nor one of its reports; include "
+                          "its report at full text first)", record=f"study {ref}")
+    return label
+
+
 # -- counts for PRISMA ---------------------------------------------------------------------------
 
 def fulltext_counts(review: Review, records: set[int] | None = None,

@@ -14,15 +14,12 @@ relabelling a study keeps its overlaps.
 from __future__ import annotations
 
 from .errors import ReviewError
-from .fulltext import included_studies, report_links, resolve_study, study_of
+from .fulltext import included_studies, included_study, report_links, study_of
 from .store import Review, default_actor, now_iso
 
 
 def _study(review: Review, ref, studies) -> tuple[str, int]:
-    label = resolve_study(review, ref, studies)
-    if label is None:
-        raise ReviewError(f"{ref!r} is not an included study (nor one of its reports)",
-                          record=f"study {ref}")
+    label = included_study(review, ref, studies)
     return label, studies[label][0]
 
 

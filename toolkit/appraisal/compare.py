@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from ..errors import ReviewError
-from ..fulltext import included_studies, resolve_study, study_sort_key
+from ..fulltext import included_study, study_sort_key
 from ..screening.agreement import kappa
 from ..store import Review
 from .assessments import assessor_views, final_assessments, resolutions, save_entry
@@ -84,9 +83,7 @@ def resolve(review: Review, tool: Tool, study_ref: str, item: str, value: str,
             adjudicator: str, *, note: str | None = None) -> int:
     """Record the adjudicated answer or judgement of a study's item (the assessors' stay,
     for the audit). Caller holds the transaction. Returns the row id."""
-    study = resolve_study(review, study_ref, included_studies(review))
-    if study is None:
-        raise ReviewError(f"{study_ref!r} is not an included study", record=f"study {study_ref}")
+    study = included_study(review, study_ref)
     return save_entry(review, tool, study, item, value, adjudicator, origin="resolution",
                       note=note, reason=note)
 

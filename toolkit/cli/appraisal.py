@@ -44,7 +44,7 @@ def appraise_enter_cmd(ctx, study, tool_name, assessor, no_support, as_json):
     (a derived one is shown; Enter accepts it, another value overrides it with a reason)."""
     from ..appraisal.prompts import run_entry
     from ..appraisal.templates import find_tool
-    from ..fulltext import included_studies, resolve_study
+    from ..fulltext import included_study
     from ..store import default_actor
 
     if not study:
@@ -54,10 +54,7 @@ def appraise_enter_cmd(ctx, study, tool_name, assessor, no_support, as_json):
     ask, say = terminal(as_json)
     with open_store(ctx, "appraise") as review:
         tool = find_tool(review, tool_name)
-        label = resolve_study(review, study, included_studies(review))
-        if label is None:
-            raise ReviewError(f"{study!r} is not an included study (include its report at full "
-                              "text first)")
+        label = included_study(review, study)
         out = run_entry(review, tool, label, assessor, ask=ask, echo=say,
                         ask_support=not no_support)
     out.update(study=label, tool=tool.name, assessor=assessor)

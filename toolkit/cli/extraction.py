@@ -47,7 +47,7 @@ def extract_enter_cmd(ctx, study, form_name, extractor, no_source, import_file, 
     """Enter the data of an included STUDY field by field ("NR" = not reported)."""
     from ..extraction.forms import find_form
     from ..extraction.prompts import run_entry
-    from ..fulltext import included_studies, resolve_study
+    from ..fulltext import included_study
     from ..store import default_actor
 
     modes = [m for m, on in (("--import", import_file), ("--compare", compare),
@@ -83,10 +83,7 @@ def extract_enter_cmd(ctx, study, form_name, extractor, no_source, import_file, 
     ask, say = terminal(as_json)
     with open_store(ctx, "extract") as review:
         form = find_form(review, form_name)
-        label = resolve_study(review, study, included_studies(review))
-        if label is None:
-            raise ReviewError(f"{study!r} is not an included study (include its report at full "
-                              "text first)")
+        label = included_study(review, study)
         out = run_entry(review, form, label, extractor, ask=ask, echo=say,
                         ask_source=not no_source)
     out.update(study=label, form=form.name, extractor=extractor)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import ReviewError
-from ..fulltext import included_studies, resolve_study, study_sort_key
+from ..fulltext import included_study, study_sort_key
 from ..store import Review
 from .entries import cell_agrees, live_rows, save_value
 from .forms import Form, check_form_fits
@@ -50,9 +49,7 @@ def resolve(review: Review, form: Form, study_ref: str, field: str, text: str,
             adjudicator: str, *, instance: str | None = None, note: str | None = None) -> int:
     """Record the adjudicated value of a study's field (audit: the extractors' values stay).
     Caller holds the transaction. Returns the row id."""
-    study = resolve_study(review, study_ref, included_studies(review))
-    if study is None:
-        raise ReviewError(f"{study_ref!r} is not an included study", record=f"study {study_ref}")
+    study = included_study(review, study_ref)
     return save_value(review, form, study, field, text, adjudicator, instance=instance,
                       origin="resolution", note=note)
 
