@@ -281,6 +281,37 @@ def test_import_update_adds_only_unseen_records(living, tmp_path):
     assert again["already_imported"] and again["records_added"] == 0
 
 
+def test_import_update_reads_its_file_without_holding_the_store(tmp_path, monkeypatch):
+    """While `import --update` reads a file another process can write (a screening decision
+    is never kept waiting for a large export); the update's tag is published with the records."""
+    import sqlite3
+
+    from toolkit import importing
+
+    review = create_review(tmp_path / "review.db")
+    writable_during_read = []
+    make_record = importing.make_record
+
+    def reading(*args, **kw):  # another process tries to write while a row is read
+        other = sqlite3.connect(tmp_path / "review.db", timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            writable_during_read.append(True)
+        except sqlite3.OperationalError:
+            writable_during_read.append(False)
+        finally:
+            other.close()
+        return make_record(*args, **kw)
+
+    monkeypatch.setattr(importing, "make_record", reading)
+    out = import_update(review, write_csv(tmp_path / "e.csv", [1, 2, 3]), source="Embase")
+    assert writable_during_read == [True, True, True]
+    assert out["update_started"] and out["records_added"] == 3
+    assert review.db["searches"].get(out["search_id"])["update_id"] == out["update_id"]
+    assert review.db["updates"].get(out["update_id"])["status"] == "complete"
+
+
 def test_searches_after_an_update_began_belong_to_it(living, tmp_path):
     fake, review, monkeypatch = living
     monkeypatch.setenv("REVIEW_NOW", UPDATE_RUN)

@@ -170,13 +170,17 @@ def _already_imported(review: Review, path: Path, fmt: str, digest: str, source:
 
 
 def import_file(review: Review, path, fmt: str | None = None, source: str | None = None,
-                progress: Callable[[int], None] | None = None) -> dict:
+                progress: Callable[[int], None] | None = None,
+                on_publish: Callable[[int], None] | None = None) -> dict:
     """Import one export file into the store; returns the summary `review import --json` prints.
 
     All or nothing, without holding the store while the file is read: every record is parsed
     and checked into a staging table private to this connection (:class:`Staging`; no lock on
     the store, so screening and other writers go on meanwhile), then published in one short
-    transaction. Bad input stops the import before anything reaches the store."""
+    transaction. Bad input stops the import before anything reaches the store.
+    ``on_publish(search_id)`` runs inside that transaction, so what a caller adds to the import
+    (an update's tag) is committed with it or not at all. Call it outside any transaction:
+    inside one, the file would be read while the caller holds the store."""
     path = Path(path)
     if not path.exists():
         raise ReviewError("no such file", file=path)
@@ -231,6 +235,8 @@ def import_file(review: Review, path, fmt: str | None = None, source: str | None
                 "format": fmt, "status": "complete", "state": None,
             }).last_pk
             added = stage.publish(search_id)
+            if on_publish:
+                on_publish(search_id)
             out = {"file": str(path), "format": fmt, "source": src, "records_read": read,
                    "records_added": added, "already_present": read - added,
                    "already_imported": False, "search_id": search_id,

@@ -195,16 +195,26 @@ def import_update(review: Review, path, *, fmt: str | None = None, source: str |
     """Import a new export into the latest update (starting one if there is none), then
     :func:`absorb_update`. Returns the summary `review import --update --json` prints."""
     t0 = time.perf_counter()
-    upd = latest_update(review)
-    started = upd is None
-    with review.atomic():  # the import and its tag are one transaction
+    tagged: dict = {}
+
+    def tag(search_id: int | None) -> None:
+        # runs in the import's short publishing transaction: the latest update is read under
+        # the write lock, so two imports at once join one update instead of starting two
+        upd = latest_update(review)
         uid = (_start_update(review, since=None, until=None, started_by="import")
-               if started else upd["id"])
-        out = import_file(review, path, fmt=fmt, source=source, progress=progress)
-        if not out["already_imported"]:
-            review.db["searches"].update(out["search_id"], {"update_id": uid})
-        if started:
+               if upd is None else upd["id"])
+        if search_id is not None:
+            review.db["searches"].update(search_id, {"update_id": uid})
+        if upd is None:
             review.db["updates"].update(uid, {"status": "complete"})
+        tagged.update(uid=uid, started=upd is None)
+
+    # not inside review.atomic(): the file is read without holding the store
+    out = import_file(review, path, fmt=fmt, source=source, progress=progress, on_publish=tag)
+    if not tagged:  # the same bytes were imported before: nothing new, still one update
+        with review.atomic():
+            tag(None)
+    uid, started = tagged["uid"], tagged["started"]
     out["update_id"] = uid
     out["update_started"] = started
     out.update(absorb_update(review, uid, seed=seed))
