@@ -142,6 +142,39 @@ def test_a_stop_fired_in_another_window_refuses_a_decision_on_an_excluded_record
         assert b.next() is None and any("left your queue" in n for n in b.notices)
 
 
+def test_a_busy_store_after_the_save_postpones_the_stopping_rule_not_the_decision(
+        db, monkeypatch):
+    """The decision is committed before the stopping rule is checked: a writer that takes the
+    store in between must not turn a saved decision into an error (the reviewer would press
+    the key again and be told it was decided elsewhere); the rule is checked at the next
+    record instead."""
+    import sqlite3
+
+    monkeypatch.setenv("REVIEW_LOCK_WAIT", "0.3")
+    other = sqlite3.connect(db, isolation_level=None)
+    with open_review(db) as r1:
+        a = ScreeningSession(r1, "al", stop="heuristic", stop_after=2)
+        a.decide(a.next(), "exclude")
+        retrain = a._retrain
+
+        def retrain_then_another_writer():  # between the commit and the stopping rule
+            retrain()
+            other.execute("BEGIN IMMEDIATE")
+
+        monkeypatch.setattr(a, "_retrain", retrain_then_another_writer)
+        shown = a.next()
+        a.decide(shown, "exclude")  # returns: saved
+        assert live(r1, "al")[shown.record_id] == ["exclude"]
+        assert a.stopped is None
+        assert any("stopping rule is checked later" in n for n in a.notices)
+        other.execute("ROLLBACK")
+        assert a.next() is None  # the postponed check ran: the rule fired
+        assert a.stopped is not None
+        assert r1.db.execute("select count(*) from ta_decisions where origin = 'automation'"
+                             ).fetchone()[0] == 38
+    other.close()
+
+
 def test_a_stop_counts_decisions_made_in_another_window(db):
     """The rule is checked again under the lock: the records another window decided while
     this one ran are not excluded by automation, and a stop fires once."""
@@ -256,3 +289,27 @@ def test_a_session_learns_of_records_that_left_or_joined_the_pool(db, tmp_path):
         with pytest.raises(DecisionRefused, match="record 2 is now a duplicate of record 1"):
             a.decide(Shown(2, "ranked"), "include")
         a.decide(shown, "exclude")
+
+
+def test_an_update_record_on_screen_in_one_window_is_not_shown_in_the_other(db, tmp_path):
+    """What an update found comes first, but not at the price of showing one record in two
+    windows: while the update's only new record is on screen in window A, window B shows an
+    older free record."""
+    from toolkit.living.updates import import_update
+    from toolkit.screening.queue import queued_first
+
+    export = tmp_path / "new.csv"
+    export.write_text("title,abstract,doi\nCryoablation trial new,We report cryoablation of "
+                      "atrial fibrillation,10.9/1\n", encoding="utf-8")
+    with open_review(db) as r:
+        import_update(r, export, source="Embase")
+        (new,) = queued_first(r)
+    with open_review(db) as r1, open_review(db) as r2:
+        a = ScreeningSession(r1, "al")
+        b = ScreeningSession(r2, "al")
+        on_a, on_b = a.next(), b.next()
+        assert on_a.record_id == new
+        assert on_b.record_id != new and not on_b.elsewhere
+        a.decide(on_a, "include")
+        b.decide(on_b, "exclude")  # both saved: nothing refused, nothing doubled
+        assert live(r1, "al") == {new: ["include"], on_b.record_id: ["exclude"]}

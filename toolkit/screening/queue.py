@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..store import Review, now_iso
+from ..store import Review, StoreBusy, now_iso
 from . import claims, stopping
 from .decisions import (DecisionRefused, automation_exclude, blocked_records, latest_human_id,
                         own_latest, reviewer_latest, save_decision, undo_last)
@@ -282,6 +282,7 @@ class ScreeningSession:
         self._n_decided = 0  # decisions of this session
         self._quiet_until = 0  # after a declined stop, ask again only stop_after decisions on
         self.notices: list[str] = []  # to say to the reviewer (prompts print and clear them)
+        self._stopping_due = False  # a saved decision whose stopping check the store delayed
         self.sampling: dict | None = None
         self._told_dormant: int | None = None  # the open sample this session said it ignores
         self._started = False
@@ -435,6 +436,7 @@ class ScreeningSession:
         session; records on screen in the reviewer's other sessions are skipped while there
         are others to show."""
         self.sync()
+        self._check_stopping()
         for _ in range(5):  # a record another session decided a moment ago: catch up, again
             shown = self._next_once()
             if shown is not False:
@@ -475,11 +477,14 @@ class ScreeningSession:
 
     def _next_ranked(self, elsewhere: set[int]) -> Shown | None:
         rem = self.remaining()
-        if rem and self.first:  # what the latest update found comes first
-            rem = [i for i in rem if i in self.first] or rem
         if not rem:
             return None
         free = [i for i in rem if self.pool[i] not in elsewhere] if elsewhere else rem
+        if self.first:  # what the latest update found comes first, among the free records
+            # (narrowed after the claims: an update's last record on screen in another window
+            # must not be shown again while older records are free)
+            free = [i for i in free if i in self.first] or free
+            rem = [i for i in rem if i in self.first] or rem
         for _ in range(5):  # another session may claim the chosen record first
             cand = free or rem
             if not self.has_features:
@@ -528,7 +533,7 @@ class ScreeningSession:
     def decide(self, shown: Shown, decision: str, note: str | None = None,
                reason: str | None = None) -> int:
         """Commit ``decision`` on the shown record (durable on return), then retrain and apply
-        the stopping rule. ``reason``: an exclusion's title/abstract reason (see
+        the stopping rule (postponed, with a notice, when the store is busy). ``reason``: an exclusion's title/abstract reason (see
         :mod:`toolkit.screening.criteria`). Returns the decision's row id.
 
         Raises :class:`~toolkit.screening.decisions.DecisionRefused` (nothing written) when
@@ -563,8 +568,22 @@ class ScreeningSession:
         if decision != "maybe":
             self._retrain()
         if shown.phase != "maybe":
-            self._apply_stopping()
+            self._stopping_due = True
+            self._check_stopping()
         return row_id
+
+    def _check_stopping(self) -> None:
+        """Apply the stopping rule if a decision left it unchecked. The decision is already
+        saved: a busy store postpones the check (to the next record or decision) instead of
+        making the saved decision look unsaved."""
+        if not self._stopping_due:
+            return
+        try:
+            self._apply_stopping()
+        except StoreBusy as exc:
+            self.notices.append(f"the stopping rule is checked later: {exc.bare_message}")
+            return
+        self._stopping_due = False
 
     def _keep_sample_random(self, shown: Shown) -> None:
         """Before a decision is saved (in its transaction): if it decides a record of the
