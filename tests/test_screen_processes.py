@@ -110,3 +110,34 @@ def test_past_the_bound_the_session_says_not_saved_and_goes_on(tmp_path):
     with open_review(db) as r:
         assert r.db.execute("select record_id, decision from ta_decisions").fetchall() == [
             (rid, "exclude")]
+
+
+def test_a_store_busy_while_the_next_record_is_chosen_is_said_and_retried(tmp_path, monkeypatch):
+    """Choosing the next record can write (a BUSCAR sample abandoned in another window): a
+    store busy past the bound then is said, and any key tries again, instead of ending the
+    session with an error."""
+    from click.testing import CliRunner
+
+    from toolkit.cli import cli
+    from toolkit.screening.queue import ScreeningSession
+    from toolkit.store import StoreBusy
+
+    db = tmp_path / "r.db"
+    build_review(db, n=6).close()
+    real_next, calls = ScreeningSession.next, []
+
+    def busy_once(self):
+        calls.append(1)
+        if len(calls) == 2:  # the record after the first decision
+            raise StoreBusy("the store stayed busy for 1 s (another process holds its write "
+                            "lock)")
+        return real_next(self)
+
+    monkeypatch.setattr(ScreeningSession, "next", busy_once)
+    res = CliRunner().invoke(cli, ["--db", str(db), "screen", "--reviewer", "kim"],
+                             input="e\nx\ni\nq\n", catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert "no record shown: the store stayed busy for 1 s" in res.output
+    with open_review(db) as r:
+        assert [d for (d,) in r.db.execute("select decision from ta_decisions order by id")] \
+            == ["exclude", "include"]

@@ -192,7 +192,14 @@ def _loop(session: ScreeningSession, criteria: ScreeningCriteria, *, criteria_pa
               + "[m]aybe [u]ndo [n]ote [c]riteria [?] [q]uit > ")
     while True:
         _say_notices(term, session)
-        shown = session.next()
+        try:
+            shown = session.next()  # claims the record: a write
+        except StoreBusy as exc:
+            term.echo(f"no record shown: {exc.bare_message}")
+            if term.key("any key to try again, q to quit > ") == "q":
+                quit_ = True
+                break
+            continue
         _say_notices(term, session)
         if shown is None and session.can_undo():
             # the queue is empty (often because a stopping rule just fired): a last chance to
