@@ -282,3 +282,49 @@ def test_an_error_of_the_api_on_a_page_is_a_message_not_a_traceback(app, monkeyp
     monkeypatch.setattr(ScreeningSession, "counts", busy)
     res = c.get("/screen")
     assert res.status_code == 503 and "stayed busy for 60 s" in res.text
+
+
+def test_records_an_update_adds_while_the_server_runs_come_next_with_a_word(app, tmp_path):
+    """`review import --update` in another process while a reviewer screens in the browser:
+    the update's records are the next cards (as in a new terminal session), and the page says
+    why, instead of the server hiding them until a restart."""
+    from toolkit.living.updates import import_update
+
+    c = app.test_client()
+    sign_in(c, "ann")
+    decide(c, card(c)[1], "exclude")
+    export = tmp_path / "update.csv"
+    export.write_text("title,abstract,doi\n" + "".join(
+        f"Cryoablation trial {i},Cryoablation of the pulmonary vein in trial {i},10.9/{i}\n"
+        for i in range(2)), encoding="utf-8")
+    with open_review(app.db) as other:
+        queued = {q["record_id"] for q in import_update(other, export, source="Embase")["queued"]}
+    assert len(queued) == 2
+    on_screen, f = card(c)  # the card on screen stays until it is decided
+    assert on_screen not in queued
+    page = decide(c, f, "exclude").text
+    assert "2 record(s) joined the pool in another process" in page
+    first, f = card(c)
+    decide(c, f, "include")
+    second, _ = card(c)
+    assert {first, second} == queued
+
+
+def test_undo_on_the_page_takes_back_a_decision_made_in_the_terminal(app):
+    """The page offers to undo the reviewer's latest decision wherever it was made; the web
+    session must know of the terminal's decision to undo it at the first request."""
+    from toolkit.screening.queue import ScreeningSession
+
+    c = app.test_client()
+    sign_in(c, "ann")
+    decide(c, card(c)[1], "exclude")
+    card(c)  # the next card is on the page
+    with open_review(app.db) as terminal_store:
+        t = ScreeningSession(terminal_store, "ann")
+        shown = t.next()
+        t.decide(shown, "include")
+    _, f = card(c)
+    res = c.post("/undo", data={"csrf_token": f["csrf_token"], "expect": f["expect"]},
+                 follow_redirects=True)
+    assert f"undone: include · record {shown.record_id}" in res.text
+    assert shown.record_id not in [d["record_id"] for d in live(app.db, "ann")]

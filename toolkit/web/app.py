@@ -241,8 +241,10 @@ def create_app(db_path, *, criteria_path=None, screening: dict | None = None,
             row = dict(row, authors=json.loads(row["authors"] or "[]"),
                        keywords=json.loads(row["keywords"] or "[]"),
                        identifiers=record_identifiers(row))
-        return render_template("screen.html", view=view, row=row,
-                               told=[told] if told else [])
+        # what the session has to say (records that joined or left, a stopping check put
+        # off) follows the answer to the form
+        told = ([told] if told else []) + [("info", n) for n in view["notices"]]
+        return render_template("screen.html", view=view, row=row, told=told)
 
     @app.post("/decide")
     def decide():
@@ -402,8 +404,9 @@ def _card_view(desk: Desk) -> dict:
     s = desk.session
     # the recall estimate (tens of ms at 20,000 records) is on the progress page, not on
     # every card
+    notices, s.notices[:] = list(s.notices), []
     return {"card": card, "counts": s.counts(), "last": desk.last_decision_id(),
-            "stopping": s.stopping_status()}
+            "stopping": s.stopping_status(), "notices": notices}
 
 
 def _progress_view(desk: Desk) -> dict:

@@ -81,6 +81,9 @@ class Desk:
 
     def _open(self, db_path) -> None:
         self.review = open_review(db_path, command="serve")
+        self._open_session()
+
+    def _open_session(self) -> None:
         # Retraining after the first fit runs in the background: in a server several reviewers'
         # fits would otherwise hold up each other's next card. The next card comes from the
         # latest finished ranking (a decision or two old while reviewers are quick).
@@ -128,8 +131,24 @@ class Desk:
         if c is not None and self.live_decision_id(c.shown.record_id) == c.token:
             return c
         shown = self.session.next()
+        if self.session.joined:  # an import or update in another process added records
+            self._reopen()
+            shown = self.session.next()
         self.card = None if shown is None else Card(shown, self.live_decision_id(shown.record_id))
         return self.card
+
+    def _reopen(self) -> None:
+        """A new session over the store's current pool. Only a session that computed the
+        features of records can rank them, and an update's records come first: a server that
+        runs for days must not leave them to a restart (the terminal says to start again)."""
+        old = self.session
+        n = len(old.joined)
+        old.release_claims()
+        old.ranker.wait(timeout=10)
+        self._open_session()
+        self.session.notices[:0] = [m for m in old.notices if "joined the pool" not in m] + [
+            f"{n} record(s) joined the pool in another process (an import, a search, an update "
+            "or deduplication); they are in your queue now"]
 
     def decide(self, record_id: int, token: int, decision: str, reason: str | None,
                note: str | None) -> int:
@@ -167,6 +186,7 @@ class Desk:
             raise Refused("your last decision changed in another window; nothing was undone")
         if not last:
             return None
+        self.session.sync()  # the decision may be the terminal's: the session must know it
         with self._write_lock:
             row = self.session.undo()
         self.card = None
