@@ -124,6 +124,23 @@ def test_two_reviewers_screen_the_same_record_independently(db):
         assert rid not in {s.record_id for s in [al.next(), bo.next()]}
 
 
+def test_another_reviewers_imported_labels_do_not_rank_your_queue(db, tmp_path):
+    """Dual screening is blind: bob's decisions loaded with `review screen import` are his
+    labels; ann's model, which ranks her cards, must not learn from them."""
+    from toolkit.screening.decisions import import_decisions
+
+    export = tmp_path / "bob.csv"
+    export.write_text("record_id,decision\n7,include\n" + "".join(
+        f"{i},exclude\n" for i in (*range(2, 7), *range(8, 13))), encoding="utf-8")
+    with open_review(db) as r:
+        import_decisions(r, export, "bob")
+        ann = ScreeningSession(r, "ann", background=False, seed=0)
+        first = ann.next()
+        assert first.score is None and ann.model_version.endswith("@0")  # nothing learnt
+        bob = ScreeningSession(r, "bob", background=False, seed=0)
+        assert bob.next().score is not None and bob.model_version.endswith("@11")
+
+
 def test_a_stop_fired_in_another_window_refuses_a_decision_on_an_excluded_record(db):
     with open_review(db) as r1, open_review(db) as r2:
         a = ScreeningSession(r1, "al", stop="heuristic", stop_after=3)
@@ -226,6 +243,36 @@ def test_two_windows_follow_one_buscar_sample_in_its_order(db):
         assert state == "sampling"  # decided in order by two windows: still a random sample
 
 
+def test_a_busy_store_when_a_broken_sample_must_be_abandoned_still_shows_a_record(
+        db, monkeypatch):
+    """Showing the next record may have to write (a sample broken by records that joined the
+    pool is marked abandoned): a store busy then must not fail the showing (in the web app it
+    would answer a saved decision with an error page); the sample is abandoned later."""
+    import sqlite3
+
+    from toolkit.records import make_record
+    from toolkit.store import now_iso
+
+    monkeypatch.setenv("REVIEW_LOCK_WAIT", "0.3")
+    with open_review(db) as r1, open_review(db) as r2:
+        a = ScreeningSession(r1, "al", stop="buscar", stop_after=3, seed=0)
+        buscar_until_sampling(a, r1)
+        with r2.atomic():  # another process adds a record: the urn is not the remainder now
+            r2.db["records"].insert(dict(make_record(
+                {"source_id": "late-1", "title": "A late record", "abstract": "new words"},
+                source="PubMed"), added_at=now_iso()))
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        shown = a.next()
+        assert shown is not None and shown.phase == "ranked" and a.sampling is None
+        assert r2.db.execute("select state from ta_stopping").fetchone()[0] == "sampling"
+        other.execute("ROLLBACK")
+        other.close()
+        a.next()
+        assert r2.db.execute("select state from ta_stopping").fetchone()[0] == "abandoned"
+        assert any("sample was abandoned" in n for n in a.notices)
+
+
 def test_a_ranked_decision_in_another_window_abandons_the_sample_there_too(db):
     with open_review(db) as r1, open_review(db) as r2:
         a = ScreeningSession(r1, "al", stop="buscar", stop_after=3, seed=0)
@@ -313,3 +360,60 @@ def test_an_update_record_on_screen_in_one_window_is_not_shown_in_the_other(db, 
         a.decide(on_a, "include")
         b.decide(on_b, "exclude")  # both saved: nothing refused, nothing doubled
         assert live(r1, "al") == {new: ["include"], on_b.record_id: ["exclude"]}
+
+
+def test_whole_review_counts_agree_with_prisma_after_a_stop_and_another_reviewer(db):
+    """ann's stop excludes her remaining records by automation; bob then excludes one of them
+    himself: `review status` and the web page must count it as a person's exclusion, as the
+    PRISMA flow does."""
+    from toolkit.flow import title_abstract_counts
+    from toolkit.screening.queue import screening_counts
+
+    with open_review(db) as r:
+        a = ScreeningSession(r, "ann", stop="heuristic", stop_after=3, background=False)
+        while a.stopped is None:
+            a.decide(a.next(), "exclude")
+        auto = {x for (x,) in r.db.execute(
+            "select record_id from ta_decisions where origin = 'automation'")}
+        b = ScreeningSession(r, "bob", background=False)
+        while (shown := b.next()).record_id not in auto:
+            b.decide(shown, "exclude")
+        b.decide(shown, "exclude")
+        counts, flow = screening_counts(r), title_abstract_counts(r)
+        assert counts["excluded_by_automation"] == flow["automation_excluded"] == len(auto) - 1
+        assert counts["exclude"] == flow["records_excluded"]
+
+
+def test_a_duplicate_given_another_reviewers_decision_is_refused_without_naming_it(tmp_path):
+    """ann has a record on screen; deduplication in another process gives it the decision bob
+    made on its duplicate. Her key is refused, without telling her bob's decision (the
+    duplicate is still in her blind queue), and it is not counted as her stopping rule's."""
+    from toolkit.dedup.api import deduplicate
+    from toolkit.records import make_record
+    from toolkit.screening.decisions import save_decision
+    from toolkit.store import create_review, now_iso
+
+    db = tmp_path / "r.db"
+    paper = {"doi": "10.5555/dup.1", "title": "Cryoablation of spinal metastases: a cohort",
+             "abstract": "We followed 40 patients after cryoablation.",
+             "authors": "Smith J; Doe A", "journal": "Spine J", "year": "2019", "volume": "3",
+             "pages": "1-9"}
+    rows = [make_record({"source_id": f"S{i}", "title": f"Gardening study {i} of soil {i * 7}",
+                         "abstract": f"Plants {i} and soil {i * 13}.", "year": "2010"},
+                        source="PubMed") for i in range(6)]
+    rows += [make_record(dict(paper, source_id="P1", pmid="9999"), source="PubMed"),
+             make_record(dict(paper, source_id="E1"), source="Embase")]
+    with create_review(db) as r, r.atomic():
+        r.db["records"].insert_all([dict(x, added_at=now_iso()) for x in rows])
+    p_id, n_id = 7, 8
+    with open_review(db) as bob, open_review(db) as r_ann, open_review(db) as other:
+        save_decision(bob, p_id, "exclude", "bob", seen=None)
+        ann = ScreeningSession(r_ann, "ann", background=False)
+        shown = Shown(n_id, "ranked", seen=None)  # the copy on ann's screen, undecided
+        deduplicate(other)
+        with pytest.raises(DecisionRefused) as refused:
+            ann.decide(shown, "include")
+        assert "given the decision of its duplicate" in str(refused.value)
+        assert "exclude" not in str(refused.value)
+        ann.sync(force=True)
+        assert ann.counts()["excluded_by_automation"] == 0

@@ -179,11 +179,14 @@ def test_blinding_and_conflicts_by_role(app):
     assert "bob" not in ann.get("/progress").text
     page = rita.get("/conflicts").text
     assert "Blinding is on" in page and "12 record(s)" in page and "kappa" not in page
+    # a resolver screens too: the whole review's counts would show her how others decided
+    assert 'id="overall"' not in rita.get("/progress").text
     assert ann.post("/conflicts/open", data={"csrf_token": card(ann)[1]["csrf_token"]}) \
         .status_code == 403
     token = csrf_of(page)
     rita.post("/conflicts/open", data={"csrf_token": token})
     page = rita.get("/conflicts").text
+    assert re.search(r'id="overall">12 of 12 records decided', rita.get("/progress").text)
     # ann and bob agree on 1 of 12 records; ann used one category only, so kappa is 0:
     # p_o = 1/12, p_e = (12/12)(1/12) = 1/12, kappa = (p_o - p_e) / (1 - p_e) = 0
     assert re.search(r"ann vs bob</td><td>12</td>\s*<td>8\.3 %</td>\s*<td class=\"kappa\">"
@@ -328,3 +331,24 @@ def test_undo_on_the_page_takes_back_a_decision_made_in_the_terminal(app):
                  follow_redirects=True)
     assert f"undone: include · record {shown.record_id}" in res.text
     assert shown.record_id not in [d["record_id"] for d in live(app.db, "ann")]
+
+
+def test_undo_after_an_update_arrived_shows_the_undone_record_again(app, tmp_path):
+    """u brings back the record just decided, even when an update added records meanwhile (the
+    session rebuilt for them must not drop the record the undo put back on screen)."""
+    from toolkit.living.updates import import_update
+
+    c = app.test_client()
+    sign_in(c, "ann")
+    rid, f = card(c)
+    decide(c, f, "include")
+    export = tmp_path / "update.csv"
+    export.write_text("title,abstract,doi\nCryoablation trial 9,Cryoablation of the pulmonary "
+                      "vein in trial 9,10.9/9\n", encoding="utf-8")
+    with open_review(app.db) as other:
+        import_update(other, export, source="Embase")
+    _, f = card(c)
+    res = c.post("/undo", data={"csrf_token": f["csrf_token"], "expect": f["expect"]},
+                 follow_redirects=True)
+    assert f"undone: include · record {rid}" in res.text
+    assert card(c)[0] == rid

@@ -56,11 +56,9 @@ def _primary_ids(review: Review) -> list[int]:
 
 
 def _live_origins(review: Review) -> dict[int, set[str]]:
-    origins: dict[int, set[str]] = {}
-    for row in review.db.query("select record_id, origin from ta_decisions "
-                               "where undone_at is null"):
-        origins.setdefault(row["record_id"], set()).add(row["origin"])
-    return origins
+    from .screening.decisions import live_origins
+
+    return live_origins(review)
 
 
 def _title_abstract(units, final: dict, origins: dict) -> dict:

@@ -78,15 +78,16 @@ def left_queue(review: Review, reviewer: str, record_id: int) -> str | None:
     exclusion of the reviewer's stopping rule, or deduplication made it a duplicate), or None.
     Indexed look-ups of one record: cheap enough for every save."""
     row = review.db.execute(
-        "select origin, note, decision from ta_decisions where record_id = ? and "
+        "select origin from ta_decisions where record_id = ? and "
         "undone_at is null and (origin = 'inherited' or origin = 'automation' and "
         "(stopping_id is null or stopping_id in (select id from ta_stopping where reviewer = ?)))"
         " order by id limit 1", [record_id, reviewer]).fetchone()
     if row is not None:
-        origin, note, decision = row
+        (origin,) = row
         if origin == "inherited":
+            # not which decision: it may be another reviewer's, and screening is blind
             return (f"record {record_id} was given the decision of its duplicate by "
-                    f"deduplication ({decision}; {note})")
+                    "deduplication (another process ran it meanwhile)")
         return (f"record {record_id} was excluded by automation when your stopping rule "
                 "fired in another session")
     if "clusters" in review.db.table_names():
@@ -173,19 +174,37 @@ def reviewer_note(review: Review, record_id: int, reviewer: str) -> str | None:
     return row[0] if row and row[0] else None
 
 
+def live_origins(review: Review) -> dict[int, set[str]]:
+    """{record_id: the origins of its live title/abstract decisions}. A record whose only
+    origin is ``automation`` was excluded by a stopping rule and by no person."""
+    origins: dict[int, set[str]] = {}
+    for rid, origin in review.db.execute("select record_id, origin from ta_decisions "
+                                         "where undone_at is null"):
+        origins.setdefault(rid, set()).add(origin)
+    return origins
+
+
 def blocked_records(review: Review, reviewer: str | None = None) -> set[int]:
     """Records left out of a queue: those with an inherited decision (for every reviewer) and
-    those excluded by automation. An automation exclusion stands in for the reviewer whose
+    those excluded by automation (:func:`automation_excluded`)."""
+    inherited = {r[0] for r in review.db.execute(
+        "select distinct record_id from ta_decisions where undone_at is null and "
+        "origin = 'inherited'")}
+    return inherited | automation_excluded(review, reviewer)
+
+
+def automation_excluded(review: Review, reviewer: str | None = None) -> set[int]:
+    """Records excluded by automation. An automation exclusion stands in for the reviewer whose
     stopping rule fired, so with ``reviewer`` only that reviewer's are counted (exclusions of
     unknown origin, from before this was recorded, count for everyone); without it, all."""
     sql = ("select distinct record_id from ta_decisions where undone_at is null and "
-           "(origin = 'inherited' or origin = 'automation'")
+           "origin = 'automation'")
     args: list = []
     if reviewer is not None:
         sql += (" and (stopping_id is null or stopping_id in "
                 "(select id from ta_stopping where reviewer = ?))")
         args.append(reviewer)
-    return {r[0] for r in review.db.execute(sql + ")", args)}
+    return {r[0] for r in review.db.execute(sql, args)}
 
 
 def undo_last(review: Review, reviewer: str, *, seen: int | None) -> dict | None:

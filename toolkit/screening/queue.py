@@ -37,8 +37,9 @@ import numpy as np
 
 from ..store import Review, StoreBusy, now_iso
 from . import claims, stopping
-from .decisions import (DecisionRefused, automation_exclude, blocked_records, latest_human_id,
-                        own_latest, reviewer_latest, save_decision, undo_last)
+from .decisions import (DecisionRefused, automation_exclude, automation_excluded,
+                        blocked_records, latest_human_id, own_latest, reviewer_latest,
+                        save_decision, undo_last)
 from .model import ActiveLearner, record_text
 
 ABANDONED = "abandoned"
@@ -283,6 +284,7 @@ class ScreeningSession:
         self._quiet_until = 0  # after a declined stop, ask again only stop_after decisions on
         self.notices: list[str] = []  # to say to the reviewer (prompts print and clear them)
         self._stopping_due = False  # a saved decision whose stopping check the store delayed
+        self._sample_recheck = False  # a broken sample the store was too busy to abandon
         self.sampling: dict | None = None
         self._told_dormant: int | None = None  # the open sample this session said it ignores
         self._started = False
@@ -383,11 +385,21 @@ class ScreeningSession:
             self.notices.append(f"the BUSCAR sample was {state} in another session")
             self.sampling = None
         if s is None:
+            self._sample_recheck = False
             return
         new = s["id"] != mine_id
         why = self._sample_broken(s) if (new or check) else None
         if why:
-            if self._abandon(s, why):
+            try:
+                abandoned = self._abandon(s, why)
+            except StoreBusy:
+                # not followed here either way; marked abandoned at the next record (a busy
+                # store must not fail the showing of a record, or a decision already saved)
+                self._sample_recheck = True
+                abandoned = False
+            else:
+                self._sample_recheck = False
+            if abandoned:
                 self.notices.append(f"the open BUSCAR sample was abandoned: {why}; screening "
                                     "goes on in ranked order")
             self.sampling = None
@@ -403,12 +415,14 @@ class ScreeningSession:
 
     # -- labels and model ------------------------------------------------------------------
     def _training_labels(self) -> dict[int, int]:
-        """{record_id: 1/0}: the reviewer's own labels plus imported labels and resolutions."""
+        """{record_id: 1/0}: the reviewer's own labels (screened or imported), resolutions and
+        decisions inherited by deduplication. Another reviewer's imported labels are theirs:
+        ranking by them would show this reviewer how they decided (dual screening is blind)."""
         latest: dict[int, str] = {}
         for row in self.review.db.query(
             "select record_id, reviewer, decision, origin from ta_decisions "
             "where undone_at is null and (reviewer = ? and origin in ('human', 'import') "
-            "or origin in ('import', 'resolution', 'inherited')) order by id", [self.reviewer]
+            "or origin in ('resolution', 'inherited')) order by id", [self.reviewer]
         ):
             latest[row["record_id"]] = row["decision"]
         return {rid: int(d == "include") for rid, d in latest.items()
@@ -436,6 +450,8 @@ class ScreeningSession:
         session; records on screen in the reviewer's other sessions are skipped while there
         are others to show."""
         self.sync()
+        if self._sample_recheck:
+            self._sync_sampling(check=True)
         self._check_stopping()
         for _ in range(5):  # a record another session decided a moment ago: catch up, again
             shown = self._next_once()
@@ -670,7 +686,9 @@ class ScreeningSession:
             "exclude": values.count("exclude"),
             "maybe": values.count("maybe"),
             "remaining": len(self.remaining()),
-            "excluded_by_automation": sum(1 for rid in self.pool if rid in self.blocked),
+            # the reviewer's stopping rule only (blocked also holds inherited decisions)
+            "excluded_by_automation": sum(1 for rid in automation_excluded(
+                self.review, self.reviewer) if rid in self.pos),
         }
 
     def recall_estimate(self) -> dict:
@@ -1003,13 +1021,14 @@ def status(review: Review) -> dict:
 
 def screening_counts(review: Review) -> dict:
     """Title/abstract progress over the pool (final decisions; automation kept apart)."""
-    from .decisions import final_decisions
+    from .decisions import final_decisions, live_origins
 
     pool = records_to_screen(review)
     final = final_decisions(review)
-    automation = blocked_records(review)
+    origins = live_origins(review)
     values = [final.get(rid) for rid in pool]
-    n_auto = sum(1 for rid in pool if rid in automation and final.get(rid) == "exclude")
+    # as in the PRISMA flow: excluded by automation only if no person decided the record
+    n_auto = sum(1 for rid in pool if origins.get(rid) == {"automation"})
     return {
         "to_screen": len(pool),
         "decided": sum(v is not None for v in values),

@@ -294,9 +294,9 @@ def create_app(db_path, *, criteria_path=None, screening: dict | None = None,
     def progress():
         me = signed_in()
         view = state.desk(me["name"]).run(_progress_view)
-        overall = None
-        if me["role"] == "resolver" or not g.blinded:
-            overall = screening_counts(state.store())
+        # the whole review's counts tell how others decided (a resolver who screens could
+        # compare them before and after a decision of her own): only once blinding ends
+        overall = None if g.blinded else screening_counts(state.store())
         return render_template("progress.html", view=view, overall=overall)
 
     @app.get("/progress/recall.png")

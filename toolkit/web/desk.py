@@ -130,10 +130,10 @@ class Desk:
         c = self.card
         if c is not None and self.live_decision_id(c.shown.record_id) == c.token:
             return c
-        shown = self.session.next()
+        self.session.sync()
         if self.session.joined:  # an import or update in another process added records
             self._reopen()
-            shown = self.session.next()
+        shown = self.session.next()
         self.card = None if shown is None else Card(shown, self.live_decision_id(shown.record_id))
         return self.card
 
@@ -146,6 +146,11 @@ class Desk:
         old.release_claims()
         old.ranker.wait(timeout=10)
         self._open_session()
+        new = self.session
+        # what the old session was in the middle of: an undone record to show again, maybes
+        # already revisited, a stopping check the store put off
+        new.forced, new.revisited = old.forced, set(old.revisited)
+        new._stopping_due = old._stopping_due
         self.session.notices[:0] = [m for m in old.notices if "joined the pool" not in m] + [
             f"{n} record(s) joined the pool in another process (an import, a search, an update "
             "or deduplication); they are in your queue now"]
