@@ -40,6 +40,7 @@ def test_add_and_verify_keeps_only_a_salted_scrypt_hash(review):
     ("", "long enough", "screener", "needs a name"),
     ("ann smith", "long enough", "screener", "at most 64 letters"),
     ("automation", "long enough", "screener", "reserved"),
+    ("Dedup", "long enough", "screener", "reserved"),  # the reviewer of inherited decisions
     ("ann", "short", "screener", "at least 8"),
     ("ann", "long enough", "admin", "choose screener or resolver"),
 ])
@@ -53,20 +54,29 @@ def test_names_are_unique_ignoring_case(review):
     accounts.add_reviewer(review, "Ann", "long enough")
     with pytest.raises(ReviewError, match="'Ann' already has an account"):
         accounts.add_reviewer(review, "ann", "long enough")
+    accounts.add_reviewer(review, "änn", "long enough")  # beyond ASCII: casefolded
+    with pytest.raises(ReviewError, match="'änn' already has an account"):
+        accounts.add_reviewer(review, "ÄNN", "long enough")
 
 
-def test_passwd_role_and_remove_bump_the_session_epoch(review):
-    accounts.add_reviewer(review, "ann", "first password")
-    assert accounts.set_password(review, "ann", "second password")["session_epoch"] == 1
+def test_passwd_role_and_remove_change_the_session_epoch(review):
+    epochs = [accounts.add_reviewer(review, "ann", "first password")["session_epoch"]]
+    epochs.append(accounts.set_password(review, "ann", "second password")["session_epoch"])
     assert accounts.verify(review, "ann", "first password") is None
     assert accounts.verify(review, "ann", "second password") is not None
-    assert accounts.set_role(review, "ann", "resolver")["session_epoch"] == 2
+    epochs.append(accounts.set_role(review, "ann", "resolver")["session_epoch"])
+    accounts.end_sessions(review, "ann")  # signing out in the web app
+    epochs.append(accounts.get_account(review, "ann")["session_epoch"])
+    assert len(set(epochs)) == 4  # every change signs the old sessions out
     save_decision(review, 1, "include", "ann", seen=None)
     assert [(a["name"], a["role"], a["decisions"]) for a in accounts.list_reviewers(review)] \
         == [("ann", "resolver", 1)]
     accounts.remove_reviewer(review, "ann")
     assert accounts.get_account(review, "ann") is None
     assert review.db["ta_decisions"].count == 1  # the decisions stay
+    # added again under the same name: none of the old account's epochs (sessions) is valid
+    assert accounts.add_reviewer(review, "ann", "third password")["session_epoch"] not in epochs
+    accounts.remove_reviewer(review, "ann")
     with pytest.raises(ReviewError, match="no reviewer account 'ann'"):
         accounts.set_password(review, "ann", "third password")
 

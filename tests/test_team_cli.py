@@ -71,6 +71,7 @@ def test_review_serve_listens_on_loopback_only(tmp_path):
         info = json.loads(proc.stdout.readline())
         assert info["host"] == "127.0.0.1" and info["reviewers"] == ["ann"]
         assert info["records"] == 5
+        assert isinstance(info["port"], int) and info["url"].endswith(f":{info['port']}/")
         page = requests.get(info["url"] + "login", timeout=10)
         assert page.status_code == 200 and "Sign in" in page.text
         # the Host header must name this machine (a DNS-rebinding page cannot talk to it)

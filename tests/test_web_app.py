@@ -107,9 +107,9 @@ def test_another_reviewers_token_or_session_is_refused(app, tmp_path):
     other = create_app(db2, criteria_path=crit2)
     forger = other.test_client()
     sign_in(forger, "ann")
-    cookie = forger.get_cookie("review_session").value
+    cookie = forger.get_cookie(other.config["SESSION_COOKIE_NAME"]).value
     stranger = app.test_client()
-    stranger.set_cookie("review_session", cookie)
+    stranger.set_cookie(app.config["SESSION_COOKIE_NAME"], cookie)
     assert stranger.get("/screen").status_code == 302
     other.extensions["review"].close()
 
@@ -352,3 +352,120 @@ def test_undo_after_an_update_arrived_shows_the_undone_record_again(app, tmp_pat
                  follow_redirects=True)
     assert f"undone: include · record {rid}" in res.text
     assert card(c)[0] == rid
+
+
+def cookie_name(app) -> str:
+    return app.config["SESSION_COOKIE_NAME"]
+
+
+def test_signing_out_ends_copies_of_the_session_cookie(app):
+    """The session is a signed cookie: a copy taken before sign-out must not still work."""
+    c = app.test_client()
+    sign_in(c, "ann")
+    copied = c.get_cookie(cookie_name(app)).value
+    c.post("/logout", data={"csrf_token": card(c)[1]["csrf_token"]})
+    thief = app.test_client()
+    thief.set_cookie(cookie_name(app), copied)
+    assert thief.get("/screen").status_code == 302  # to the sign-in page
+    sign_in(c, "ann")  # signing in again works
+    assert card(c)[0] is not None
+
+
+def test_an_account_removed_and_added_again_does_not_revive_old_sessions(app):
+    c = app.test_client()
+    sign_in(c, "bob")
+    copied = c.get_cookie(cookie_name(app)).value
+    with open_review(app.db) as r:
+        accounts.remove_reviewer(r, "bob")
+        accounts.add_reviewer(r, "bob", "a-new-password-9", role="resolver")
+    old = app.test_client()
+    old.set_cookie(cookie_name(app), copied)
+    assert old.get("/screen").status_code == 302
+
+
+def test_an_ipv6_loopback_server_accepts_its_own_host_header(tmp_path):
+    db, criteria = make_review(tmp_path, n=3)
+    app = create_app(db, criteria_path=criteria, trusted_hosts=trusted_hosts("::1", 8765))
+    c = app.test_client()
+    assert c.get("/login", headers={"Host": "[::1]:8765"}).status_code == 200
+    assert c.get("/login", headers={"Host": "[::2]:8765"}).status_code == 400
+    assert c.get("/login", headers={"Host": "attacker.example"}).status_code == 400
+    app.extensions["review"].close()
+
+
+def test_two_servers_on_one_machine_keep_their_own_sign_in(tmp_path):
+    """Cookies ignore the port: two stores served at once need two cookie names."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    db_a, crit_a = make_review(tmp_path / "a", n=3)
+    db_b, crit_b = make_review(tmp_path / "b", n=3)
+    app_a, app_b = create_app(db_a, criteria_path=crit_a), create_app(db_b, criteria_path=crit_b)
+    again = create_app(db_a, criteria_path=crit_a)
+    assert cookie_name(app_a) != cookie_name(app_b)
+    assert cookie_name(again) == cookie_name(app_a)  # a restart keeps the name
+    for a in (app_a, app_b, again):
+        a.extensions["review"].close()
+
+
+def test_concurrent_wrong_guesses_are_held_to_the_limit(app):
+    """Checking the lock-out and counting the attempt are one step: guesses sent at once
+    cannot all pass the check before any failure is counted."""
+    import threading
+
+    from toolkit.web import app as web_app
+
+    codes, barrier = [], threading.Barrier(12)
+
+    def guess():
+        client = app.test_client()
+        token = csrf_of(client.get("/login").text)
+        barrier.wait()
+        codes.append(client.post("/login", data={"csrf_token": token, "name": "ann",
+                                                 "password": "wrong"}).status_code)
+
+    threads = [threading.Thread(target=guess) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes.count(401) == web_app.MAX_FAILURES
+    assert codes.count(429) == 12 - web_app.MAX_FAILURES
+
+
+def test_conflicts_page_lists_duplicates_screened_apart(tmp_path, monkeypatch):
+    """One paper screened twice with two answers (deduplication found the copy after both
+    were screened) is counted unresolved; the resolver must see it and be able to resolve it."""
+    import test_dedup_store as dedup_case
+    from click.testing import CliRunner
+
+    from toolkit.cli import cli
+    from toolkit.dedup import api
+    from toolkit.screening import blinding
+    from toolkit.screening.decisions import record_decision
+    from toolkit.store import create_review
+
+    monkeypatch.setenv("REVIEW_DEDUP_MODEL", "none")  # the rules alone, as in that case
+    db = tmp_path / "r.db"
+    review = create_review(db)
+    r1, r2, r3 = dedup_case._two_plus_one(review)
+    primary = review.db.execute("select primary_id from clusters where id = ?",
+                                [api.cluster_of(review, r1)]).fetchone()[0]
+    with review.atomic():
+        record_decision(review, primary, "include", "alice")
+        record_decision(review, r3, "exclude", "alice")
+    accounts.add_reviewer(review, "rita", PASSWORDS["rita"], role="resolver")
+    review.close()
+    assert CliRunner().invoke(cli, ["--db", str(db), "dedup", "review"],
+                              input="d\nq\n").exit_code == 0
+    app = create_app(db)
+    c = app.test_client()
+    sign_in(c, "rita")
+    with open_review(db) as r:
+        blinding.open_conflicts(r, "rita")
+    page = c.get("/conflicts").text
+    assert 'unresolved: <b id="unresolved">1</b>' in page
+    assert f'id="r{primary}"' in page and f"record {r3}: <b>exclude</b>" in page
+    c.post("/conflicts/resolve", data={"csrf_token": csrf_of(page), "record_id": primary,
+                                       "decision": "include"})
+    assert 'unresolved: <b id="unresolved">0</b>' in c.get("/conflicts").text
+    app.extensions["review"].close()

@@ -119,6 +119,13 @@ def test_blinding_then_conflicts_resolved_by_the_resolver(served, page, second_b
         assert sorted(listed) == shared
         assert shared  # the same seed: both start with the same seeded random order
         first = shared[0]
+        # Enter in the note field resolves nothing (the form's first button is no answer)
+        page.fill(f"#r{first} input[name=note]", "not sure yet")
+        page.press(f"#r{first} input[name=note]", "Enter")
+        page.wait_for_timeout(300)
+        with open_review(served.db) as r:
+            assert r.db.execute("select count(*) from ta_decisions where origin = "
+                                "'resolution'").fetchone()[0] == 0
         page.fill(f"#r{first} input[name=note]", "meets the criteria")
         with page.expect_navigation():
             page.click(f"#r{first} button[value=include]")

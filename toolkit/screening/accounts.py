@@ -13,6 +13,8 @@ account's ``session_epoch``, which signs out every browser session signed in bef
 
 from __future__ import annotations
 
+import secrets
+
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import ReviewError
@@ -20,7 +22,9 @@ from ..store import Review, now_iso
 
 ROLES = ("screener", "resolver")
 MIN_PASSWORD = 8
-RESERVED = {"automation"}  # the reviewer of stopping-rule exclusions
+# reviewer names of decisions no person made: stopping-rule exclusions, decisions inherited
+# by deduplication
+RESERVED = {"automation", "dedup"}
 # checked against when the name is unknown, so a wrong name costs as long as a wrong password
 _DUMMY_HASH = generate_password_hash("not a password of anyone", method="scrypt")
 
@@ -32,7 +36,7 @@ def _check_name(name: str) -> str:
     if len(name) > 64 or any(not (c.isalnum() or c in "._-@") for c in name):
         raise ReviewError(f"reviewer name {name!r}: use at most 64 letters, digits and . _ - @")
     if name.casefold() in RESERVED:
-        raise ReviewError(f"{name!r} is reserved (it names decisions made by automation)")
+        raise ReviewError(f"{name!r} is reserved (it names decisions no person made)")
     return name
 
 
@@ -68,15 +72,16 @@ def add_reviewer(review: Review, name: str, password: str, role: str = "screener
     _check_role(role)
     _check_password(password)
     # names differing only in case would be two reviewers in the decisions but one person
-    clash = review.db.execute("select name from reviewer_accounts where lower(name) = lower(?)",
-                              [name]).fetchone()
+    # (casefold, not SQLite's lower(), which folds ASCII letters only: "Änn" is "änn")
+    clash = [other for (other,) in review.db.execute("select name from reviewer_accounts")
+             if other.casefold() == name.casefold()]
     if clash:
         raise ReviewError(f"reviewer {clash[0]!r} already has an account")
     at = now_iso()
     with review.atomic():
         review.db["reviewer_accounts"].insert({
             "name": name, "role": role, "password_hash": generate_password_hash(password),
-            "created_at": at, "updated_at": at, "session_epoch": 0})
+            "created_at": at, "updated_at": at, "session_epoch": _new_epoch(None)})
         review.log("reviewer.add", {"name": name, "role": role})
     return public(get_account(review, name))
 
@@ -88,7 +93,7 @@ def set_password(review: Review, name: str, password: str) -> dict:
     with review.atomic():
         review.db["reviewer_accounts"].update(name, {
             "password_hash": generate_password_hash(password), "updated_at": now_iso(),
-            "session_epoch": row["session_epoch"] + 1})
+            "session_epoch": _new_epoch(row)})
         review.log("reviewer.passwd", {"name": name})
     return public(get_account(review, name))
 
@@ -99,9 +104,29 @@ def set_role(review: Review, name: str, role: str) -> dict:
     _check_role(role)
     with review.atomic():
         review.db["reviewer_accounts"].update(name, {
-            "role": role, "updated_at": now_iso(), "session_epoch": row["session_epoch"] + 1})
+            "role": role, "updated_at": now_iso(), "session_epoch": _new_epoch(row)})
         review.log("reviewer.role", {"name": name, "role": role, "was": row["role"]})
     return public(get_account(review, name))
+
+
+def end_sessions(review: Review, name: str) -> None:
+    """Sign the account out of every browser session (`Sign out` in the web app); nothing
+    happens for an account that no longer exists."""
+    row = get_account(review, name)
+    if row is None:
+        return
+    with review.atomic():
+        review.db["reviewer_accounts"].update(name, {"session_epoch": _new_epoch(row)})
+        review.log("web.sign_out", {}, actor=name)
+
+
+def _new_epoch(row: dict | None) -> int:
+    """A session epoch no earlier cookie holds: random, not a counter, so an account removed
+    and added again under the same name does not revive the old account's sessions."""
+    while True:
+        epoch = secrets.randbelow(2 ** 53)  # exact in JSON (the session cookie)
+        if row is None or epoch != row["session_epoch"]:
+            return epoch
 
 
 def remove_reviewer(review: Review, name: str) -> dict:

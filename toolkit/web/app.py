@@ -14,6 +14,7 @@ Pages: ``/login``; ``/screen`` (the card: keys i e m u, 1-9 exclude with a reaso
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import secrets
 import threading
@@ -39,6 +40,14 @@ from .desk import Desk, FeatureCache, Refused
 DECISIONS = ("include", "exclude", "maybe")
 MAX_FAILURES = 5          # failed sign-ins for one name ...
 FAILURE_WINDOW_S = 300    # ... within this many seconds lock that name out for the rest of it
+
+
+def host_name(host: str) -> str:
+    """A Host header's name without its port, lower case: "[::1]:8765" -> "[::1]"."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[:host.find("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 class ServerState:
@@ -100,17 +109,26 @@ class ServerState:
         return [item[1:]] if item and item[0] == reviewer else []
 
     # -- sign-in throttling -------------------------------------------------------------------
-    def locked_out(self, name: str) -> bool:
+    def attempt(self, name: str) -> float | None:
+        """Count a sign-in attempt for ``name`` before its password is checked; returns its
+        mark (for :meth:`succeeded`), or None when the name is locked out. Checking and
+        counting in one step: concurrent guesses cannot all pass the check first."""
         now = time.monotonic()
         with self._lock:
             recent = [t for t in self._failures.get(name.casefold(), [])
                       if now - t < FAILURE_WINDOW_S]
-            self._failures[name.casefold()] = recent
-            return len(recent) >= MAX_FAILURES
+            if len(recent) >= MAX_FAILURES:
+                self._failures[name.casefold()] = recent
+                return None
+            self._failures[name.casefold()] = recent + [now]
+            return now
 
-    def failed(self, name: str) -> None:
+    def succeeded(self, name: str, mark: float) -> None:
+        """A right password: the attempt was no failure."""
         with self._lock:
-            self._failures.setdefault(name.casefold(), []).append(time.monotonic())
+            recent = self._failures.get(name.casefold(), [])
+            if mark in recent:
+                recent.remove(mark)
 
 
 def create_app(db_path, *, criteria_path=None, screening: dict | None = None,
@@ -128,10 +146,12 @@ def create_app(db_path, *, criteria_path=None, screening: dict | None = None,
         SECRET_KEY=secret_key or secrets.token_bytes(32),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
-        SESSION_COOKIE_NAME="review_session",
+        # one name per store: two servers on one machine (cookies ignore the port) must not
+        # overwrite each other's sign-in
+        SESSION_COOKIE_NAME="review_session_" + hashlib.sha256(
+            str(Path(db_path).resolve()).encode()).hexdigest()[:10],
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
         WTF_CSRF_TIME_LIMIT=None,  # a token lives as long as the (12-hour) session
-        TRUSTED_HOSTS=trusted_hosts,
         MAX_CONTENT_LENGTH=64 * 1024,
         TEMPLATES_AUTO_RELOAD=False,
     )
@@ -156,6 +176,15 @@ def create_app(db_path, *, criteria_path=None, screening: dict | None = None,
         if request.endpoint != "static":
             resp.headers["Cache-Control"] = "no-store"
         return resp
+
+    allowed_hosts = None if trusted_hosts is None else {host_name(h) for h in trusted_hosts}
+
+    @app.before_request
+    def _host():
+        # checked here, not with Flask's TRUSTED_HOSTS, which cannot match an IPv6 literal
+        # such as [::1]:8765 (it cuts each entry at its first colon)
+        if allowed_hosts is not None and host_name(request.host) not in allowed_hosts:
+            abort(400)
 
     @app.before_request
     def _who():
@@ -191,14 +220,15 @@ def create_app(db_path, *, criteria_path=None, screening: dict | None = None,
     def login_post():
         name = (request.form.get("name") or "").strip()
         password = request.form.get("password") or ""
-        if state.locked_out(name):
+        mark = state.attempt(name)
+        if mark is None:
             return render_template("login.html", error=(
                 f"too many failed sign-ins for {name!r}; wait a few minutes"), name=name), 429
         account = accounts.verify(state.store(), name, password)
         if account is None:
-            state.failed(name)
             return render_template("login.html", error="wrong name or password",
                                    name=name), 401
+        state.succeeded(name, mark)
         session.clear()  # a fresh session (and CSRF secret) for the signed-in reviewer
         session.permanent = True
         session["reviewer"], session["epoch"] = account["name"], account["session_epoch"]
@@ -210,6 +240,12 @@ def create_app(db_path, *, criteria_path=None, screening: dict | None = None,
 
     @app.post("/logout")
     def logout():
+        # the session is a signed cookie: a copy of it would outlive session.clear(), so
+        # signing out ends every session of the reviewer (all tabs and browsers)
+        if g.me is not None:
+            review = state.store()
+            with state.write_lock:
+                accounts.end_sessions(review, g.me["name"])
         session.clear()
         return redirect(url_for("login"), code=303)
 

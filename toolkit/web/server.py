@@ -87,7 +87,7 @@ def serve(db_path, *, host: str = "127.0.0.1", port: int = 8765, criteria_path=N
            "no reviewer accounts yet: add one with `review reviewer add NAME`")
         + "); Ctrl+C stops")
     if ready is not None:
-        ready({"url": url, "host": host, "port": server.effective_port, "records": n_records,
+        ready({"url": url, "host": host, "port": int(server.effective_port), "records": n_records,
                "reviewers": names})
     try:
         server.run()
