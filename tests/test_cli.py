@@ -56,6 +56,14 @@ def test_db_after_the_subcommand(tmp_path):
                                "--db", str(db), "--json"])
     assert code == 0, err
     assert json.loads(out)["n_unresolved"] == 0
+    # a stage's default subcommand with only --db after the stage (nothing else to parse)
+    code, out, err = run_main(["conflicts", "--db", str(db)])
+    assert code == 0, err
+    assert "unresolved" in out
+    code, out, err = run_main(["dedup", f"--db={db}"])
+    assert code == 0, err
+    code, out, _ = run_main(["screen", "--help"])
+    assert "Without a subcommand: `review screen run`" in out
 
 
 def test_a_store_in_a_folder_that_does_not_exist_is_one_clear_error(tmp_path):
@@ -177,6 +185,9 @@ def test_init_writes_starter_files_that_the_stages_read(tmp_path):
     with open_review(db) as r:
         crit = load_criteria(default_criteria_path(r))
         assert "wrong population" in crit["fulltext_reasons"]
+        from toolkit.screening.criteria import load_screening_criteria
+        screening = load_screening_criteria(default_criteria_path(r))
+        assert "wrong study design" in screening.ta_reasons  # keys 1-9 in `review screen`
         form = find_form(r, None)  # the only form there is
         assert form.title == "Drug X: a review #1"
         assert {"response", "age"} <= set(form.outcomes)

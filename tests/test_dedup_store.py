@@ -833,7 +833,8 @@ def test_two_screened_primaries_merged_keep_both_decisions_and_show_a_conflict(r
                  "record_id": r3, "decision": "exclude"}]
     assert api.decision_conflicts(r) == expected
     assert api.summary(r)["decision_conflicts"] == expected
-    assert "1 screening decision conflict" in api.status(r)["dedup"]
+    assert "1 screening decision conflict in clusters (see `review conflicts`)" in \
+        api.status(r)["dedup"]
     assert final_decisions(r)[r3] == "exclude"  # kept, not overwritten
     other = ({r1, r2} - {primary}).pop()
     assert other not in final_decisions(r)  # it was with the primary already: nothing new
@@ -847,7 +848,7 @@ def test_two_screened_primaries_merged_keep_both_decisions_and_show_a_conflict(r
             for c in listing["duplicate_conflicts"]] == [
         (primary, r3, {f"record {primary}": "include", f"record {r3}": "exclude"})]
     text = runner.invoke(cli, ["--db", db, "conflicts"]).output
-    assert "screened duplicates with different decisions: 1" in text
+    assert "one paper screened twice with different decisions (duplicates): 1" in text
     r = open_review(db)
     resolve(r, primary, "include", "carol")
     assert api.decision_conflicts(r) == []

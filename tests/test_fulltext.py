@@ -246,11 +246,14 @@ def test_prompts_decide_report_by_report(review):
     db = review.path
     review.close()
     # record 1: include; 2: note then exclude with reason number 2; 3: not retrieved;
-    # 4: skip; 5: exclude, bad reason then reason by name; undo it; quit.
-    keys = "i\nn\nconference abstract only\ne\n2\nx\ns\ne\nnope\nnot metastases\nu\nq\n"
+    # 4: skip; 5: exclude, a key that is no reason, a typed bad reason, then the reason typed
+    # by name (r); undo it; quit.
+    keys = ("i\nn\nconference abstract only\ne\n2\nx\ns\n"
+            "e\nz\nr\nnope\nr\nnot metastases\nu\nq\n")
     code, out, err = run_cli(db, "fulltext", "--reviewer", "ann", "--json", input=keys)
     assert code == 0, err
     assert "'nope' is not one of the reasons" in err  # prompts on stderr with --json
+    assert "press 1-6, or r to type the reason" in err
     result = json.loads(out)
     assert result["quit"] is True and result["decided"] == 3
     c = result["counts"]

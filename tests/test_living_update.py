@@ -244,6 +244,38 @@ def test_interrupted_update_is_continued(living):
                              ).fetchone()[0] == 1
 
 
+def test_an_update_whose_first_request_fails_is_interrupted_not_left_running(living):
+    """Offline, or a server failing at the first esearch: nothing was fetched, yet the update
+    was started; it must say so and be continued, not stay `running` for later imports."""
+    fake, review, monkeypatch = living
+    fake.add([article(i, dt.date(2023, 7, 1), dt.date(2023, 8, 1)) for i in range(40, 45)])
+    monkeypatch.setenv("REVIEW_NOW", UPDATE_RUN)
+    fake.faults = [("esearch", "500")] * 5
+    with pytest.raises(ReviewError, match="update 1 is saved as interrupted"):
+        run_update(review, client=EutilsClient(api_key="k", max_retries=1, backoff=0.01))
+    assert review.db["updates"].get(1)["status"] == "interrupted"
+    assert review.db.execute("select count(*) from searches where update_id = 1"
+                             ).fetchone()[0] == 0
+    fake.faults = []
+    out = run_update(review, client=EutilsClient(api_key="k"))
+    assert out["update_id"] == 1 and out["continued"] and out["complete"]
+    assert out["new_records"] == 5
+
+
+def test_prisma_of_an_update_that_found_nothing_new(living):
+    """An update whose searches found no new record is still a version to report: PubMed,
+    n = 0, nothing screened, no new study."""
+    fake, review, monkeypatch = living
+    monkeypatch.setenv("REVIEW_NOW", UPDATE_RUN)
+    out = run_update(review, since="2023/08/01", client=EutilsClient(api_key="k"))
+    assert out["complete"] and out["records_found"] == 0
+    counts = prisma_counts(review, version=out["update_id"])
+    check_invariants(counts)
+    assert counts["identified_by_database"] == {"PubMed": 0}
+    assert (counts["records_screened"], counts["new_studies_included"]) == (0, 0)
+    assert to_json(counts)["database_specific_results"] == "PubMed, 0"
+
+
 def test_update_term_keeps_the_publication_date_floor():
     assert update_term("a OR b", None) == "a OR b"
     assert update_term("a OR b", "2000") == '(a OR b) AND ("2000/01/01"[dp] : "3000/12/31"[dp])'
@@ -276,9 +308,13 @@ def test_import_update_adds_only_unseen_records(living, tmp_path):
     assert (out2["records_added"], out2["already_present"]) == (2, 2)
     assert out2["new_records"] == 7  # everything update 1 found first so far
     assert len(out2["queued"]) == 6
+    # the copy of the include inherited its decision in the first import: still reported so
+    assert [(d["duplicate_of"], d["inherited"]) for d in out2["duplicates_of_stored"]] == [
+        (inc, "include")]
     # the same bytes again add nothing
     again = import_update(review, second, source="Embase")
     assert again["already_imported"] and again["records_added"] == 0
+    assert [d["inherited"] for d in again["duplicates_of_stored"]] == ["include"]
 
 
 def test_import_update_reads_its_file_without_holding_the_store(tmp_path, monkeypatch):

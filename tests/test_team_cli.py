@@ -105,3 +105,12 @@ def test_review_serve_elsewhere_than_loopback_warns_first(tmp_path, monkeypatch)
     assert "no TLS" in err
     assert err.index("review: error: cannot listen on 0.0.0.0:9 (Address already in use)") \
         > warning
+
+
+def test_review_serve_with_a_stopping_rule_needs_yes(tmp_path):
+    """The browser cannot ask before a stopping rule excludes records by automation (the
+    terminal does): the person starting the server confirms with --yes instead."""
+    db = tmp_path / "r.db"
+    build_review(db, n=3).close()
+    code, out, err = run_main(["--db", str(db), "serve", "--port", "0", "--stop", "heuristic"])
+    assert code == 1 and "add --yes to allow that" in err and out == ""

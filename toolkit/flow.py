@@ -144,7 +144,9 @@ def _scope(review: Review, version: int | None) -> _Scope:
             else:
                 out.db_records.add(rid)
                 per_db[database].add(rid)
-    out.identified = {name: len(rids) for name, rids in per_db.items() if rids}
+    # a version's search that found nothing is still reported (PubMed, n = 0)
+    out.identified = {name: len(rids) for name, rids in per_db.items()
+                      if rids or version is not None}
     for u, ms in members.items():
         if version is not None and out.unit_version[u] != version:
             continue
@@ -230,7 +232,8 @@ def prisma_counts(review: Review, studies_in_meta_analysis: int | None = None, *
     scope = _scope(review, version)
     where = f" in update {version}" if version else (" in the original review"
                                                      if version == 0 else "")
-    if not scope.db_records and not scope.citation_records:
+    if not scope.db_records and not scope.citation_records and not (
+            version is not None and scope.identified):  # an update may find nothing new
         if version is None:
             raise ReviewError("no records yet; run `review import FILE` or `review search` first")
         raise ReviewError(f"no records were found{where}")

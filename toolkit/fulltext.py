@@ -767,6 +767,17 @@ def run_fulltext(review: Review, reviewer: str, reasons: list[str], *, ask, echo
                 for i, r in enumerate(reasons, 1):
                     echo(f"  {i}. {r}")
                 while reason is None:
+                    if key_of is not None and len(reasons) <= 9:
+                        # one key, as in `review screen`: a digit, or r to type the reason
+                        k = key_of(f"reason [1-{len(reasons)}, r to type it] > ")
+                        if k == "q":
+                            return result(True)
+                        if k.isdigit() and 1 <= int(k) <= len(reasons):
+                            reason = reasons[int(k) - 1]
+                            continue
+                        if k != "r":
+                            echo(f"  press 1-{len(reasons)}, or r to type the reason")
+                            continue
                     text = ask("reason (number or text)")
                     if text is None:
                         return result(True)

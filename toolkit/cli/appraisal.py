@@ -4,10 +4,10 @@ export with robvis's CSV and plots)."""
 from __future__ import annotations
 
 import click
-from click_default_group import DefaultGroup
 
 from ..errors import ReviewError
-from .common import OutFile, emit, json_option, open_store, outcome_pool_options, terminal
+from .common import (OutFile, StageGroup, emit, json_option, open_store, outcome_pool_options,
+                     terminal)
 
 TOOL_HELP = ("Appraisal tool: rob2, robins_i, jbi_case_series, minors, nos_cohort, a "
              "template in appraisal/tools/ or a YAML path (default: the only tool the review "
@@ -17,7 +17,7 @@ ASSESSOR_HELP = "Who appraises (default: env REVIEW_REVIEWER or the OS user)."
 
 # -- review appraise --------------------------------------------------------------------------
 
-@click.group("appraise", cls=DefaultGroup, default="enter", default_if_no_args=True)
+@click.group("appraise", cls=StageGroup, default="enter", default_if_no_args=True)
 def appraise_group():
     """Appraise the risk of bias of included studies with a tool (RoB 2, ROBINS-I, JBI case
     series, MINORS, Newcastle-Ottawa, or the review's own).

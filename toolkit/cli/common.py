@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 import click
+from click_default_group import DefaultGroup
 
 from ..errors import ReviewError
 
@@ -58,6 +59,38 @@ def _remember_db(ctx: click.Context, param, value):
     if value is not None:
         ctx.ensure_object(dict)["db"] = value
     return value
+
+
+class StageGroup(DefaultGroup):
+    """A stage's subcommands, one of them the default: `review dedup` runs `review dedup run`.
+    The default also runs when only ``--db`` follows the group (`review dedup --db r.db`),
+    which click-default-group alone answers with "Missing command"."""
+
+    def parse_args(self, ctx, args):
+        if self.default_if_no_args and args and _only_db(args):
+            args = [*args, self.default_cmd_name]
+        return super().parse_args(ctx, args)
+
+    def format_help_text(self, ctx, formatter):
+        super().format_help_text(ctx, formatter)
+        formatter.write_paragraph()
+        with formatter.indentation():
+            formatter.write_text(
+                f"Without a subcommand: `{ctx.command_path} {self.default_cmd_name}` (its "
+                f"options: `{ctx.command_path} {self.default_cmd_name} --help`).")
+
+
+def _only_db(args: list[str]) -> bool:
+    """Whether ``args`` are nothing but ``--db PATH`` / ``--db=PATH`` options."""
+    i = 0
+    while i < len(args):
+        if args[i] == "--db":
+            i += 2
+        elif args[i].startswith("--db="):
+            i += 1
+        else:
+            return False
+    return True
 
 
 def db_option() -> click.Option:

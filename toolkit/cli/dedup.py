@@ -5,9 +5,8 @@ from __future__ import annotations
 import sys
 
 import click
-from click_default_group import DefaultGroup
 
-from .common import deprecated, emit, json_option, open_store
+from .common import StageGroup, deprecated, emit, json_option, open_store
 
 
 def _dedup_human(d: dict) -> str:
@@ -42,7 +41,7 @@ def _dedup_undo_human(d: dict) -> str:
     return "\n".join(lines)
 
 
-@click.group("dedup", cls=DefaultGroup, default="run", default_if_no_args=True)
+@click.group("dedup", cls=StageGroup, default="run", default_if_no_args=True)
 def dedup_group():
     """Deduplicate: `review dedup` finds duplicates and merges them (run); `review dedup
     review` decides uncertain pairs; `review dedup undo CLUSTER` splits a cluster again.

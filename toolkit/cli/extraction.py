@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import click
-from click_default_group import DefaultGroup
 
 from ..errors import ReviewError
-from .common import OutFile, deprecated, emit, json_option, note, open_store, terminal
+from .common import (OutFile, StageGroup, deprecated, emit, json_option, note, open_store,
+                     terminal)
 
 FORM_HELP = "Form name (extraction/forms/NAME.yaml) or path."
 EXTRACTOR_HELP = "Who extracts (default: env REVIEW_REVIEWER or the OS user)."
 
 
-@click.group("extract", cls=DefaultGroup, default="enter", default_if_no_args=True)
+@click.group("extract", cls=StageGroup, default="enter", default_if_no_args=True)
 def extract_group():
     """Extract data from included studies with a typed form.
 

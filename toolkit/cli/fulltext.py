@@ -4,10 +4,9 @@ and `review link` (several reports of one study)."""
 from __future__ import annotations
 
 import click
-from click_default_group import DefaultGroup
 
 from ..errors import ReviewError
-from .common import deprecated, emit, json_option, note, open_store
+from .common import StageGroup, deprecated, emit, json_option, note, open_store
 
 REVIEWER_HELP = "Who decides (default: env REVIEW_REVIEWER or the OS user)."
 CRITERIA_HELP = ("Criteria YAML with fulltext_reasons (default: screening/criteria.yaml beside "
@@ -54,7 +53,7 @@ def _ft_conflicts_text(d: dict, *, unresolved_only: bool = False) -> str:
     return "\n".join(lines)
 
 
-@click.group("fulltext", cls=DefaultGroup, default="run", default_if_no_args=True)
+@click.group("fulltext", cls=StageGroup, default="run", default_if_no_args=True)
 def fulltext_group():
     """Full-text eligibility of each report included or maybed at title/abstract.
 

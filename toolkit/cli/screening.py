@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import click
-from click_default_group import DefaultGroup
 
 from ..errors import ReviewError
-from .common import OutFile, db_path, deprecated, emit, json_option, open_store, warn
+from .common import (OutFile, StageGroup, db_path, deprecated, emit, json_option, open_store,
+                     warn)
 
 REVIEWER_HELP = "Who screens (default: env REVIEW_REVIEWER, else the OS user)."
 
@@ -35,7 +35,7 @@ def queue_options(f):
     return f
 
 
-@click.group("screen", cls=DefaultGroup, default="run", default_if_no_args=True)
+@click.group("screen", cls=StageGroup, default="run", default_if_no_args=True)
 def screen_group():
     """Title/abstract screening: `review screen` (run) screens in the model's order;
     `review screen import FILE` loads decisions made elsewhere."""
@@ -114,7 +114,7 @@ def screen_import_cmd(ctx, file, reviewer, as_json):
         f"(include {d['include']}, exclude {d['exclude']}, maybe {d['maybe']})"))
 
 
-@click.group("conflicts", cls=DefaultGroup, default="list", default_if_no_args=True)
+@click.group("conflicts", cls=StageGroup, default="list", default_if_no_args=True)
 def conflicts_group():
     """Disagreements between reviewers and maybes, with Cohen's kappa (list); `review
     conflicts resolve RECORD --decision D` records a resolution."""
@@ -166,8 +166,10 @@ def conflicts_resolve_cmd(ctx, record_id, decision, note, reviewer, as_json):
 
 def _format_conflicts(d: dict) -> str:
     lines = []
-    for label, items in (("conflicts", d["conflicts"]), ("maybes", d["maybes"]),
-                         ("screened duplicates with different decisions",
+    # three kinds of conflict, each resolved with `review conflicts resolve`
+    for label, items in (("reviewers disagree", d["conflicts"]),
+                         ("everyone said maybe", d["maybes"]),
+                         ("one paper screened twice with different decisions (duplicates)",
                           d["duplicate_conflicts"])):
         lines.append(f"{label}: {len(items)}")
         for it in items:

@@ -121,10 +121,13 @@ def reviewer_remove_cmd(ctx, name, as_json):
               help="Criteria YAML (ta_reasons, highlight, and the criteria page) "
                    "[default: screening/criteria.yaml next to the db, else in the cwd].")
 @queue_options  # the same stopping rule and seed for every reviewer's queue
+@click.option("--yes", is_flag=True,
+              help="Required with --stop: when a reviewer's rule is met, the records left are "
+                   "excluded by automation without asking (the browser has no prompt).")
 @json_option
 @click.pass_context
 def serve_cmd(ctx, host, port, criteria_path, stop, stop_after, target_recall, confidence,
-              seed, as_json):
+              seed, yes, as_json):
     """Screen in a browser: a local web app over this review (sign-in per reviewer, keys
     i e m u, blinding, highlighting, reasons, conflicts, progress). Ctrl+C stops it.
 
@@ -133,6 +136,11 @@ def serve_cmd(ctx, host, port, criteria_path, stop, stop_after, target_recall, c
     from ..fulltext import criteria_path_for
     from ..web.server import serve
 
+    if stop != "none" and not yes:
+        # `review screen` asks before automation excludes records; a browser cannot
+        raise ReviewError(f"--stop {stop} in the browser excludes the records left by "
+                          "automation as soon as a reviewer's rule is met, without asking; "
+                          "add --yes to allow that")
     path = db_path(ctx)
     serve(path, host=host, port=port,
           criteria_path=criteria_path or str(criteria_path_for(path)),

@@ -507,7 +507,7 @@ def status(review: Review) -> dict:
     n = len(s["decision_conflicts"])
     if n:
         line += (f", {n} screening decision conflict{'s' if n > 1 else ''} in clusters "
-                 f"(`review dedup`)")
+                 f"(see `review conflicts`)")
     return {"dedup": line}
 
 

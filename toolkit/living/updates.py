@@ -134,19 +134,19 @@ def run_update(review: Review, *, since: str | None = None, email: str | None = 
             results.append(_finished_summary(review, sid))
             search_ids.append(sid)
             continue
-        if rows:
-            sid = rows[0]["id"]
-        else:
-            mindate = since or window_start(s["last_run"])
-            sid = runner.start(update_term(s["query"], s["mindate"]), mindate, until,
-                               batch_size, datetype="edat",
-                               columns={"query": s["query"], "update_id": uid,
-                                        "rerun_of": s["id"]})
+        sid = rows[0]["id"] if rows else None
         try:
+            if sid is None:  # its first esearch (the count) may fail too: offline, a 5xx
+                mindate = since or window_start(s["last_run"])
+                sid = runner.start(update_term(s["query"], s["mindate"]), mindate, until,
+                                   batch_size, datetype="edat",
+                                   columns={"query": s["query"], "update_id": uid,
+                                            "rerun_of": s["id"]})
             out = runner.run(sid)
         except BaseException as exc:  # an error, Ctrl-C: what was saved stays, resumable
-            mark_interrupted(review, sid, str(exc) if isinstance(exc, ReviewError)
-                             else type(exc).__name__)
+            if sid is not None:
+                mark_interrupted(review, sid, str(exc) if isinstance(exc, ReviewError)
+                                 else type(exc).__name__)
             with review.atomic():
                 review.db["updates"].update(uid, {"status": "interrupted"})
             if isinstance(exc, ReviewError):
@@ -257,8 +257,9 @@ def absorb(review: Review, new: list[int], *, seed: int = 0) -> dict:
     primary_of = {r["record_id"]: r["primary_id"] for r in review.db.query(
         "select m.record_id, c.primary_id from cluster_members m join clusters c "
         "on c.id = m.cluster_id where c.undone_at is null and m.role = 'duplicate'")}
-    inherited = {h["record_id"]: h for h in dedup["inherited_decisions"]
-                 if h["record_id"] in new_set}
+    # read from the store, not from this dedup run: a duplicate may have inherited its
+    # decision in an earlier run (an earlier import into the same update)
+    inherited = {h["record_id"]: h for h in live_inherited(review) if h["record_id"] in new_set}
     of_stored, within = [], 0
     for rid in new:
         primary = primary_of.get(rid)
@@ -280,6 +281,17 @@ def absorb(review: Review, new: list[int], *, seed: int = 0) -> dict:
             "duplicates_within_update": within,
             "inherited_decisions": [inherited[r] for r in sorted(inherited)],
             "uncertain_pairs": dedup["uncertain_pairs"], "queued": ranked, "model": model}
+
+
+def live_inherited(review: Review) -> list[dict]:
+    """The live decisions deduplication gave duplicates of screened records, in order:
+    {record_id, from_record_id, decision, cluster_id}."""
+    if "dedup_inherited" not in review.db.table_names():
+        return []
+    return list(review.db.query(
+        "select t.record_id, l.from_record_id, t.decision, l.cluster_id "
+        "from dedup_inherited l join ta_decisions t on t.id = l.decision_id "
+        "where t.undone_at is null order by t.id"))
 
 
 def training_labels(review: Review, pool: list[int]) -> dict[int, int]:
@@ -376,7 +388,8 @@ def describe(out: dict) -> str:
                      f"there {out['already_present']}")
         if out.get("already_imported"):
             lines.append(f"  {out['message']}")
-    lines.append(f"new records: {out['new_records']}; duplicates of stored records: "
+    lines.append(f"new in update {out['update_id']} so far: {out['new_records']} records; "
+                 "duplicates of stored records: "
                  f"{len(out['duplicates_of_stored'])}; duplicates among the new: "
                  f"{out['duplicates_within_update']}")
     for d in out["duplicates_of_stored"]:
