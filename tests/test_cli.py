@@ -62,6 +62,8 @@ def test_db_after_the_subcommand(tmp_path):
     assert "unresolved" in out
     code, out, err = run_main(["dedup", f"--db={db}"])
     assert code == 0, err
+    code, out, err = run_main(["dedup", "--db"])  # no value: click's own message
+    assert code == 1 and "requires an argument" in err
     code, out, _ = run_main(["screen", "--help"])
     assert "Without a subcommand: `review screen run`" in out
 

@@ -246,14 +246,12 @@ def test_prompts_decide_report_by_report(review):
     db = review.path
     review.close()
     # record 1: include; 2: note then exclude with reason number 2; 3: not retrieved;
-    # 4: skip; 5: exclude, a key that is no reason, a typed bad reason, then the reason typed
-    # by name (r); undo it; quit.
-    keys = ("i\nn\nconference abstract only\ne\n2\nx\ns\n"
-            "e\nz\nr\nnope\nr\nnot metastases\nu\nq\n")
+    # 4: skip; 5: exclude, bad reason then reason by name; undo it; quit. (Piped input: the
+    # reason is a typed line, by number or text.)
+    keys = "i\nn\nconference abstract only\ne\n2\nx\ns\ne\nnope\nnot metastases\nu\nq\n"
     code, out, err = run_cli(db, "fulltext", "--reviewer", "ann", "--json", input=keys)
     assert code == 0, err
     assert "'nope' is not one of the reasons" in err  # prompts on stderr with --json
-    assert "press 1-6, or r to type the reason" in err
     result = json.loads(out)
     assert result["quit"] is True and result["decided"] == 3
     c = result["counts"]
@@ -511,3 +509,18 @@ def test_fulltext_human_output_is_readable_not_python_dicts(review, tmp_path):
         assert "{" not in out and "[" not in out and "'" not in out, out
     assert "7 reports at full text: 4 included (4 studies), 2 excluded, 1 not retrieved" in outs[2]
     assert "excluded, review or case report: 1" in outs[2]
+
+
+def test_at_a_terminal_the_reason_is_one_key_or_r_to_type_it(review):
+    """As in `review screen`: 1-9 pick a reason with one key; r asks for it as text; another
+    key says what to press."""
+    keys = iter(["e", "z", "3", "e", "r", "q"])
+    lines = iter(["overlapping cohort"])
+    said = []
+    out = ft.run_fulltext(review, "ann", REASONS, ask=lambda p: next(lines),
+                          echo=said.append, key=lambda p: next(keys), one_key_reasons=True)
+    assert out["decided"] == 2 and out["quit"]
+    assert "  press 1-6, or r to type the reason" in said
+    got = [r[0] for r in review.db.execute(
+        "select reason from ft_decisions where reviewer = 'ann' order by id")]
+    assert got == ["not metastases", "overlapping cohort"]

@@ -235,6 +235,9 @@ def test_interrupted_update_is_continued(living):
     assert review.db["updates"].get(1)["status"] == "interrupted"
     assert review.db.execute("select status from searches where update_id = 1").fetchone() == (
         "interrupted",)
+    # nothing fetched yet: no flow to report (not "PubMed, n = 0")
+    with pytest.raises(ReviewError, match="no records were found in update 1"):
+        prisma_counts(review, version=1)
     fake.faults = []
     out = run_update(review, batch_size=10, client=EutilsClient(api_key="k"))
     assert out["update_id"] == 1 and out["continued"] and out["complete"]

@@ -371,6 +371,20 @@ def test_signing_out_ends_copies_of_the_session_cookie(app):
     assert card(c)[0] is not None
 
 
+def test_signing_out_on_a_busy_store_still_signs_this_browser_out(app, monkeypatch):
+    from toolkit.store import StoreBusy
+
+    def busy(review, name):
+        raise StoreBusy("the store stayed busy for 60 s")
+
+    c = app.test_client()
+    sign_in(c, "ann")
+    monkeypatch.setattr(accounts, "end_sessions", busy)
+    res = c.post("/logout", data={"csrf_token": card(c)[1]["csrf_token"]})
+    assert res.status_code == 303
+    assert c.get("/screen").status_code == 302
+
+
 def test_an_account_removed_and_added_again_does_not_revive_old_sessions(app):
     c = app.test_client()
     sign_in(c, "bob")
@@ -464,7 +478,7 @@ def test_conflicts_page_lists_duplicates_screened_apart(tmp_path, monkeypatch):
         blinding.open_conflicts(r, "rita")
     page = c.get("/conflicts").text
     assert 'unresolved: <b id="unresolved">1</b>' in page
-    assert f'id="r{primary}"' in page and f"record {r3}: <b>exclude</b>" in page
+    assert f'id="r{primary}-d{r3}"' in page and f"record {r3}: <b>exclude</b>" in page
     c.post("/conflicts/resolve", data={"csrf_token": csrf_of(page), "record_id": primary,
                                        "decision": "include"})
     assert 'unresolved: <b id="unresolved">0</b>' in c.get("/conflicts").text

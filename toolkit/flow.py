@@ -107,10 +107,13 @@ def _scope(review: Review, version: int | None) -> _Scope:
     db = review.db
     has_versions = "update_id" in {c.name for c in db["searches"].columns}
     searches = {}  # id -> (version, citation?, database), in id order
-    for sid, database, ver in db.execute(
+    complete: set[int] = set()
+    for sid, database, ver, status in db.execute(
             "select id, database, " + ("coalesce(update_id, 0)" if has_versions else "0")
-            + " from searches order by id"):
+            + ", status from searches order by id"):
         searches[sid] = (ver, is_citation_searching(database), database)
+        if status == "complete":
+            complete.add(sid)
     if version is not None and version not in versions(review):
         raise ReviewError(f"no update {version}; the review's versions are "
                           f"{', '.join(map(str, versions(review)))} (0 = the original review)")
@@ -129,11 +132,14 @@ def _scope(review: Review, version: int | None) -> _Scope:
     members = {u: ms for u, ms in members.items() if ms}  # a record no search found: none
     out.unit_version = {u: min(record_version[m] for m in ms) for u, ms in members.items()}
     per_db: dict[str, set[int]] = {}
+    searched: set[str] = set()  # databases a finished search of this scope ran in
     for sid, (ver, citation, database) in searches.items():
         if version is not None and ver != version:
             continue
         if not citation:
             per_db.setdefault(database, set())
+            if sid in complete:
+                searched.add(database)
     for rid, sids in links.items():
         for s in sids:
             ver, citation, database = searches[s]
@@ -144,9 +150,10 @@ def _scope(review: Review, version: int | None) -> _Scope:
             else:
                 out.db_records.add(rid)
                 per_db[database].add(rid)
-    # a version's search that found nothing is still reported (PubMed, n = 0)
+    # a finished search that found nothing is still reported (PubMed, n = 0); one that
+    # stopped before fetching anything is not a result
     out.identified = {name: len(rids) for name, rids in per_db.items()
-                      if rids or version is not None}
+                      if rids or name in searched}
     for u, ms in members.items():
         if version is not None and out.unit_version[u] != version:
             continue

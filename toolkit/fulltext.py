@@ -688,12 +688,14 @@ def _show(review: Review, rid: int, echo) -> None:
 
 
 def run_fulltext(review: Review, reviewer: str, reasons: list[str], *, ask, echo,
-                 criteria: dict | None = None, key=None) -> dict:
+                 criteria: dict | None = None, key=None, one_key_reasons: bool = False) -> dict:
     """Ask for a full-text decision on each pending report; each saved at once.
 
     ``key(prompt)`` returns the key pressed for a decision ('q' at the end of input; default:
     the first letter of ``ask``); ``ask(prompt)`` returns a line of text (a reason, a note),
-    or None at the end of input (taken as quit).
+    or None at the end of input (taken as quit). ``one_key_reasons`` (a terminal, up to 9
+    reasons): an exclusion's reason is one key, 1-9, or r to type it, as in `review screen`;
+    otherwise (input from a pipe or a script) the reason is typed, by number or text.
     Returns {'decided': n, 'undone': m, 'quit': bool}: ``decided`` counts this session's
     decisions still standing (one undone again is not counted); ``undone`` counts every
     undo, including of a decision from an earlier session (``u`` undoes your latest
@@ -767,7 +769,7 @@ def run_fulltext(review: Review, reviewer: str, reasons: list[str], *, ask, echo
                 for i, r in enumerate(reasons, 1):
                     echo(f"  {i}. {r}")
                 while reason is None:
-                    if key_of is not None and len(reasons) <= 9:
+                    if one_key_reasons and key_of is not None and len(reasons) <= 9:
                         # one key, as in `review screen`: a digit, or r to type the reason
                         k = key_of(f"reason [1-{len(reasons)}, r to type it] > ")
                         if k == "q":

@@ -85,6 +85,8 @@ def _only_db(args: list[str]) -> bool:
     i = 0
     while i < len(args):
         if args[i] == "--db":
+            if i + 1 >= len(args):  # no value: click says so
+                return False
             i += 2
         elif args[i].startswith("--db="):
             i += 1

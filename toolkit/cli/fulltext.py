@@ -109,7 +109,7 @@ def fulltext_run_cmd(ctx, reviewer, criteria, import_file, record_ref, decision,
         term = Terminal(err=as_json)
         out = ft.run_fulltext(review, reviewer or default_actor(), crit["fulltext_reasons"],
                               ask=lambda p: term.line(f"{p}: "), echo=term.echo, key=term.key,
-                              criteria=crit)
+                              criteria=crit, one_key_reasons=term.tty)
         out.update(counts=ft.fulltext_counts(review))
     emit(out, as_json, lambda d: (
         f"{'quit' if d['quit'] else 'done'}: {d['decided']} decision(s) saved this session"

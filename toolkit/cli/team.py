@@ -121,7 +121,7 @@ def reviewer_remove_cmd(ctx, name, as_json):
               help="Criteria YAML (ta_reasons, highlight, and the criteria page) "
                    "[default: screening/criteria.yaml next to the db, else in the cwd].")
 @queue_options  # the same stopping rule and seed for every reviewer's queue
-@click.option("--yes", is_flag=True,
+@click.option("--yes", "-y", is_flag=True,
               help="Required with --stop: when a reviewer's rule is met, the records left are "
                    "excluded by automation without asking (the browser has no prompt).")
 @json_option

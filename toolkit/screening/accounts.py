@@ -7,8 +7,9 @@ logged in the clear. Roles: ``screener`` screens; ``resolver`` also sees conflic
 (ends blinding) and resolves them.
 
 Every change is logged (``reviewer.add``, ``reviewer.passwd``, ``reviewer.role``,
-``reviewer.remove``; no hash in the log). A password or role change, or removal, bumps the
-account's ``session_epoch``, which signs out every browser session signed in before it.
+``reviewer.remove``; no hash in the log). A password or role change, or signing out, draws a
+new random ``session_epoch`` for the account, which signs out every browser session signed in
+before it; removal deletes it (an account added again under the name gets a random one too).
 """
 
 from __future__ import annotations

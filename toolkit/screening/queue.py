@@ -549,8 +549,9 @@ class ScreeningSession:
     def decide(self, shown: Shown, decision: str, note: str | None = None,
                reason: str | None = None) -> int:
         """Commit ``decision`` on the shown record (durable on return), then retrain and apply
-        the stopping rule (postponed, with a notice, when the store is busy). ``reason``: an exclusion's title/abstract reason (see
-        :mod:`toolkit.screening.criteria`). Returns the decision's row id.
+        the stopping rule (postponed, with a notice, when the store is busy). ``reason``: an
+        exclusion's title/abstract reason (see :mod:`toolkit.screening.criteria`). Returns the
+        decision's row id.
 
         Raises :class:`~toolkit.screening.decisions.DecisionRefused` (nothing written) when
         the record changed since it was shown (decided or undone in another session of the

@@ -162,7 +162,9 @@ def create_app(db_path, *, criteria_path=None, screening: dict | None = None,
     @app.context_processor
     def _globals():
         me = g.get("me")
-        return {"me": me, "messages": state.told(me["name"], request.args.get("m")) if me else [], "blinded": g.get("blinded", True), "hl": state.criteria.highlighter,
+        return {"me": me,
+                "messages": state.told(me["name"], request.args.get("m")) if me else [],
+                "blinded": g.get("blinded", True), "hl": state.criteria.highlighter,
                 "ta_reasons": state.criteria.ta_reasons, "format_recall": format_recall}
 
     @app.after_request
@@ -242,11 +244,15 @@ def create_app(db_path, *, criteria_path=None, screening: dict | None = None,
     def logout():
         # the session is a signed cookie: a copy of it would outlive session.clear(), so
         # signing out ends every session of the reviewer (all tabs and browsers)
-        if g.me is not None:
-            review = state.store()
-            with state.write_lock:
-                accounts.end_sessions(review, g.me["name"])
-        session.clear()
+        try:
+            if g.me is not None:
+                review = state.store()
+                with state.write_lock:
+                    accounts.end_sessions(review, g.me["name"])
+        except ReviewError:  # a store busy too long: this browser is signed out all the same
+            pass
+        finally:
+            session.clear()
         return redirect(url_for("login"), code=303)
 
     @app.get("/favicon.ico")
