@@ -298,12 +298,9 @@ def training_labels(review: Review, pool: list[int]) -> dict[int, int]:
     """{record id: 1 include / 0 exclude} of the pool's records with a final title/abstract
     decision of a person (any reviewer, imports, resolutions, inherited); maybes, conflicts
     and automation exclusions are not labels."""
-    from ..screening.decisions import final_decisions
+    from ..screening.decisions import final_decisions, live_origins
 
-    origins: dict[int, set[str]] = {}
-    for rid, origin in review.db.execute("select record_id, origin from ta_decisions "
-                                         "where undone_at is null"):
-        origins.setdefault(rid, set()).add(origin)
+    origins = live_origins(review)
     final = final_decisions(review)
     members = set(pool)
     return {rid: int(d == "include") for rid, d in final.items()

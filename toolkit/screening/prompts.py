@@ -193,7 +193,7 @@ def _loop(session: ScreeningSession, criteria: ScreeningCriteria, *, criteria_pa
     while True:
         _say_notices(term, session)
         try:
-            shown = session.next()  # claims the record: a write
+            shown = session.next()  # may write (a claim, a broken sample abandoned)
         except StoreBusy as exc:
             term.echo(f"no record shown: {exc.bare_message}")
             if term.key("any key to try again, q to quit > ") == "q":
