@@ -40,6 +40,7 @@ def props(changes):
 @pytest.mark.parametrize("df,kwargs,parts", [
     (PROPS, dict(events="evts"), ["no column 'evts'"]),
     (props({(2, "events"): "five"}), {}, ["row 3", "study 'C'", "'events'", "not a number"]),
+    (props({(2, "total"): "30,5"}), {}, ["row 3", "'total'", "decimals with a point"]),
     (props({(1, "total"): None}), {}, ["row 2", "study 'B'", "'total'", "empty"]),
     (props({(0, "events"): "11"}), {}, ["row 1", "study 'A'", "'events'", "exceed total"]),
     (props({(1, "total"): "-12"}), {}, ["row 2", "'total'", "negative"]),

@@ -292,6 +292,8 @@ def test_a_stopping_rule_asks_before_it_excludes_by_automation(tmp_path):
     assert res.exit_code == 0, res.output
     assert res.stderr.count("exclude them and stop? [y]es / [n]o, keep screening") == 2
     assert "the 17 unscreened records would be recorded as excluded by automation" in res.stderr
+    # asked before the "saved:" line of the decision that met the rule: it says it is saved
+    assert "(your decision is saved) stopping rule met (3 consecutive excludes)" in res.stderr
     assert "not stopped: screening goes on (asked again after 3 more decisions)" in res.stderr
     out = json.loads(res.stdout)
     assert out["stopped"]["n_automation"] == 14 and out["decided_this_session"] == 6

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Iterable
 
 import numpy as np
@@ -46,6 +47,8 @@ def _column(df, col, role, study, file):
         cell = raw.iloc[pos]
         what = "is empty" if pd.isna(cell) or str(cell).strip() == "" else \
             f"is not a number ({cell!r})"
+        if re.fullmatch(r"\s*[-+]?\d+,\d+\s*", str(cell)):  # a spreadsheet's decimal comma
+            what += "; write decimals with a point (0.1, not 0,1)"
         why = SD_NEEDED if role in ("sd", "sd_pre", "sd_post") else ""
         raise ReviewError(f"{role} {what}{why}", file=file, record=_where(df, pos, study),
                           column=col)

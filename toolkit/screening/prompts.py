@@ -173,8 +173,10 @@ def _loop(session: ScreeningSession, criteria: ScreeningCriteria, *, criteria_pa
     term = Terminal(err=err)
 
     def confirm_stop(rule: str, n: int, details: dict) -> bool:
-        term.echo(f"stopping rule met ({stop_reason(session, rule, details)}): the {n} "
-                  "unscreened records would be recorded as excluded by automation")
+        # asked between the save and its "saved:" line: say the decision is kept either way
+        why = stop_reason(session, rule, details)
+        term.echo(f"(your decision is saved) stopping rule met ({why}): the {n} unscreened "
+                  "records would be recorded as excluded by automation")
         answer = term.key("exclude them and stop? [y]es / [n]o, keep screening > ")
         if answer == "y":
             return True
