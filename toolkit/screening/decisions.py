@@ -187,10 +187,14 @@ def live_origins(review: Review) -> dict[int, set[str]]:
 def blocked_records(review: Review, reviewer: str | None = None) -> set[int]:
     """Records left out of a queue: those with an inherited decision (for every reviewer) and
     those excluded by automation (:func:`automation_excluded`)."""
-    inherited = {r[0] for r in review.db.execute(
+    return inherited_records(review) | automation_excluded(review, reviewer)
+
+
+def inherited_records(review: Review) -> set[int]:
+    """Records with a live decision inherited by deduplication (out of every queue)."""
+    return {r[0] for r in review.db.execute(
         "select distinct record_id from ta_decisions where undone_at is null and "
         "origin = 'inherited'")}
-    return inherited | automation_excluded(review, reviewer)
 
 
 def automation_excluded(review: Review, reviewer: str | None = None) -> set[int]:

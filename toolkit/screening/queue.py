@@ -38,8 +38,8 @@ import numpy as np
 from ..store import Review, StoreBusy, now_iso
 from . import claims, stopping
 from .decisions import (DecisionRefused, automation_exclude, automation_excluded,
-                        blocked_records, latest_human_id, own_latest, reviewer_latest,
-                        save_decision, undo_last)
+                        blocked_records, inherited_records, latest_human_id, own_latest,
+                        reviewer_latest, save_decision, undo_last)
 from .model import ActiveLearner, record_text
 
 ABANDONED = "abandoned"
@@ -271,7 +271,7 @@ class ScreeningSession:
         self.ranker = Ranker(self.learner, len(self.pool), sync_budget_s, background)
         self.first = {self.pos[r] for r in queued_first(review) if r in self.pos}
         self._load_own()
-        self.blocked = blocked_records(review, reviewer)
+        self._load_blocked()
         self.revisited: set[int] = set()
         self._changes = 0  # bumped whenever mine/blocked/left change (remaining() cache key)
         self._remaining_cache = None
@@ -304,11 +304,18 @@ class ScreeningSession:
         self.seen_ids = {rid: i for rid, (i, _) in latest.items()}
         self.last_human = latest_human_id(self.review, self.reviewer)
 
+    def _load_blocked(self) -> None:
+        """The records out of this reviewer's queue as the store has them now: ``automated``
+        (excluded by the reviewer's stopping rule) and ``blocked`` (those and every record with
+        an inherited decision)."""
+        self.automated = automation_excluded(self.review, self.reviewer)
+        self.blocked = inherited_records(self.review) | self.automated
+
     def _reload(self) -> None:
         """Reload the reviewer's decisions and blocked records (inside a caller's transaction,
         where nobody else can write; no retraining there)."""
         self._load_own()
-        self.blocked = blocked_records(self.review, self.reviewer)
+        self._load_blocked()
         self._changes += 1
 
     def sync(self, force: bool = False) -> bool:
@@ -324,7 +331,7 @@ class ScreeningSession:
         before = (dict(self.mine), set(self.blocked))
         order_before = list(self.seen_ids.items())
         self._load_own()
-        self.blocked = blocked_records(self.review, self.reviewer)
+        self._load_blocked()
         gone = self.blocked - before[1]
         gone = {rid for rid in gone if rid in self.pos and rid not in self.mine}
         if gone:
@@ -688,8 +695,7 @@ class ScreeningSession:
             "maybe": values.count("maybe"),
             "remaining": len(self.remaining()),
             # the reviewer's stopping rule only (blocked also holds inherited decisions)
-            "excluded_by_automation": sum(1 for rid in automation_excluded(
-                self.review, self.reviewer) if rid in self.pos),
+            "excluded_by_automation": sum(1 for rid in self.automated if rid in self.pos),
         }
 
     def recall_estimate(self) -> dict:
@@ -820,7 +826,7 @@ class ScreeningSession:
             if again and self.stop == "buscar":
                 self.sampling = self.review.db["ta_stopping"].get(s["id"])
         if stops:
-            self.blocked = blocked_records(self.review, self.reviewer)
+            self._load_blocked()
             self.stopped = None
 
     def _sample_counts(self) -> tuple[int, int]:
@@ -981,6 +987,7 @@ class ScreeningSession:
             automation_exclude(self.review, rest, rule=rule, stopping_id=sid,
                                details=dict(details, reviewer=self.reviewer, **self._params()))
         self.blocked.update(rest)
+        self.automated.update(rest)
         self._changes += 1
         self.sampling = None
         self.stopped = dict(details, rule=rule, n_automation=len(rest), recall=estimate)
