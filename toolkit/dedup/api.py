@@ -423,6 +423,17 @@ def _withdraw_inherited(review, cid, at) -> list[dict]:
 
 # --- queries other stages use --------------------------------------------------------------
 
+def live_inherited(review: Review) -> list[dict]:
+    """The live decisions deduplication gave duplicates of screened records, in order:
+    {record_id, from_record_id, decision, cluster_id}."""
+    if "dedup_inherited" not in review.db.table_names():
+        return []
+    return list(review.db.query(
+        "select t.record_id, l.from_record_id, t.decision, l.cluster_id "
+        "from dedup_inherited l join ta_decisions t on t.id = l.decision_id "
+        "where t.undone_at is null order by t.id"))
+
+
 def duplicates_removed(review: Review) -> int:
     """Records merged into another (PRISMA's "duplicate records removed")."""
     return review.db.execute(

@@ -245,7 +245,7 @@ def absorb(review: Review, new: list[int], *, seed: int = 0) -> dict:
     list the new records that duplicate stored ones (with the decision each inherited) and
     rank those still to screen by the screening model re-fitted on every title/abstract label
     so far."""
-    from ..dedup.api import deduplicate
+    from ..dedup.api import deduplicate, live_inherited
     from ..screening.queue import records_to_screen
 
     if not new:
@@ -281,17 +281,6 @@ def absorb(review: Review, new: list[int], *, seed: int = 0) -> dict:
             "duplicates_within_update": within,
             "inherited_decisions": [inherited[r] for r in sorted(inherited)],
             "uncertain_pairs": dedup["uncertain_pairs"], "queued": ranked, "model": model}
-
-
-def live_inherited(review: Review) -> list[dict]:
-    """The live decisions deduplication gave duplicates of screened records, in order:
-    {record_id, from_record_id, decision, cluster_id}."""
-    if "dedup_inherited" not in review.db.table_names():
-        return []
-    return list(review.db.query(
-        "select t.record_id, l.from_record_id, t.decision, l.cluster_id "
-        "from dedup_inherited l join ta_decisions t on t.id = l.decision_id "
-        "where t.undone_at is null order by t.id"))
 
 
 def training_labels(review: Review, pool: list[int]) -> dict[int, int]:
